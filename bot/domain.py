@@ -1,0 +1,317 @@
+"""The core's vocabulary: typed, frozen records that cross module boundaries.
+
+Adapters build the request records, the core answers with `Reply` and `JobUpdate`; nothing here
+knows about Discord, Slack or the terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+Quality = Literal["low", "medium", "high", "xhigh", "max", "auto"]
+OutputFormat = Literal["png", "webp", "jpeg"]
+Background = Literal["transparent", "opaque", "auto"]
+
+MIME_BY_FORMAT: dict[str, str] = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
+FORMAT_BY_MIME: dict[str, str] = {v: k for k, v in MIME_BY_FORMAT.items()}
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """Where a conversation lives: one chat thread on one platform."""
+
+    platform: str
+    workspace: str
+    channel: str
+    thread: str
+
+
+@dataclass(frozen=True)
+class UserRef:
+    platform: str
+    id: str
+    name: str = ""
+    is_admin: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+    @property
+    def safety_identifier(self) -> str:
+        """A stable, non-identifying id for the provider's abuse monitoring (a hash, never a name)."""
+        return hashlib.sha256(f"imagebot:{self.platform}:{self.id}".encode()).hexdigest()[:32]
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """Effective generation parameters after parsing and validation."""
+
+    model: str
+    size: str  # "WIDTHxHEIGHT" or "auto"
+    n: int = 1
+    quality: Quality = "auto"
+    output_format: OutputFormat = "png"
+    background: Background = "auto"
+    compression: int | None = None  # 0..100, webp/jpeg only
+
+    @property
+    def mime(self) -> str:
+        return MIME_BY_FORMAT[self.output_format]
+
+    def dimensions(self) -> tuple[int, int] | None:
+        if self.size == "auto":
+            return None
+        w, h = self.size.split("x")
+        return int(w), int(h)
+
+
+@dataclass(frozen=True)
+class OptionOverrides:
+    """Options a person asked for explicitly (slash-command fields or --flags); None = not given."""
+
+    aspect: str | None = None
+    size: str | None = None
+    n: int | None = None
+    quality: str | None = None
+    model: str | None = None
+    output_format: str | None = None
+    background: str | None = None
+    compression: int | None = None
+
+    def merged_over(self, base: OptionOverrides) -> OptionOverrides:
+        """These overrides, falling back to `base` for anything not given here."""
+        values = {}
+        for name in self.__dataclass_fields__:
+            mine = getattr(self, name)
+            values[name] = mine if mine is not None else getattr(base, name)
+        return OptionOverrides(**values)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a person sent along, already fetched by the adapter."""
+
+    filename: str
+    data: bytes
+    content_type: str | None = None
+
+    def __repr__(self) -> str:  # never print image bytes
+        return f"Attachment({self.filename!r}, {len(self.data)} bytes, {self.content_type!r})"
+
+
+class Operation(enum.StrEnum):
+    IMAGINE = "imagine"
+    EDIT = "edit"
+    VARY_SUBTLE = "vary_subtle"
+    VARY_STRONG = "vary_strong"
+    REROLL = "reroll"
+    UPSCALE = "upscale"
+    ZOOM_OUT = "zoom_out"
+    ASPECT = "aspect"
+    REMOVE_BG = "remove_bg"
+    UPLOAD = "upload"
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.input_text_tokens + other.input_text_tokens,
+            self.input_image_tokens + other.input_image_tokens,
+            self.output_tokens + other.output_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    id: str
+    session_id: int
+    blob: str  # sha256 of the bytes in the blob store
+    mime: str
+    width: int
+    height: int
+    operation: Operation
+    prompt: str
+    params: dict[str, object]
+    requester: str  # UserRef.key
+    created_at: float
+    parents: tuple[str, ...] = ()
+    set_id: str | None = None
+    set_index: int | None = None  # 1-based position in its set
+    revised_prompt: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    label: str | None = None  # e.g. "offline preview", "local resample"
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    id: str
+    session_id: int
+    operation: Operation
+    prompt: str
+    image_ids: tuple[str, ...]
+    requester: str
+    created_at: float
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: int
+    key: SessionKey
+    current_image_id: str | None
+    last_set_id: str | None
+    # True while the last result was a multi-image set nobody has picked from yet: a plain reply
+    # then asks which image instead of guessing.
+    awaiting_pick: bool
+    created_at: float
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a job needs to run, so it can be resumed from the database after a restart."""
+
+    operation: Operation
+    prompt: str  # the prompt (imagine) or the instruction (edits), as the user wrote it
+    options: ImageOptions
+    sources: tuple[str, ...] = ()  # image ids sent as inputs, the primary image first
+    mask_blob: str | None = None  # sha256 of an uploaded mask, for /edit with a mask
+    zoom: float | None = None  # zoom-out factor
+    aspect: str | None = None  # target aspect for ASPECT, e.g. "1:1"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    session_id: int
+    where: SessionKey
+    requester: UserRef
+    spec: JobSpec
+    status: JobStatus
+    created_at: float
+    attempts: int = 0
+    error_kind: str | None = None
+    error_message: str | None = None
+    result_set_id: str | None = None
+
+
+# ---- what the core answers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Button:
+    """A platform-neutral button; `custom_id` carries everything needed to act on a click."""
+
+    verb: str
+    target: str
+    label: str
+    arg: str | None = None
+    style: Literal["primary", "secondary", "danger"] = "secondary"
+
+    @property
+    def custom_id(self) -> str:
+        parts = ["ib", self.verb, self.target] + ([self.arg] if self.arg is not None else [])
+        return ":".join(parts)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """An image ready to post: bytes plus the facts a caption needs."""
+
+    image_id: str
+    filename: str
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+    def __repr__(self) -> str:  # never print image bytes
+        return f"ImageView({self.image_id!r}, {self.filename!r}, {self.width}x{self.height})"
+
+
+@dataclass(frozen=True)
+class Caption:
+    short_id: str
+    prompt: str
+    model: str
+    size: str
+    requester: str
+    label: str | None = None  # "offline preview", "local resample", ...
+
+    def render(self, prompt_limit: int = 200) -> str:
+        prompt = self.prompt if len(self.prompt) <= prompt_limit else self.prompt[: prompt_limit - 1] + "…"
+        bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {self.requester}"]
+        if self.label:
+            bits.append(f"[{self.label}]")
+        return " · ".join(bits)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the core has to say back: text, optionally images, buttons and a job ticket."""
+
+    text: str
+    ephemeral: bool = False
+    caption: Caption | None = None
+    grid: ImageView | None = None  # the preview of a multi-image set
+    images: tuple[ImageView, ...] = ()  # the set's images, or the single image
+    buttons: tuple[Button, ...] = ()
+    job_id: str | None = None
+    queue_position: int | None = None
+    error_kind: str | None = None
+    notes: tuple[str, ...] = field(default=())  # e.g. "re-encoded to fit the upload limit"
+
+
+class Stage(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PARTIAL = "partial"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """One step of a job's life, sent to the presenter of the job's platform."""
+
+    job: Job
+    stage: Stage
+    position: int | None = None  # 1-based place in the queue, when queued
+    preview: bytes | None = None  # a partial image from the model, when streaming
+    result: Reply | None = None  # the finished result or the failure message
+
+    def __repr__(self) -> str:
+        return f"JobUpdate({self.job.id!r}, {self.stage.value!r}, position={self.position})"
