@@ -271,7 +271,9 @@ class Caption:
     label: str | None = None  # "offline preview", "local resample", ...
 
     def render(self, prompt_limit: int = 200) -> str:
-        prompt = self.prompt if len(self.prompt) <= prompt_limit else self.prompt[: prompt_limit - 1] + "…"
+        prompt = self.prompt
+        if len(prompt) > prompt_limit:
+            prompt = prompt[: prompt_limit - 1] + "…"
         bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {self.requester}"]
         if self.label:
             bits.append(f"[{self.label}]")
