@@ -317,3 +317,19 @@ class JobUpdate:
 
     def __repr__(self) -> str:
         return f"JobUpdate({self.job.id!r}, {self.stage.value!r}, position={self.position})"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an existing image goes on a larger canvas for outpainting (zoom out, change aspect).
+
+    The image is resized to inner_width x inner_height and pasted with its top-left corner at
+    (x, y); everything else on the canvas is what the model fills in.
+    """
+
+    canvas_width: int
+    canvas_height: int
+    inner_width: int
+    inner_height: int
+    x: int
+    y: int
