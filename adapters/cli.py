@@ -1,0 +1,229 @@
+"""`imagebot run|console|discord|slack|doctor`: the composition root.
+
+Builds the Settings once, then the store, the provider and the adapters, and wires them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import SecretStr, ValidationError
+
+from bot.config import Settings
+from bot.providers.base import Provider
+from bot.service import ImageBot
+from storage.store import Store
+
+log = logging.getLogger("imagebot")
+
+HOW_TO_CONFIGURE = """\
+Nothing is configured, so this is the console on the offline provider (labelled "offline preview").
+  • OpenAI images:  set OPENAI_API_KEY (in the environment or a .env file; see .env.example)
+  • Discord:        set DISCORD_TOKEN (README: "Set up on Discord")
+  • Slack:          set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (README: "Set up on Slack")
+  • Check it all:   imagebot doctor"""
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and .env, or a clear list of what is wrong and exit 2."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        print("imagebot: the configuration is invalid:", file=sys.stderr)
+        for line in describe_validation_error(error):
+            print(f"  • {line}", file=sys.stderr)
+        print("Run `imagebot doctor` for the whole picture.", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]).upper() or "settings"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return lines
+
+
+def build_provider(settings: Settings) -> Provider:
+    if settings.provider_name == "openai":
+        from bot.providers.openai import OpenAIProvider
+
+        assert settings.openai_api_key is not None
+        return OpenAIProvider(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            organization=settings.openai_org_id,
+            project=settings.openai_project_id,
+            timeout=settings.imagebot_openai_timeout,
+            max_retries=settings.imagebot_openai_max_retries,
+            moderation=settings.imagebot_moderation,
+            partial_images=settings.imagebot_partial_images,
+        )
+    from bot.providers.offline import OfflineProvider
+
+    return OfflineProvider()
+
+
+async def open_bot(settings: Settings) -> ImageBot:
+    store = await Store.open(settings.database_path, settings.blobs_dir)
+    return ImageBot(settings, store, build_provider(settings))
+
+
+async def close_bot(bot: ImageBot) -> None:
+    """Shut down in order: stop jobs, close the provider's client, close the database."""
+    await bot.stop()
+    await bot.provider.close()
+    await bot.store.close()
+
+
+async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) -> int:
+    from adapters.console.repl import run_console
+
+    bot = await open_bot(settings)
+    provider = settings.provider_name
+    banner = f"imagebot console · provider: {provider}"
+    banner += f" ({settings.imagebot_model})" if provider == "openai" else " (offline preview)"
+    banner += f" · images are written to {out_dir}/ · type `help`"
+    if explain:
+        banner = HOW_TO_CONFIGURE + "\n" + banner
+    try:
+        return await run_console(bot, out_dir=out_dir, banner=banner)
+    finally:
+        await close_bot(bot)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    platforms = [name for name, on in (("Discord", settings.discord_configured), ("Slack", settings.slack_configured)) if on]
+    if platforms:
+        print(
+            f"imagebot: {' and '.join(platforms)} configured, but this version ships only the console adapter;"
+            " the Discord and Slack adapters are being built (see the project's issues).",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline"))
+
+
+def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(run_console_mode(settings, Path(args.out), explain=False))
+
+
+def cmd_platform(name: str) -> int:
+    print(
+        f"imagebot: the {name} adapter is not in this version yet; `imagebot console` works today.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _mask(secret: SecretStr | None) -> str:
+    if secret is None:
+        return "not set"
+    value = secret.get_secret_value()
+    return f"set ({value[:3]}…{value[-4:]})" if len(value) > 12 else "set (****)"
+
+
+def cmd_doctor() -> int:
+    """Print what is configured (secrets masked) and exactly what is missing or invalid."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print("Configuration: INVALID")
+        for line in describe_validation_error(error):
+            print(f"  ✗ {line}")
+        return 1
+    problems: list[str] = []
+    notes: list[str] = []
+    print("imagebot doctor")
+    print(f"  provider:       {settings.provider_name}")
+    print(f"  OPENAI_API_KEY: {_mask(settings.openai_api_key)}")
+    if settings.openai_base_url:
+        print(f"  OPENAI_BASE_URL: {settings.openai_base_url}")
+    if settings.provider_name == "offline":
+        notes.append("no OPENAI_API_KEY: images come from the offline provider (labelled 'offline preview')")
+    print(f"  model:          {settings.imagebot_model} (default n={settings.imagebot_default_n})")
+    data_dir = settings.imagebot_data_dir
+    print(f"  data dir:       {data_dir.resolve()}")
+    probe = data_dir if data_dir.exists() else next((p for p in data_dir.resolve().parents if p.exists()), Path("/"))
+    if not os.access(probe, os.W_OK):
+        problems.append(f"IMAGEBOT_DATA_DIR: {probe} is not writable")
+    print(
+        f"  limits:         {settings.imagebot_max_concurrency} jobs at once; per user "
+        f"{settings.imagebot_user_max_running} running / {settings.imagebot_user_max_queued} queued; "
+        f"{settings.imagebot_daily_image_quota or 'unlimited'} images a day; budget "
+        + (f"${settings.imagebot_monthly_budget_usd:.2f}/month" if settings.imagebot_monthly_budget_usd else "unlimited")
+    )
+    print(f"  DISCORD_TOKEN:  {_mask(settings.discord_token)}")
+    if settings.discord_configured:
+        guilds = ", ".join(map(str, settings.discord_guild_ids)) or "none (commands sync globally)"
+        print(f"  DISCORD_GUILD_IDS: {guilds}")
+    print(f"  SLACK_BOT_TOKEN: {_mask(settings.slack_bot_token)}")
+    if settings.slack_configured:
+        print(f"  SLACK_APP_TOKEN: {_mask(settings.slack_app_token)}")
+        print(f"  SLACK_SIGNING_SECRET: {_mask(settings.slack_signing_secret)}")
+        if settings.slack_app_token is None and settings.slack_signing_secret is None:
+            problems.append(
+                "SLACK_APP_TOKEN is missing (Socket Mode, the default); or set SLACK_SIGNING_SECRET and run"
+                " `imagebot slack --http`"
+            )
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        if not token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN should start with xoxb- (the Bot User OAuth Token)")
+        if settings.slack_app_token and not settings.slack_app_token.get_secret_value().startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN should start with xapp- (an app-level token with connections:write)")
+    if not settings.discord_configured and not settings.slack_configured:
+        notes.append("no DISCORD_TOKEN or SLACK_BOT_TOKEN: `imagebot run` starts the console")
+    for note in notes:
+        print(f"  • {note}")
+    if problems:
+        print("Problems:")
+        for problem in problems:
+            print(f"  ✗ {problem}")
+        return 1
+    print("Configuration: OK")
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="imagebot", description="A shared image studio for Discord and Slack.")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run every configured platform (the console when none is)")
+    run.add_argument("--out", default="imagebot-out", help="console: where images are written")
+    console = sub.add_parser("console", help="a terminal chat over one session")
+    console.add_argument("--out", default="imagebot-out", help="where images are written")
+    sub.add_parser("discord", help="run the Discord bot")
+    slack = sub.add_parser("slack", help="run the Slack app (Socket Mode; --http for the Events API)")
+    slack.add_argument("--http", action="store_true")
+    slack.add_argument("--port", type=int)
+    sub.add_parser("doctor", help="check the configuration and say what is missing")
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or [])])
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "doctor":
+        return cmd_doctor()
+    settings = load_settings()
+    level = settings.imagebot_log_level
+    if args.command in ("run", "console") and level == "INFO":
+        level = "WARNING"  # the console's own output is the conversation; keep logs to problems
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        return cmd_run(settings, args)
+    if args.command == "console":
+        return cmd_console(settings, args)
+    return cmd_platform(args.command.capitalize())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""The job runner: a queue persisted in SQLite, bounded concurrency, progress to presenters.
+
+Jobs wait in submission order; a job starts when a global slot is free and its requester has
+fewer than `user_max_running` jobs running. Every state change is written to the database
+first, so after a restart queued jobs run and interrupted ones are retried once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from bot.domain import Job, JobStatus, JobUpdate, Reply, Stage, UserRef
+from bot.errors import BotError, ErrorKind
+from storage.jobs import JobRepo
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reported as failed
+
+
+class Presenter(Protocol):
+    """What an adapter registers to hear about its platform's jobs."""
+
+    async def job_update(self, update: JobUpdate) -> None: ...
+
+
+class Progress:
+    """Handed to a running job so it can report partial previews."""
+
+    def __init__(self, runner: JobRunner, job: Job) -> None:
+        self._runner = runner
+        self._job = job
+
+    async def partial(self, preview: bytes) -> None:
+        await self._runner._emit(JobUpdate(self._job, Stage.PARTIAL, preview=preview))
+
+
+Execute = Callable[[Job, Progress], Awaitable[Reply]]
+DescribeFailure = Callable[[Job, BotError], Reply]
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    job: Job
+    running: bool
+    position: int | None
+
+
+class JobRunner:
+    def __init__(
+        self,
+        repo: JobRepo,
+        execute: Execute,
+        describe_failure: DescribeFailure,
+        *,
+        max_concurrency: int = 4,
+        user_max_running: int = 2,
+        user_max_queued: int = 10,
+    ) -> None:
+        self._repo = repo
+        self._execute = execute
+        self._describe_failure = describe_failure
+        self.max_concurrency = max_concurrency
+        self.user_max_running = user_max_running
+        self.user_max_queued = user_max_queued
+        self._presenters: dict[str, Presenter] = {}
+        self._queued: list[Job] = []
+        self._running: dict[str, tuple[Job, asyncio.Task[None]]] = {}
+        self._finished: dict[str, asyncio.Future[JobUpdate]] = {}
+        self._origins: dict[str, str] = {}  # button custom_id -> job id, while that job is active
+        self._accepting = False
+        self._notices: set[asyncio.Task[None]] = set()  # queue-position updates in flight
+
+    def register_presenter(self, platform: str, presenter: Presenter) -> None:
+        self._presenters[platform] = presenter
+
+    # --- life cycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Pick up what a previous process left: queued jobs run, interrupted ones retry once."""
+        self._accepting = True
+        for job in await self._repo.with_status(JobStatus.RUNNING, JobStatus.QUEUED):
+            if job.status is JobStatus.RUNNING and job.attempts >= MAX_ATTEMPTS:
+                error = BotError(
+                    ErrorKind.UNAVAILABLE,
+                    "The bot restarted while this job was running, twice; it was not finished.",
+                )
+                await self._repo.mark_finished(
+                    job.id, JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
+                )
+                failed = replace(job, status=JobStatus.FAILED)
+                await self._emit(
+                    JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
+                )
+                continue
+            if job.status is JobStatus.RUNNING:
+                log.info("job %s [%s] was interrupted by a restart; retrying it", job.id, job.where.platform)
+                await self._repo.requeue(job.id)
+                job = replace(job, status=JobStatus.QUEUED)
+            self._track(job)
+        self._pump()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking jobs, give running ones `grace` seconds, then interrupt the rest.
+
+        Interrupted jobs stay 'running' in the database, so the next start retries them.
+        """
+        self._accepting = False
+        tasks = [task for _, task in self._running.values()]
+        if self._notices:
+            await asyncio.gather(*self._notices, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # --- submitting and cancelling --------------------------------------------------------------
+    def active_job_for_origin(self, origin: str) -> str | None:
+        return self._origins.get(origin)
+
+    async def submit(self, job: Job, origin: str | None = None) -> int:
+        """Persist and queue a job; returns its 1-based queue position (0: starting now)."""
+        self.check_capacity(job.requester)
+        await self._repo.create(job)
+        self._track(job, origin)
+        self._pump()
+        return self.position(job.id) or 0
+
+    def check_capacity(self, requester: UserRef) -> None:
+        """Refuse a new job when the bot is stopping or this person's queue is full."""
+        if not self._accepting:
+            raise BotError(ErrorKind.UNAVAILABLE, "The bot is shutting down; please try again in a moment.")
+        waiting = sum(1 for q in self._queued if q.requester.key == requester.key)
+        if waiting >= self.user_max_queued:
+            raise BotError(
+                ErrorKind.QUOTA,
+                f"Queue full: you already have {waiting} jobs waiting (the limit is {self.user_max_queued})."
+                " Wait for some to finish or cancel one.",
+            )
+
+    def _track(self, job: Job, origin: str | None = None) -> None:
+        self._queued.append(job)
+        self._finished[job.id] = asyncio.get_running_loop().create_future()
+        if origin:
+            self._origins[origin] = job.id
+
+    def position(self, job_id: str) -> int | None:
+        for index, job in enumerate(self._queued):
+            if job.id == job_id:
+                return index + 1
+        return None
+
+    def entries(self) -> list[QueueEntry]:
+        running = [QueueEntry(job, True, None) for job, _ in self._running.values()]
+        queued = [QueueEntry(job, False, i + 1) for i, job in enumerate(self._queued)]
+        return running + queued
+
+    def active_job(self, job_id: str) -> Job | None:
+        if job_id in self._running:
+            return self._running[job_id][0]
+        return next((job for job in self._queued if job.id == job_id), None)
+
+    async def cancel(self, job_id: str, actor: UserRef) -> Job:
+        job = self.active_job(job_id)
+        if job is None:
+            raise BotError(ErrorKind.NOT_FOUND, f"Job `{job_id}` is not queued or running.")
+        if job.requester.key != actor.key and not actor.is_admin:
+            raise BotError(
+                ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can cancel job `{job_id}`."
+            )
+        if job_id in self._running:
+            self._running[job_id][1].cancel()
+            return job
+        self._queued = [q for q in self._queued if q.id != job_id]
+        await self._repo.mark_finished(job_id, JobStatus.CANCELLED, error_kind=ErrorKind.CANCELLED.value)
+        cancelled = replace(job, status=JobStatus.CANCELLED)
+        await self._finish(
+            cancelled, JobUpdate(cancelled, Stage.CANCELLED, result=_cancelled_reply(cancelled))
+        )
+        self._pump()
+        return job
+
+    async def wait(self, job_id: str) -> JobUpdate:
+        """Wait for a job submitted in this process to finish; returns its last update."""
+        return await asyncio.shield(self._finished[job_id])
+
+    # --- running --------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        if not self._accepting:
+            return
+        started = False
+        for job in list(self._queued):
+            if len(self._running) >= self.max_concurrency:
+                break
+            mine = sum(1 for j, _ in self._running.values() if j.requester.key == job.requester.key)
+            if mine >= self.user_max_running:
+                continue
+            self._queued.remove(job)
+            task = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
+            self._running[job.id] = (job, task)
+            started = True
+        if started and self._queued:
+            # Everyone still waiting moved up; tell them, without holding up the job that started.
+            updates = [JobUpdate(job, Stage.QUEUED, position=i + 1) for i, job in enumerate(self._queued)]
+            notice = asyncio.get_running_loop().create_task(self._emit_all(updates))
+            self._notices.add(notice)
+            notice.add_done_callback(self._notices.discard)
+
+    async def _emit_all(self, updates: list[JobUpdate]) -> None:
+        for update in updates:
+            await self._emit(update)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await self._repo.mark_running(job.id)
+            running = replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
+            await self._emit(JobUpdate(running, Stage.RUNNING))
+            try:
+                result = await self._execute(running, Progress(self, running))
+            except asyncio.CancelledError:
+                if self._accepting:  # cancelled by a person, not by shutdown
+                    await self._repo.mark_finished(job.id, JobStatus.CANCELLED, error_kind="cancelled")
+                    done = replace(running, status=JobStatus.CANCELLED)
+                    await self._finish(done, JobUpdate(done, Stage.CANCELLED, result=_cancelled_reply(done)))
+                raise
+            except BotError as error:
+                await self._fail(running, error)
+            except Exception:
+                log.exception("job %s [%s] crashed", job.id, job.where.platform)
+                await self._fail(running, BotError(ErrorKind.INTERNAL, "Something went wrong on our side."))
+            else:
+                done = replace(running, status=JobStatus.DONE)
+                log.info("job %s [%s] done", job.id, job.where.platform)
+                await self._finish(done, JobUpdate(done, Stage.DONE, result=result))
+        finally:
+            self._running.pop(job.id, None)
+            self._pump()
+
+    async def _fail(self, job: Job, error: BotError) -> None:
+        log.info("job %s [%s] failed: %s", job.id, job.where.platform, error.kind.value)
+        await self._repo.mark_finished(
+            job.id, JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
+        )
+        failed = replace(
+            job, status=JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
+        )
+        await self._finish(
+            failed, JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
+        )
+
+    async def _finish(self, job: Job, update: JobUpdate) -> None:
+        for origin, job_id in list(self._origins.items()):
+            if job_id == job.id:
+                del self._origins[origin]
+        await self._emit(update)
+        future = self._finished.get(job.id)
+        if future is not None and not future.done():
+            future.set_result(update)
+        # Keep recent outcomes for `wait`, but not forever.
+        if len(self._finished) > 1000:
+            for old in [k for k, f in self._finished.items() if f.done()][:500]:
+                del self._finished[old]
+
+    async def _emit(self, update: JobUpdate) -> None:
+        presenter = self._presenters.get(update.job.where.platform)
+        if presenter is None:
+            return
+        try:
+            await presenter.job_update(update)
+        except Exception:
+            # A presenter failing (e.g. a platform outage) must never lose or break the job.
+            log.exception("presenter failed on job %s [%s]", update.job.id, update.job.where.platform)
+
+
+def _cancelled_reply(job: Job) -> Reply:
+    return Reply(text=f"Job `{job.id}` was cancelled.", job_id=job.id, error_kind=ErrorKind.CANCELLED.value)

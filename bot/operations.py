@@ -1,0 +1,230 @@
+"""Running one job: turn its stored spec into provider calls, store the results, build the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot import imaging, sizes
+from bot.costs import estimate_cost
+from bot.domain import ImageSet, Job, Operation, Reply, StoredImage, Usage
+from bot.errors import BotError, ErrorKind
+from bot.jobs import Progress
+from bot.models import model_info
+from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
+from bot.replies import EXTENSIONS, set_reply, single_reply
+from storage.jobs import UsageRow
+from storage.store import Store
+
+LOCAL_RESAMPLE = "local resample"
+
+# What the model is asked for each button. The stored prompt stays the user's own words; the
+# instruction actually sent is kept in the image's params.
+INSTRUCTIONS: dict[Operation, str] = {
+    Operation.VARY_SUBTLE: (
+        "Create a subtle variation of this image. Keep the subject, composition, colours and style; "
+        "change only small details. The image shows: {prompt}"
+    ),
+    Operation.VARY_STRONG: (
+        "Create a new variation of this image: the same subject and idea, but a clearly different "
+        "composition, pose, lighting and details. The image shows: {prompt}"
+    ),
+    Operation.UPSCALE: (
+        "Re-render this exact image at a higher resolution with finer detail. Keep the composition, "
+        "colours, faces and any text exactly the same."
+    ),
+    Operation.ZOOM_OUT: (
+        "Zoom out: extend the image into the transparent area around it, continuing the scene "
+        "seamlessly in the same style and lighting. The image shows: {prompt}"
+    ),
+    Operation.ASPECT: (
+        "Extend the image into the transparent area to fill the new frame, continuing the scene "
+        "seamlessly in the same style and lighting. The image shows: {prompt}"
+    ),
+    Operation.REMOVE_BG: (
+        "Remove the background entirely, leaving only the main subject, unchanged, on a fully "
+        "transparent background."
+    ),
+}
+
+HEADLINES: dict[Operation, str] = {
+    Operation.IMAGINE: "🎨 Here you go",
+    Operation.REROLL: "🔄 Rerolled",
+    Operation.EDIT: "✏️ Edited",
+    Operation.VARY_SUBTLE: "🌱 Subtle variations",
+    Operation.VARY_STRONG: "🌪️ Strong variations",
+    Operation.UPSCALE: "🔍 Upscaled",
+    Operation.ZOOM_OUT: "🔭 Zoomed out",
+    Operation.ASPECT: "📐 Reframed",
+    Operation.REMOVE_BG: "✂️ Background removed",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a job will be made: a provider call, or a local resample where the model can't go larger."""
+
+    request: ProviderRequest | None
+    local_size: tuple[int, int] | None = None
+    note: str | None = None
+
+
+class Executor:
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        prices_for: Callable[[str], dict[str, float]],
+        new_id: Callable[[], str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.prices_for = prices_for
+        self.new_id = new_id
+        self.clock = clock
+
+    async def __call__(self, job: Job, progress: Progress) -> Reply:
+        sources = []
+        for image_id in job.spec.sources:
+            image = await self.store.images.image(image_id)
+            if image is None:
+                raise BotError(ErrorKind.NOT_FOUND, f"Image `{image_id}` is no longer stored.")
+            sources.append(image)
+        plan = await self.plan(job, sources)
+        if plan.request is None:
+            assert plan.local_size is not None
+            data = await self.store.blobs.get(sources[0].blob)
+            resized = await asyncio.to_thread(imaging.resample, data, *plan.local_size)
+            result = ProviderResult(
+                images=(GeneratedImage(resized, "image/png", *plan.local_size),), label=LOCAL_RESAMPLE
+            )
+        else:
+            result = await self.provider.run(plan.request, on_partial=progress.partial)
+        return await self._store(job, plan, result)
+
+    async def plan(self, job: Job, sources: list[StoredImage]) -> Plan:
+        spec = job.spec
+        op = spec.operation
+        base = {
+            "safety_identifier": job.requester.safety_identifier,
+            "variation_key": job.id,
+            "options": spec.options,
+        }
+        if op in (Operation.IMAGINE, Operation.REROLL) and not sources:
+            return Plan(ProviderRequest(kind="generate", prompt=spec.prompt, **base))
+        inputs = [await self._input(image) for image in sources]
+        if op in (Operation.IMAGINE, Operation.REROLL, Operation.EDIT):
+            mask = None
+            if spec.mask_blob:
+                mask = InputImage("mask.png", await self.store.blobs.get(spec.mask_blob), "image/png")
+            return Plan(ProviderRequest(kind="edit", prompt=spec.prompt, images=tuple(inputs), mask=mask, **base))
+        instruction = INSTRUCTIONS[op].format(prompt=spec.prompt)
+        source = sources[0]
+        info = model_info(spec.options.model)
+        assert info is not None
+        if op is Operation.UPSCALE:
+            target = sizes.upscale_target(source.width, source.height, info)
+            if target is None:
+                local = sizes.local_upscale_size(source.width, source.height)
+                return Plan(None, local_size=local, note="the model cannot render larger, so this is a local resample")
+            options = dataclasses.replace(spec.options, size=f"{target[0]}x{target[1]}")
+            return Plan(ProviderRequest(kind="edit", prompt=instruction, images=(inputs[0],), **(base | {"options": options})))
+        if op in (Operation.ZOOM_OUT, Operation.ASPECT):
+            if op is Operation.ZOOM_OUT:
+                placement = sizes.zoom_placement(source.width, source.height, spec.zoom or 2.0, info)
+            else:
+                placement = sizes.aspect_placement(source.width, source.height, spec.aspect or "1:1", info)
+            canvas, mask_png = await asyncio.to_thread(imaging.outpaint_inputs, inputs[0].data, placement)
+            options = dataclasses.replace(spec.options, size=f"{placement.canvas_width}x{placement.canvas_height}")
+            return Plan(
+                ProviderRequest(
+                    kind="edit",
+                    prompt=instruction,
+                    images=(InputImage("canvas.png", canvas, "image/png"),),
+                    mask=InputImage("mask.png", mask_png, "image/png"),
+                    **(base | {"options": options}),
+                )
+            )
+        return Plan(ProviderRequest(kind="edit", prompt=instruction, images=(inputs[0],), **base))
+
+    async def _input(self, image: StoredImage) -> InputImage:
+        data = await self.store.blobs.get(image.blob)
+        return InputImage(f"{image.id}.{EXTENSIONS.get(image.mime, 'png')}", data, image.mime)
+
+    async def _store(self, job: Job, plan: Plan, result: ProviderResult) -> Reply:
+        spec = job.spec
+        now = self.clock()
+        model = spec.options.model
+        usage = result.usage or Usage()
+        cost = estimate_cost(result.usage, self.prices_for(model)) if result.usage else 0.0
+        count = len(result.images)
+        set_id = self.new_id() if count > 1 else None
+        label = result.label or self.provider.label
+        options = plan.request.options if plan.request else dataclasses.replace(
+            spec.options, size=f"{plan.local_size[0]}x{plan.local_size[1]}" if plan.local_size else spec.options.size
+        )
+        params: dict[str, object] = dataclasses.asdict(options) | {
+            "provider": self.provider.name,
+            "requester_name": job.requester.label,
+        }
+        if plan.request and plan.request.prompt != spec.prompt:
+            params["instruction"] = plan.request.prompt
+        if spec.zoom:
+            params["zoom"] = spec.zoom
+        if spec.aspect:
+            params["aspect"] = spec.aspect
+        stored: list[StoredImage] = []
+        for index, generated in enumerate(result.images, start=1):
+            blob = await self.store.blobs.put(generated.data)  # the file exists before any row names it
+            stored.append(
+                StoredImage(
+                    id=self.new_id(),
+                    session_id=job.session_id,
+                    blob=blob,
+                    mime=generated.mime,
+                    width=generated.width,
+                    height=generated.height,
+                    operation=spec.operation,
+                    prompt=spec.prompt,
+                    params=params | {"n": count},
+                    requester=job.requester.key,
+                    created_at=now,
+                    parents=spec.sources,
+                    set_id=set_id,
+                    set_index=index if set_id else None,
+                    revised_prompt=generated.revised_prompt,
+                    input_tokens=usage.input_tokens // count,
+                    output_tokens=usage.output_tokens // count,
+                    cost_usd=round(cost / count, 6),
+                    label=label,
+                )
+            )
+        image_set = (
+            ImageSet(set_id, job.session_id, spec.operation, spec.prompt, tuple(i.id for i in stored),
+                     job.requester.key, now, job.id)
+            if set_id
+            else None
+        )
+        session = await self.store.images.session(job.session_id)
+        usage_row = UsageRow(
+            job.id, job.where.platform, job.where.workspace, job.requester.key, model, count,
+            usage.input_tokens, usage.output_tokens, cost,
+        )
+        await self.store.jobs.complete(
+            job,
+            stored,
+            image_set,
+            usage_row,
+            current_image_id=stored[0].id if image_set is None else session.current_image_id,
+            awaiting_pick=image_set is not None,
+        )
+        headline = HEADLINES[spec.operation]
+        if plan.note:
+            headline += f" ({plan.note})"
+        if image_set is not None:
+            return await set_reply(image_set, stored, self.store.blobs, job.requester.label, headline, job_id=job.id)
+        return await single_reply(stored[0], self.store.blobs, job.requester.label, headline, job_id=job.id)

@@ -1,0 +1,179 @@
+"""The OpenAI Images API provider (generate and edit, streaming partial images when asked)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import re
+from typing import Any
+
+import openai
+from PIL import Image
+
+from bot.domain import Usage
+from bot.errors import BotError, ErrorKind
+from bot.models import model_info
+from bot.providers.base import GeneratedImage, OnPartial, ProviderRequest, ProviderResult
+
+log = logging.getLogger(__name__)
+
+_SAFETY_CODES = {"moderation_blocked", "content_policy_violation", "image_content_policy_violation"}
+_CATEGORIES = re.compile(r"safety_violations=\[([^\]]*)\]")
+
+
+class OpenAIProvider:
+    name = "openai"
+    label: str | None = None
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float = 300.0,
+        max_retries: int = 3,
+        moderation: str = "auto",
+        partial_images: int = 2,
+    ) -> None:
+        self.client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        self.moderation = moderation
+        self.partial_images = partial_images
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def run(self, request: ProviderRequest, on_partial: OnPartial | None = None) -> ProviderResult:
+        params = self._params(request)
+        info = model_info(request.options.model)
+        stream = on_partial is not None and self.partial_images > 0 and (info is None or info.streaming)
+        try:
+            if stream:
+                assert on_partial is not None
+                return await self._streamed(request, params, on_partial)
+            if request.kind == "generate":
+                response = await self.client.images.generate(**params)
+            else:
+                response = await self.client.images.edit(**params)
+        except openai.APIError as error:
+            raise _classify(error) from None
+        images = tuple(_image(item.b64_json, item.revised_prompt) for item in response.data or [])
+        if len(images) != request.options.n:
+            log.warning("asked for %d images, the API returned %d", request.options.n, len(images))
+        if not images:
+            raise BotError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image; please try again.")
+        return ProviderResult(images=images, usage=_usage(response.usage))
+
+    def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        options = request.options
+        params: dict[str, Any] = {
+            "model": options.model,  # always explicit: the API has no safe default
+            "prompt": request.prompt,
+            "n": options.n,
+            "size": options.size,
+            "quality": options.quality,
+            "output_format": options.output_format,
+        }
+        if options.background != "auto":
+            params["background"] = options.background
+        if options.compression is not None:
+            params["output_compression"] = options.compression
+        if request.safety_identifier:
+            params["safety_identifier"] = request.safety_identifier
+        if request.kind == "generate":
+            params["moderation"] = self.moderation
+        else:
+            if not request.images:
+                raise BotError(ErrorKind.INTERNAL, "an edit needs at least one image")
+            # (filename, bytes, mime): bare bytes would go out as application/octet-stream,
+            # which the API rejects. A list always sends image[] parts, the primary image first.
+            params["image"] = [(img.filename, img.data, img.mime) for img in request.images]
+            if request.mask is not None:
+                params["mask"] = (request.mask.filename, request.mask.data, request.mask.mime)
+        return params
+
+    async def _streamed(
+        self, request: ProviderRequest, params: dict[str, Any], on_partial: OnPartial
+    ) -> ProviderResult:
+        call = self.client.images.generate if request.kind == "generate" else self.client.images.edit
+        stream = await call(**params, stream=True, partial_images=self.partial_images)
+        images: list[GeneratedImage] = []
+        usage: Usage | None = None
+        async with stream:
+            async for event in stream:
+                kind = getattr(event, "type", "")
+                if kind.endswith(".partial_image") and event.b64_json:
+                    await on_partial(base64.b64decode(event.b64_json))
+                elif kind.endswith(".completed") and event.b64_json:
+                    # The stream names no image index: completed events arrive in the set's order.
+                    images.append(_image(event.b64_json, None))
+                    step = _usage(getattr(event, "usage", None))
+                    if step is not None:
+                        usage = step if usage is None else usage + step
+        if not images:
+            raise BotError(ErrorKind.UNAVAILABLE, "OpenAI's stream ended without an image; please try again.")
+        return ProviderResult(images=tuple(images), usage=usage)
+
+
+def _image(b64: str | None, revised_prompt: str | None) -> GeneratedImage:
+    if not b64:
+        raise BotError(ErrorKind.UNAVAILABLE, "OpenAI returned an empty image; please try again.")
+    data = base64.b64decode(b64)
+    with Image.open(io.BytesIO(data)) as img:
+        mime = Image.MIME.get(img.format or "", "image/png")
+        width, height = img.size
+    return GeneratedImage(data=data, mime=mime, width=width, height=height, revised_prompt=revised_prompt)
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    details = getattr(raw, "input_tokens_details", None)
+    return Usage(
+        input_tokens=raw.input_tokens or 0,
+        input_text_tokens=getattr(details, "text_tokens", 0) or 0,
+        input_image_tokens=getattr(details, "image_tokens", 0) or 0,
+        output_tokens=raw.output_tokens or 0,
+    )
+
+
+def _classify(error: openai.APIError) -> BotError:
+    """Map an SDK error to a user-facing kind and a message a person understands."""
+    message = getattr(error, "message", "") or str(error)
+    code = getattr(error, "code", None)
+    if code in _SAFETY_CODES or "safety system" in message.lower():
+        match = _CATEGORIES.search(message)
+        category = match.group(1).strip() if match and match.group(1).strip() else None
+        text = "OpenAI's safety system declined this request"
+        text += f" (category: {category})." if category else "."
+        text += " Try rephrasing the prompt; nothing was charged to your quota."
+        return BotError(ErrorKind.REFUSED, text, category=category)
+    if isinstance(error, openai.RateLimitError):
+        return BotError(
+            ErrorKind.RATE_LIMITED, "OpenAI is rate-limiting the bot right now; retried and still busy."
+        )
+    if isinstance(error, openai.APITimeoutError):
+        return BotError(ErrorKind.UNAVAILABLE, "OpenAI took too long to answer, even after retries.")
+    if isinstance(error, openai.APIConnectionError):
+        return BotError(ErrorKind.UNAVAILABLE, "The bot could not reach OpenAI, even after retries.")
+    if isinstance(error, openai.InternalServerError):
+        return BotError(ErrorKind.UNAVAILABLE, "OpenAI is having trouble right now (server error).")
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return BotError(
+            ErrorKind.INTERNAL, "OpenAI rejected the bot's credentials; an admin should check OPENAI_API_KEY."
+        )
+    if isinstance(error, openai.BadRequestError | openai.NotFoundError | openai.UnprocessableEntityError):
+        detail = message.split(" - ", 1)[-1]
+        return BotError(ErrorKind.INVALID_INPUT, f"OpenAI rejected the request: {detail}")
+    if isinstance(error, openai.APIStatusError):
+        return BotError(ErrorKind.UNAVAILABLE, f"OpenAI answered with an error ({error.status_code}).")
+    return BotError(ErrorKind.UNAVAILABLE, f"OpenAI reported an error while streaming: {message}")

@@ -1,0 +1,111 @@
+"""Building what the core says back: captions, image views and the buttons under a result."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import imaging
+from bot.domain import Button, Caption, ImageSet, ImageView, Job, Reply, StoredImage
+from bot.errors import BotError
+from storage.blobs import BlobStore
+
+EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
+
+
+def set_buttons(image_set: ImageSet) -> tuple[Button, ...]:
+    """U1..Un (select), V1..Vn (vary) and 🔄 (reroll) for a multi-image result."""
+    count = len(image_set.image_ids)
+    picks = [Button("u", image_set.id, f"U{k}", arg=str(k)) for k in range(1, count + 1)]
+    varies = [Button("v", image_set.id, f"V{k}", arg=str(k)) for k in range(1, count + 1)]
+    return (*picks, *varies, Button("reroll", image_set.id, "🔄", style="primary"))
+
+
+def image_buttons(image: StoredImage) -> tuple[Button, ...]:
+    """The finishing buttons under a single image."""
+    target = image.id
+    return (
+        Button("upscale", target, "Upscale", style="primary"),
+        Button("vary-subtle", target, "Vary (Subtle)"),
+        Button("vary-strong", target, "Vary (Strong)"),
+        Button("edit", target, "Edit…"),
+        Button("zoom", target, "Zoom out 1.5×", arg="1.5"),
+        Button("zoom", target, "Zoom out 2×", arg="2"),
+        Button("aspect", target, "Make square", arg="1:1"),
+        Button("nobg", target, "Remove background"),
+        Button("undo", target, "Undo"),
+    )
+
+
+def retry_buttons(job: Job) -> tuple[Button, ...]:
+    return (Button("retry", job.id, "🔄 Retry", style="primary"),)
+
+
+def caption_for(image: StoredImage, requester_label: str) -> Caption:
+    return Caption(
+        short_id=image.id,
+        prompt=image.prompt,
+        model=str(image.params.get("model", "")),
+        size=image.size,
+        requester=requester_label,
+        label=image.label,
+    )
+
+
+def filename_for(image: StoredImage) -> str:
+    return f"imagebot-{image.id}.{EXTENSIONS.get(image.mime, 'png')}"
+
+
+async def view_of(image: StoredImage, blobs: BlobStore) -> ImageView:
+    data = await blobs.get(image.blob)
+    return ImageView(image.id, filename_for(image), data, image.mime, image.width, image.height)
+
+
+async def single_reply(
+    image: StoredImage, blobs: BlobStore, requester_label: str, headline: str, *, job_id: str | None = None
+) -> Reply:
+    """One image at full resolution with its finishing buttons."""
+    caption = caption_for(image, requester_label)
+    return Reply(
+        text=f"{headline}\n{caption.render()}",
+        caption=caption,
+        images=(await view_of(image, blobs),),
+        buttons=image_buttons(image),
+        job_id=job_id,
+    )
+
+
+async def set_reply(
+    image_set: ImageSet,
+    images: list[StoredImage],
+    blobs: BlobStore,
+    requester_label: str,
+    headline: str,
+    *,
+    job_id: str | None = None,
+) -> Reply:
+    """A grid preview of a set (image k is the k-th cell in reading order) and its buttons."""
+    views = [await view_of(image, blobs) for image in images]
+    grid_png = await asyncio.to_thread(imaging.make_grid, [v.data for v in views])
+    first = images[0]
+    caption = Caption(
+        short_id=image_set.id,
+        prompt=image_set.prompt,
+        model=str(first.params.get("model", "")),
+        size=f"{len(images)}× {first.size}",
+        requester=requester_label,
+        label=first.label,
+    )
+    width, height = (await asyncio.to_thread(imaging.probe, grid_png))[1:]
+    grid = ImageView(image_set.id, f"imagebot-{image_set.id}-grid.png", grid_png, "image/png", width, height)
+    return Reply(
+        text=f"{headline}\n{caption.render()}",
+        caption=caption,
+        grid=grid,
+        images=tuple(views),
+        buttons=set_buttons(image_set),
+        job_id=job_id,
+    )
+
+
+def error_reply(error: BotError, *, ephemeral: bool = True) -> Reply:
+    return Reply(text=error.message, ephemeral=ephemeral, error_kind=error.kind.value)

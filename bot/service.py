@@ -1,0 +1,584 @@
+"""The use cases of imagebot, once for every platform.
+
+Adapters call these methods with typed requests and render the `Reply` they get back; job
+results arrive later through the presenter each adapter registers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+
+from bot import imaging, options, sizes
+from bot.config import Settings
+from bot.domain import (
+    Attachment,
+    Button,
+    ImageOptions,
+    Job,
+    JobSpec,
+    JobStatus,
+    Operation,
+    OptionOverrides,
+    Reply,
+    Session,
+    SessionKey,
+    StoredImage,
+    UserRef,
+)
+from bot.errors import BotError, ErrorKind, invalid
+from bot.help import HELP_TEXT
+from bot.jobs import JobRunner, Presenter
+from bot.models import model_info
+from bot.operations import Executor
+from bot.providers.base import Provider
+from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+NO_OVERRIDES = OptionOverrides()
+MAX_REFERENCES = 15  # the API takes up to 16 images per edit; the primary image is one of them
+_PICK = re.compile(r"^\s*#(\d+)\b\s*(.*)$", re.DOTALL)
+
+
+def new_id() -> str:
+    """A short id people can type: 8 hex characters."""
+    return secrets.token_hex(4)
+
+
+class ImageBot:
+    def __init__(
+        self, settings: Settings, store: Store, provider: Provider, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.provider = provider
+        self.clock = clock
+        self.executor = Executor(store, provider, settings.price_for, new_id, clock)
+        self.runner = JobRunner(
+            store.jobs,
+            self.executor,
+            self._describe_failure,
+            max_concurrency=settings.imagebot_max_concurrency,
+            user_max_running=settings.imagebot_user_max_running,
+            user_max_queued=settings.imagebot_user_max_queued,
+        )
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def register_presenter(self, platform: str, presenter: Presenter) -> None:
+        self.runner.register_presenter(platform, presenter)
+
+    async def start(self) -> None:
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+
+    # --- generating -----------------------------------------------------------------------------
+    async def imagine(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        text: str,
+        overrides: OptionOverrides = NO_OVERRIDES,
+        references: Sequence[Attachment] = (),
+    ) -> Reply:
+        """/imagine: N new images from a prompt (with optional reference images)."""
+        try:
+            prompt, flags = options.split_flags(text)
+            prompt = options.validate_prompt(prompt)
+            chosen = self._resolve(flags.merged_over(overrides))
+            refs = await self._decode_all(references)
+            return await self._submit(actor, where, Operation.IMAGINE, prompt, chosen, uploads=refs)
+        except BotError as error:
+            return error_reply(error)
+
+    async def edit_upload(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: Attachment,
+        instruction: str,
+        mask: Attachment | None = None,
+        overrides: OptionOverrides = NO_OVERRIDES,
+        references: Sequence[Attachment] = (),
+    ) -> Reply:
+        """/edit: start (or continue) a session from an uploaded image and edit it."""
+        try:
+            text, flags = options.split_flags(instruction)
+            text = options.validate_prompt(text, what="instruction")
+            decoded = await self._decode_all([image, *references])
+            main = decoded[0][1]
+            chosen = self._resolve(flags.merged_over(overrides), default_n=1, keep_size=(main.width, main.height))
+            mask_png = None
+            if mask is not None:
+                mask_png = await asyncio.to_thread(imaging.mask_from_upload, mask.data, main.width, main.height)
+            return await self._submit(
+                actor, where, Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png
+            )
+        except BotError as error:
+            return error_reply(error)
+
+    async def reply(
+        self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
+    ) -> Reply:
+        """A reply in a session thread: edit the current image (PRODUCT.md §2)."""
+        try:
+            session = await self.store.images.find_session(where)
+            if session is None or (session.current_image_id is None and session.last_set_id is None):
+                raise invalid("There is no image in this thread yet: start with /imagine <prompt>.")
+            if text.strip().lower() == "undo":
+                return await self._undo(actor, session)
+            picked = _PICK.match(text)
+            if picked:
+                target = await self._pick(session, int(picked.group(1)))
+                text = picked.group(2)
+                if not text.strip() and not attachments:
+                    return await self._make_current(session, target, actor, "👉 Selected")
+            elif session.awaiting_pick:
+                return await self._ask_which(session)
+            else:
+                current = await self.store.images.image(session.current_image_id or "")
+                if current is None:
+                    raise invalid("There is no current image in this thread: pick one or /imagine anew.")
+                target = current
+            return await self._edit_image(actor, where, target, text, attachments)
+        except BotError as error:
+            return error_reply(error)
+
+    async def edit_image(
+        self, actor: UserRef, where: SessionKey, image_id: str, instruction: str
+    ) -> Reply:
+        """The Edit… form: an instruction applied to a given image."""
+        try:
+            image = await self._image(image_id)
+            return await self._edit_image(actor, where, image, instruction, ())
+        except BotError as error:
+            return error_reply(error)
+
+    async def _edit_image(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: StoredImage,
+        instruction: str,
+        attachments: Sequence[Attachment],
+    ) -> Reply:
+        text, flags = options.split_flags(instruction)
+        text = options.validate_prompt(text, what="instruction")
+        refs = await self._decode_all(attachments)
+        model = flags.model or str(image.params.get("model") or self.settings.imagebot_model)
+        chosen = self._resolve(
+            dataclasses.replace(flags, model=model), default_n=1, keep_size=(image.width, image.height)
+        )
+        return await self._submit(actor, where, Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs)
+
+    # --- buttons --------------------------------------------------------------------------------
+    async def press(self, actor: UserRef, where: SessionKey, custom_id: str) -> Reply:
+        """A button click (or its console word), identified by the button's custom_id."""
+        try:
+            parts = custom_id.split(":")
+            if len(parts) < 3 or parts[0] != "ib":
+                raise invalid("That button is not one of mine.")
+            # The argument may itself hold colons (an aspect such as 1:1), so it is the rest.
+            verb, target, arg = parts[1], parts[2], (":".join(parts[3:]) if len(parts) > 3 else None)
+            active = self.runner.active_job_for_origin(custom_id)
+            if active is not None:
+                return Reply(text=f"Already on it: job `{active}` is working on that.", ephemeral=True, job_id=active)
+            return await self._press(actor, where, verb, target, arg, custom_id)
+        except BotError as error:
+            return error_reply(error)
+
+    async def _press(
+        self, actor: UserRef, where: SessionKey, verb: str, target: str, arg: str | None, origin: str
+    ) -> Reply:
+        if verb in ("u", "v"):
+            image_set = await self.store.images.image_set(target)
+            if image_set is None:
+                raise BotError(ErrorKind.NOT_FOUND, f"Set `{target}` is not stored here.")
+            index = _index(arg, len(image_set.image_ids))
+            image = await self._image(image_set.image_ids[index - 1])
+            if verb == "u":
+                session = await self.store.images.session_for(where)
+                return await self._make_current(session, image, actor, f"👉 Image {index}")
+            return await self._vary(actor, where, image, Operation.VARY_STRONG, origin)
+        if verb == "retry":
+            return await self._retry(actor, target)
+        if verb == "cancel":
+            return await self.cancel(actor, where, target)
+        if verb == "reroll":
+            return await self._reroll(actor, where, target, origin)
+        image = await self._image(target)
+        if verb == "use":
+            session = await self.store.images.session_for(where)
+            return await self._make_current(session, image, actor, "👉 Current image")
+        if verb == "undo":
+            session = await self.store.images.session_for(where)
+            return await self._undo(actor, session, image)
+        if verb in ("vary-subtle", "vary-strong"):
+            op = Operation.VARY_SUBTLE if verb == "vary-subtle" else Operation.VARY_STRONG
+            return await self._vary(actor, where, image, op, origin)
+        if verb == "upscale":
+            return await self._finish_op(actor, where, image, Operation.UPSCALE, origin)
+        if verb == "zoom":
+            factor = {"1.5": 1.5, "2": 2.0}.get(arg or "2")
+            if factor is None:
+                raise invalid("Zoom out works at 1.5× or 2×.")
+            return await self._finish_op(actor, where, image, Operation.ZOOM_OUT, origin, zoom=factor)
+        if verb == "aspect":
+            return await self._finish_op(actor, where, image, Operation.ASPECT, origin, aspect=arg or "1:1")
+        if verb == "nobg":
+            return await self._finish_op(actor, where, image, Operation.REMOVE_BG, origin)
+        if verb == "edit":
+            return Reply(text="Reply in the thread with what to change, or use the Edit… form.", ephemeral=True)
+        raise invalid(f"Unknown button action {verb!r}.")
+
+    async def _vary(self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str) -> Reply:
+        chosen = self._options_like(image, n=self.settings.imagebot_default_n)
+        return await self._submit(actor, where, op, image.prompt, chosen, sources=(image.id,), origin=origin)
+
+    async def _finish_op(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: StoredImage,
+        op: Operation,
+        origin: str,
+        *,
+        zoom: float | None = None,
+        aspect: str | None = None,
+    ) -> Reply:
+        chosen = self._options_like(image, n=1)
+        info = model_info(chosen.model)
+        assert info is not None
+        # Plan now, so an impossible request ("already square") is refused before it is queued.
+        if op is Operation.ZOOM_OUT:
+            sizes.zoom_placement(image.width, image.height, zoom or 2.0, info)
+        if op is Operation.ASPECT:
+            sizes.aspect_placement(image.width, image.height, aspect or "1:1", info)
+        if op is Operation.REMOVE_BG:
+            chosen = dataclasses.replace(chosen, background="transparent", output_format="png", compression=None)
+        return await self._submit(
+            actor, where, op, image.prompt, chosen, sources=(image.id,), origin=origin, zoom=zoom, aspect=aspect
+        )
+
+    async def _reroll(self, actor: UserRef, where: SessionKey, target: str, origin: str) -> Reply:
+        image_set = await self.store.images.image_set(target)
+        first = await self._image(image_set.image_ids[0] if image_set else target)
+        chosen = self._options_like(first, n=len(image_set.image_ids) if image_set else 1)
+        sources = first.parents if first.operation in (Operation.IMAGINE, Operation.REROLL) else ()
+        return await self._submit(actor, where, Operation.REROLL, first.prompt, chosen, sources=sources, origin=origin)
+
+    async def _retry(self, actor: UserRef, job_id: str) -> Reply:
+        job = await self.store.jobs.get(job_id)
+        if job is None:
+            raise BotError(ErrorKind.NOT_FOUND, f"Job `{job_id}` is not stored here.")
+        if job.status is not JobStatus.FAILED:
+            raise invalid(f"Job `{job_id}` is {job.status.value}; only failed jobs can be retried.")
+        if job.requester.key != actor.key and not actor.is_admin:
+            raise BotError(ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can retry this job.")
+        await self._check_quota(actor, job.where, job.spec.options.n)
+        retry = Job(
+            id=new_id(), session_id=job.session_id, where=job.where, requester=job.requester,
+            spec=job.spec, status=JobStatus.QUEUED, created_at=self.clock(),
+        )
+        position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}")
+        return _queued_reply(retry, position)
+
+    # --- selecting, undo, show, history ---------------------------------------------------------
+    async def _make_current(self, session: Session, image: StoredImage, actor: UserRef, headline: str) -> Reply:
+        await self.store.images.set_current(session.id, image.id, awaiting_pick=False)
+        return await single_reply(image, self.store.blobs, await self._label(image), headline)
+
+    async def _undo(self, actor: UserRef, session: Session, image: StoredImage | None = None) -> Reply:
+        current = image or await self.store.images.image(session.current_image_id or "")
+        if current is None:
+            raise invalid("Nothing to undo: there is no current image in this thread.")
+        if not current.parents:
+            raise invalid(f"Nothing to undo: `{current.id}` is where this thread's history starts.")
+        parent = await self._image(current.parents[0])
+        return await self._make_current(session, parent, actor, f"↩️ Back to `{parent.id}`")
+
+    async def _pick(self, session: Session, number: int) -> StoredImage:
+        if session.last_set_id is None:
+            raise invalid("There is no multi-image result in this thread to pick from.")
+        image_set = await self.store.images.image_set(session.last_set_id)
+        assert image_set is not None
+        return await self._image(image_set.image_ids[_index(str(number), len(image_set.image_ids)) - 1])
+
+    async def _ask_which(self, session: Session) -> Reply:
+        image_set = await self.store.images.image_set(session.last_set_id or "")
+        assert image_set is not None
+        count = len(image_set.image_ids)
+        picks = tuple(b for b in set_buttons(image_set) if b.verb == "u")
+        return Reply(
+            text=f"Which image should I change? Pick one (U1–U{count}), or start your reply with #N, e.g. `#2 {''}make it warmer`.",
+            buttons=picks,
+            # Not a failure of the bot, but the line did not do what it asked until a pick is made.
+            error_kind=ErrorKind.INVALID_INPUT.value,
+        )
+
+    async def show(self, actor: UserRef, where: SessionKey, ident: str) -> Reply:
+        """/show <id>: re-post an image (and make it current here) or a whole set, with buttons."""
+        ident = ident.strip().lstrip("`#")
+        try:
+            image = await self.store.images.image(ident)
+            if image is not None:
+                session = await self.store.images.session_for(where)
+                return await self._make_current(session, image, actor, f"🖼️ `{image.id}`")
+            image_set = await self.store.images.image_set(ident)
+            if image_set is not None:
+                members = [await self._image(i) for i in image_set.image_ids]
+                return await set_reply(image_set, members, self.store.blobs, await self._label(members[0]), "🖼️ Set")
+            raise BotError(ErrorKind.NOT_FOUND, f"No image or set with id `{ident}`; /history lists them.")
+        except BotError as error:
+            return error_reply(error)
+
+    async def history(self, actor: UserRef, where: SessionKey, *, mine: bool = False, limit: int = 10) -> Reply:
+        """/history: this thread's images (or mine), newest first, with ids for /show."""
+        session = await self.store.images.find_session(where)
+        if mine or session is None:
+            images = await self.store.images.history(requester=actor.key, limit=limit)
+            title = "Your recent images"
+        else:
+            images = await self.store.images.history(session_id=session.id, limit=limit)
+            title = "This thread's images"
+        if not images:
+            return Reply(text=f"{title}: none yet. Start with /imagine <prompt>.", ephemeral=True)
+        current = session.current_image_id if session else None
+        lines = [f"{title} (newest first):"]
+        for image in images:
+            marker = " ← current" if image.id == current else ""
+            where_in_set = f" #{image.set_index} of set `{image.set_id}`" if image.set_id else ""
+            lines.append(
+                f"`{image.id}` {image.operation.value} {image.size}{where_in_set} “{_trim(image.prompt, 60)}”{marker}"
+            )
+        return Reply(text="\n".join(lines), ephemeral=True)
+
+    # --- queue, cancel, usage, help -------------------------------------------------------------
+    async def queue(self, actor: UserRef, where: SessionKey) -> Reply:
+        entries = self.runner.entries()
+        running = sum(1 for e in entries if e.running)
+        waiting = len(entries) - running
+        lines = [f"{running} running, {waiting} waiting."]
+        for entry in entries:
+            if entry.job.requester.key != actor.key and not actor.is_admin:
+                continue
+            state = "running" if entry.running else f"#{entry.position} in line"
+            lines.append(f"`{entry.job.id}` {entry.job.spec.operation.value} “{_trim(entry.job.spec.prompt, 50)}” — {state}")
+        if len(lines) == 1:
+            lines.append("You have nothing queued.")
+        return Reply(text="\n".join(lines), ephemeral=True)
+
+    async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Reply:
+        try:
+            if not job_id:
+                mine = [e.job for e in self.runner.entries() if e.job.requester.key == actor.key]
+                if not mine:
+                    raise BotError(ErrorKind.NOT_FOUND, "You have no job queued or running.")
+                job_id = mine[-1].id
+            job = await self.runner.cancel(job_id.strip().lstrip("`"), actor)
+            return Reply(text=f"Cancelling job `{job.id}`.", ephemeral=True, job_id=job.id)
+        except BotError as error:
+            return error_reply(error)
+
+    async def usage(self, actor: UserRef, where: SessionKey) -> Reply:
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        today = await self.store.jobs.usage_of_requester(actor.key, day)
+        this_month = await self.store.jobs.usage_of_requester(actor.key, month)
+        quota = self.settings.imagebot_daily_image_quota
+        lines = [
+            f"You today: {today.images} images, ~${today.cost_usd:.2f}"
+            + (f" (daily quota {quota})" if quota else ""),
+            f"You this month: {this_month.images} images, ~${this_month.cost_usd:.2f}",
+        ]
+        if actor.is_admin:
+            team = await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)
+            budget = self.settings.imagebot_monthly_budget_usd
+            lines.append(
+                f"Team this month: {team.images} images, ~${team.cost_usd:.2f}"
+                + (f" of ${budget:.2f} budget" if budget else "")
+            )
+            for who, images, cost in await self.store.jobs.top_users(where.platform, where.workspace, month):
+                lines.append(f"  {who}: {images} images, ~${cost:.2f}")
+        lines.append("Costs are estimates from the API's token usage.")
+        return Reply(text="\n".join(lines), ephemeral=True)
+
+    def help(self) -> Reply:
+        return Reply(text=HELP_TEXT, ephemeral=True)
+
+    async def session_state(self, where: SessionKey) -> Session | None:
+        """The thread's session (current image, last set), or None before its first image."""
+        return await self.store.images.find_session(where)
+
+    # --- internals ------------------------------------------------------------------------------
+    def _resolve(
+        self, overrides: OptionOverrides, *, default_n: int | None = None, keep_size: tuple[int, int] | None = None
+    ) -> ImageOptions:
+        base_size = None
+        if keep_size is not None and overrides.size is None and overrides.aspect is None:
+            base_size = f"{keep_size[0]}x{keep_size[1]}"
+        return options.resolve_options(
+            overrides,
+            default_model=self.settings.imagebot_model,
+            default_n=default_n or self.settings.imagebot_default_n,
+            allowed_models=self.settings.imagebot_allowed_models or None,
+            base_size=base_size,
+            default_quality=self.settings.imagebot_default_quality,
+        )
+
+    def _options_like(self, image: StoredImage, *, n: int) -> ImageOptions:
+        """Options for a button on `image`: its model and format, at its own size."""
+        model = str(image.params.get("model") or self.settings.imagebot_model)
+        fmt = str(image.params.get("output_format") or "png")
+        return self._resolve(
+            OptionOverrides(model=model, output_format=fmt, quality=str(image.params.get("quality") or "auto")),
+            default_n=n,
+            keep_size=(image.width, image.height),
+        )
+
+    async def _decode_all(self, attachments: Sequence[Attachment]) -> list[tuple[Attachment, imaging.DecodedImage]]:
+        if len(attachments) > MAX_REFERENCES + 1:
+            raise invalid(f"Too many images: send at most {MAX_REFERENCES + 1} at once.")
+        decoded = []
+        for attachment in attachments:
+            result = await asyncio.to_thread(imaging.decode_upload, attachment.data, attachment.filename)
+            decoded.append((attachment, result))
+        return decoded
+
+    async def _check_quota(self, actor: UserRef, where: SessionKey, count: int) -> None:
+        quota = self.settings.imagebot_daily_image_quota
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        if quota:
+            day = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            used = (await self.store.jobs.usage_of_requester(actor.key, day)).images
+            if used + count > quota:
+                raise BotError(
+                    ErrorKind.QUOTA,
+                    f"Daily quota reached: you have made {used} of {quota} images today"
+                    f" and this would make {count} more. It resets at midnight UTC.",
+                )
+        budget = self.settings.imagebot_monthly_budget_usd
+        if budget:
+            month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+            spent = (await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)).cost_usd
+            if spent >= budget:
+                raise BotError(
+                    ErrorKind.QUOTA,
+                    f"This team's monthly budget of ${budget:.2f} is used up (~${spent:.2f} spent).",
+                )
+
+    async def _submit(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        op: Operation,
+        prompt: str,
+        chosen: ImageOptions,
+        *,
+        sources: tuple[str, ...] = (),
+        uploads: Sequence[tuple[Attachment, imaging.DecodedImage]] = (),
+        mask_png: bytes | None = None,
+        origin: str | None = None,
+        zoom: float | None = None,
+        aspect: str | None = None,
+    ) -> Reply:
+        """Check limits, store uploads, record and queue the job. Validation is all done before
+        anything is stored, so a refused request leaves nothing behind."""
+        await self._check_quota(actor, where, chosen.n)
+        self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
+        session = await self.store.images.session_for(where)
+        uploaded = [await self._store_upload(session, actor, a, d) for a, d in uploads]
+        mask_blob = await self.store.blobs.put(mask_png) if mask_png is not None else None
+        job = Job(
+            id=new_id(),
+            session_id=session.id,
+            where=where,
+            requester=actor,
+            spec=JobSpec(
+                operation=op,
+                prompt=prompt,
+                options=chosen,
+                sources=(*sources, *uploaded),
+                mask_blob=mask_blob,
+                zoom=zoom,
+                aspect=aspect,
+            ),
+            status=JobStatus.QUEUED,
+            created_at=self.clock(),
+        )
+        position = await self.runner.submit(job, origin=origin)
+        log.info("job %s [%s] queued: %s", job.id, where.platform, op.value)
+        return _queued_reply(job, position)
+
+    async def _store_upload(
+        self, session: Session, actor: UserRef, attachment: Attachment, decoded: imaging.DecodedImage
+    ) -> str:
+        blob = await self.store.blobs.put(decoded.data)
+        image = StoredImage(
+            id=new_id(),
+            session_id=session.id,
+            blob=blob,
+            mime=decoded.mime,
+            width=decoded.width,
+            height=decoded.height,
+            operation=Operation.UPLOAD,
+            prompt=attachment.filename,
+            params={"filename": attachment.filename, "requester_name": actor.label},
+            requester=actor.key,
+            created_at=self.clock(),
+        )
+        await self.store.images.add_upload(image)
+        return image.id
+
+    async def _image(self, image_id: str) -> StoredImage:
+        image = await self.store.images.image(image_id)
+        if image is None:
+            raise BotError(ErrorKind.NOT_FOUND, f"No image with id `{image_id}`.")
+        return image
+
+    async def _label(self, image: StoredImage) -> str:
+        return str(image.params.get("requester_name") or image.requester.split(":", 1)[-1])
+
+    def _describe_failure(self, job: Job, error: BotError) -> Reply:
+        text = f"❌ Job `{job.id}` failed: {error.message}"
+        buttons: tuple[Button, ...] = retry_buttons(job) if error.kind.retryable else ()
+        return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
+
+
+def _queued_reply(job: Job, position: int) -> Reply:
+    what = f"{job.spec.options.n} image{'s' if job.spec.options.n > 1 else ''}"
+    where = "starting now" if position == 0 else f"#{position} in line"
+    return Reply(
+        text=f"⏳ Job `{job.id}`: {what}, {job.spec.options.model}, {job.spec.options.size} — {where}.",
+        job_id=job.id,
+        queue_position=position,
+        buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
+    )
+
+
+def _index(arg: str | None, count: int) -> int:
+    try:
+        index = int(arg or "")
+    except ValueError:
+        raise invalid("Which image? Use a number like U2.") from None
+    if not 1 <= index <= count:
+        raise invalid(f"There is no image {index} here: this set has {count} images (1–{count}).")
+    return index
+
+
+def _trim(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+__all__ = ["ImageBot", "image_buttons", "new_id"]

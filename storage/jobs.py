@@ -1,0 +1,214 @@
+"""Jobs (the persisted queue), usage rows and posted-message records."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import aiosqlite
+
+from bot.domain import (
+    ImageOptions,
+    ImageSet,
+    Job,
+    JobSpec,
+    JobStatus,
+    Operation,
+    SessionKey,
+    StoredImage,
+    UserRef,
+)
+from storage.db import Database
+from storage.images import insert_image, insert_set, set_current_in
+
+
+def spec_to_json(spec: JobSpec) -> str:
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True)
+
+
+def spec_from_json(text: str) -> JobSpec:
+    raw = json.loads(text)
+    raw["operation"] = Operation(raw["operation"])
+    raw["options"] = ImageOptions(**raw["options"])
+    raw["sources"] = tuple(raw["sources"])
+    return JobSpec(**raw)
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        session_id=row["session_id"],
+        where=SessionKey(row["platform"], row["workspace"], row["channel"], row["thread"]),
+        requester=UserRef(**json.loads(row["requester_json"])),
+        spec=spec_from_json(row["spec_json"]),
+        status=JobStatus(row["status"]),
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        error_kind=row["error_kind"],
+        error_message=row["error_message"],
+        result_set_id=row["result_set_id"],
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageRow:
+    job_id: str
+    platform: str
+    workspace: str
+    requester: str
+    model: str
+    images: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageTotals:
+    images: int
+    cost_usd: float
+    jobs: int
+
+
+class JobRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, job: Job) -> None:
+        await self.db.execute(
+            "INSERT INTO jobs (id, session_id, platform, workspace, channel, thread, requester_json,"
+            " spec_json, status, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id,
+                job.session_id,
+                job.where.platform,
+                job.where.workspace,
+                job.where.channel,
+                job.where.thread,
+                json.dumps(dataclasses.asdict(job.requester)),
+                spec_to_json(job.spec),
+                job.status.value,
+                job.attempts,
+                job.created_at,
+            ),
+        )
+
+    async def get(self, job_id: str) -> Job | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return _job(row) if row else None
+
+    async def with_status(self, *statuses: JobStatus) -> list[Job]:
+        marks = ",".join("?" for _ in statuses)
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created_at, rowid",
+            tuple(s.value for s in statuses),
+        )
+        return [_job(row) for row in rows]
+
+    async def mark_running(self, job_id: str) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET status='running', attempts=attempts+1, started_at=? WHERE id=?",
+            (time.time(), job_id),
+        )
+
+    async def requeue(self, job_id: str) -> None:
+        await self.db.execute("UPDATE jobs SET status='queued' WHERE id=?", (job_id,))
+
+    async def mark_finished(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET status=?, error_kind=?, error_message=?, finished_at=? WHERE id=?",
+            (status.value, error_kind, error_message, time.time(), job_id),
+        )
+
+    async def complete(
+        self,
+        job: Job,
+        images: list[StoredImage],
+        image_set: ImageSet | None,
+        usage: UsageRow,
+        *,
+        current_image_id: str | None,
+        awaiting_pick: bool,
+    ) -> None:
+        """Store a job's results in one transaction: images, set, usage, job row, session state."""
+        async with self.db.transaction() as conn:
+            if image_set is not None:
+                await insert_set(conn, image_set)
+            for image in images:
+                await insert_image(conn, image, job.id)
+            await conn.execute(
+                "INSERT INTO usage (job_id, platform, workspace, requester, model, images, input_tokens,"
+                " output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    usage.job_id,
+                    usage.platform,
+                    usage.workspace,
+                    usage.requester,
+                    usage.model,
+                    usage.images,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cost_usd,
+                    time.time(),
+                ),
+            )
+            await conn.execute(
+                "UPDATE jobs SET status='done', result_set_id=?, finished_at=? WHERE id=?",
+                (image_set.id if image_set else images[0].id, time.time(), job.id),
+            )
+            await set_current_in(
+                conn,
+                job.session_id,
+                current_image_id,
+                image_set.id if image_set else None,
+                awaiting_pick,
+            )
+
+    # --- usage ----------------------------------------------------------------------------------
+    async def usage_of_requester(self, requester: str, since: float) -> UsageTotals:
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(images),0) AS images, COALESCE(SUM(cost_usd),0) AS cost, COUNT(*) AS jobs"
+            " FROM usage WHERE requester=? AND created_at>=?",
+            (requester, since),
+        )
+        assert row is not None
+        return UsageTotals(row["images"], row["cost"], row["jobs"])
+
+    async def usage_of_workspace(self, platform: str, workspace: str, since: float) -> UsageTotals:
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(images),0) AS images, COALESCE(SUM(cost_usd),0) AS cost, COUNT(*) AS jobs"
+            " FROM usage WHERE platform=? AND workspace=? AND created_at>=?",
+            (platform, workspace, since),
+        )
+        assert row is not None
+        return UsageTotals(row["images"], row["cost"], row["jobs"])
+
+    async def top_users(self, platform: str, workspace: str, since: float, limit: int = 10) -> list[tuple]:
+        rows = await self.db.fetchall(
+            "SELECT requester, SUM(images) AS images, SUM(cost_usd) AS cost FROM usage"
+            " WHERE platform=? AND workspace=? AND created_at>=? GROUP BY requester"
+            " ORDER BY cost DESC, images DESC LIMIT ?",
+            (platform, workspace, since, limit),
+        )
+        return [(r["requester"], r["images"], r["cost"]) for r in rows]
+
+    # --- posts ----------------------------------------------------------------------------------
+    async def record_post(self, job_id: str, platform: str, message_ref: str) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO posts (job_id, platform, message_ref, created_at) VALUES (?, ?, ?, ?)",
+            (job_id, platform, message_ref, time.time()),
+        )
+
+    async def posts(self, job_id: str) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT message_ref FROM posts WHERE job_id=? ORDER BY created_at", (job_id,)
+        )
+        return [r["message_ref"] for r in rows]

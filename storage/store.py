@@ -1,0 +1,25 @@
+"""The storage facade the core receives: database, blob files and the repositories on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.blobs import BlobStore
+from storage.db import Database
+from storage.images import ImageRepo
+from storage.jobs import JobRepo
+
+
+class Store:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.images = ImageRepo(db)
+        self.jobs = JobRepo(db)
+
+    @classmethod
+    async def open(cls, database_path: Path | str, blobs_dir: Path) -> Store:
+        return cls(await Database.open(database_path), BlobStore(blobs_dir))
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,38 @@
+"""Shared fixtures: every test gets its own data directory and explicit settings (no .env)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings from explicit values only, so the developer's environment cannot leak in."""
+    values: dict[str, object] = {"imagebot_data_dir": data_dir, "imagebot_provider": "offline"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings(_env_file=None) still reads the process environment; a developer's real keys
+    # must never reach a test (or the internet).
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
+                 "IMAGEBOT_PROVIDER", "IMAGEBOT_MODEL", "IMAGEBOT_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
