@@ -258,11 +258,19 @@ class ImageBot:
         chosen = self._options_like(image, n=1)
         info = model_info(chosen.model)
         assert info is not None
-        # Plan now, so an impossible request ("already square") is refused before it is queued.
-        if op is Operation.ZOOM_OUT:
-            sizes.zoom_placement(image.width, image.height, zoom or 2.0, info)
-        if op is Operation.ASPECT:
-            sizes.aspect_placement(image.width, image.height, aspect or "1:1", info)
+        # Plan now, so an impossible request ("already square") is refused before it is queued
+        # and the queued message names the size that will really be made.
+        if op is Operation.UPSCALE:
+            target = sizes.upscale_target(image.width, image.height, info) or sizes.local_upscale_size(
+                image.width, image.height
+            )
+            chosen = dataclasses.replace(chosen, size=f"{target[0]}x{target[1]}")
+        if op in (Operation.ZOOM_OUT, Operation.ASPECT):
+            if op is Operation.ZOOM_OUT:
+                placement = sizes.zoom_placement(image.width, image.height, zoom or 2.0, info)
+            else:
+                placement = sizes.aspect_placement(image.width, image.height, aspect or "1:1", info)
+            chosen = dataclasses.replace(chosen, size=f"{placement.canvas_width}x{placement.canvas_height}")
         if op is Operation.REMOVE_BG:
             chosen = dataclasses.replace(chosen, background="transparent", output_format="png", compression=None)
         return await self._submit(

@@ -1,0 +1,163 @@
+"""The job queue through the whole core, with the fake OpenAI holding jobs 'running' on a gate."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from bot.domain import Stage
+from tests.conftest import make_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
+
+
+def openai_settings(data_dir: Path, fake: FakeOpenAI, **extra: object):
+    values = {
+        "imagebot_provider": "openai",
+        "openai_api_key": "sk-test",
+        "openai_base_url": fake.base_url,
+        "imagebot_partial_images": 0,
+        "imagebot_openai_max_retries": 0,
+    }
+    values.update(extra)
+    return make_settings(data_dir, **values)
+
+
+def job_statuses(db: Path) -> dict[str, str]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT id, status FROM jobs").fetchall())
+
+
+async def test_per_user_limits_queue_positions_and_cancel(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.gate = asyncio.Event()
+    settings = openai_settings(data_dir, fake_openai, imagebot_user_max_running=2, imagebot_user_max_queued=3)
+    async with running_bot(settings) as (bot, presenter):
+        first = [await bot.imagine(ALICE, THREAD, f"fox {i} --n 1") for i in range(2)]
+        assert [r.queue_position for r in first] == [0, 0]  # both start at once
+        await fake_openai.wait_for_requests(2)
+        queued = [await bot.imagine(ALICE, THREAD, f"owl {i} --n 1") for i in range(3)]
+        assert [r.queue_position for r in queued] == [1, 2, 3]
+        assert "#2 in line" in queued[1].text
+
+        full = await bot.imagine(ALICE, THREAD, "one too many --n 1")
+        assert full.error_kind == "quota" and "Queue full" in full.text
+        assert len(job_statuses(settings.database_path)) == 5  # the refused one stored nothing
+
+        # Bob is not held back by Alice's running limit: the global limit (4) has room.
+        bobs = await bot.imagine(BOB, THREAD, "bob's cat --n 1")
+        assert bobs.queue_position == 0
+        await fake_openai.wait_for_requests(3)
+
+        queue = await bot.queue(ALICE, THREAD)
+        assert "3 running, 3 waiting" in queue.text and "#1 in line" in queue.text
+
+        refused = await bot.cancel(BOB, THREAD, queued[0].job_id)
+        assert refused.error_kind == "forbidden" and "Alice" in refused.text
+        assert (await bot.cancel(ALICE, THREAD, queued[0].job_id)).error_kind is None
+        assert (await bot.cancel(ADMIN, THREAD, queued[1].job_id)).error_kind is None
+        assert (await presenter.final(queued[0].job_id)).stage is Stage.CANCELLED
+
+        fake_openai.gate.set()
+        for reply in [*first, queued[2], bobs]:
+            assert (await presenter.final(reply.job_id)).stage is Stage.DONE
+    statuses = job_statuses(settings.database_path)
+    assert statuses[queued[0].job_id] == statuses[queued[1].job_id] == "cancelled"
+    assert len(fake_openai.requests) == 4  # cancelled jobs never reached the provider
+
+
+async def test_cancel_a_running_job(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.gate = asyncio.Event()
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        reply = await bot.imagine(ALICE, THREAD, "a slow painting --n 1")
+        await fake_openai.wait_for_requests(1)
+        assert (await bot.cancel(ALICE, THREAD)).error_kind is None  # no id: my latest job
+        assert (await presenter.final(reply.job_id)).stage is Stage.CANCELLED
+    assert job_statuses(data_dir / "imagebot.sqlite3")[reply.job_id] == "cancelled"
+
+
+async def test_restart_resumes_queued_and_retries_running_jobs(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.gate = asyncio.Event()
+    settings = openai_settings(data_dir, fake_openai, imagebot_max_concurrency=1)
+    async with running_bot(settings, grace=0) as (bot, _):
+        running = await bot.imagine(ALICE, THREAD, "interrupted --n 1")
+        waiting = await bot.imagine(BOB, THREAD, "still waiting --n 1")
+        await fake_openai.wait_for_requests(1)
+        assert waiting.queue_position == 1
+    # The process "died" with one job running and one queued.
+    statuses = job_statuses(settings.database_path)
+    assert statuses == {running.job_id: "running", waiting.job_id: "queued"}
+
+    fake_openai.gate.set()
+    async with running_bot(settings) as (bot, presenter):
+        assert (await presenter.final(running.job_id)).stage is Stage.DONE
+        assert (await presenter.final(waiting.job_id)).stage is Stage.DONE
+    assert set(job_statuses(settings.database_path).values()) == {"done"}
+
+
+async def test_a_job_interrupted_twice_is_reported_failed(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.gate = asyncio.Event()
+    settings = openai_settings(data_dir, fake_openai)
+    for attempt in (1, 2):
+        async with running_bot(settings, grace=0) as (bot, _):
+            if attempt == 1:
+                job_id = (await bot.imagine(ALICE, THREAD, "unlucky --n 1")).job_id
+            await fake_openai.wait_for_requests(attempt)
+    async with running_bot(settings) as (bot, presenter):
+        final = await presenter.final(job_id)
+        assert final.stage is Stage.FAILED
+        assert "restarted" in final.result.text and final.result.buttons[0].verb == "retry"
+
+
+async def test_safety_refusal_is_explained_and_not_charged(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.refuse_next("violence")
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        reply = await bot.imagine(ALICE, THREAD, "something violent --n 2")
+        final = await presenter.final(reply.job_id)
+        assert final.stage is Stage.FAILED
+        assert "safety system" in final.result.text and "violence" in final.result.text
+        assert final.result.error_kind == "refused"
+        assert final.result.buttons == ()  # retrying the same prompt will not help
+        usage = await bot.usage(ALICE, THREAD)
+        assert "You today: 0 images" in usage.text
+
+
+async def test_rate_limit_fails_with_retry_button_that_works(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail_next(429, headers={"retry-after-ms": "1"}, times=2)
+    settings = openai_settings(data_dir, fake_openai, imagebot_openai_max_retries=1)
+    async with running_bot(settings) as (bot, presenter):
+        reply = await bot.imagine(ALICE, THREAD, "a busy day --n 1")
+        final = await presenter.final(reply.job_id)
+        assert final.stage is Stage.FAILED and final.result.error_kind == "rate_limited"
+        assert len(fake_openai.requests) == 2  # the SDK retried before giving up
+        (retry,) = final.result.buttons
+        assert (await bot.press(BOB, THREAD, retry.custom_id)).error_kind == "forbidden"
+        again = await bot.press(ALICE, THREAD, retry.custom_id)
+        assert (await presenter.final(again.job_id)).stage is Stage.DONE
+
+
+async def test_streamed_partials_reach_the_presenter(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    settings = openai_settings(data_dir, fake_openai, imagebot_partial_images=2)
+    async with running_bot(settings) as (bot, presenter):
+        reply = await bot.imagine(ALICE, THREAD, "a lighthouse --n 1 --ar 16:9")
+        final = await presenter.final(reply.job_id)
+        assert final.stage is Stage.DONE
+        stages = presenter.stages(reply.job_id)
+        assert stages == [Stage.RUNNING, Stage.PARTIAL, Stage.PARTIAL, Stage.DONE]
+        partials = [u.preview for u in presenter.updates if u.stage is Stage.PARTIAL]
+        assert all(p.startswith(b"\x89PNG") for p in partials)
+        assert fake_openai.requests[0].fields["stream"] is True
+        assert final.result.images[0].width == 1536 and final.result.images[0].height == 864
+
+
+async def test_double_click_does_not_start_a_duplicate_job(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        made = await bot.imagine(ALICE, THREAD, "a kite --n 1")
+        image_id = (await presenter.final(made.job_id)).result.images[0].image_id
+        fake_openai.gate = asyncio.Event()
+        first = await bot.press(ALICE, THREAD, f"ib:upscale:{image_id}")
+        second = await bot.press(BOB, THREAD, f"ib:upscale:{image_id}")
+        assert second.job_id == first.job_id and "Already on it" in second.text
+        fake_openai.gate.set()
+        assert (await presenter.final(first.job_id)).stage is Stage.DONE
+        assert len(fake_openai.requests) == 2
