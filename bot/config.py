@@ -24,7 +24,12 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `NAME=` in a .env file means "not set", as in .env.example.
+        env_ignore_empty=True,
     )
 
     # --- provider -------------------------------------------------------------------------------

@@ -753,7 +753,7 @@ class FakeOpenAI:
         return [r.returned for r in self.requests]
 
     # A timeout parameter (not asyncio.timeout) so every call is bounded by default.
-    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> RecordedRequest:  # noqa: ASYNC109
+    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> RecordedRequest:
         """Wait until at least ``n`` image requests have arrived (parsed); returns the n-th."""
         async with self._arrived:
             await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.requests) >= n), timeout)

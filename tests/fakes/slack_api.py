@@ -843,7 +843,7 @@ class FakeSlack:
         ev, self._event = self._event, asyncio.Event()
         ev.set()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked on every state change); return its value.
 
         Fails at once if the fake has seen an unexpected request, and with an AssertionError after

@@ -1,0 +1,108 @@
+"""Benchmarks (figures, not pass/fail): `make bench`.
+
+- offline render: time for /imagine --n 4 at 1024x1024 through the whole core (queue, provider,
+  storage, grid), and for an upscale to 2880x2880;
+- event-loop stall: the longest gap the loop saw while those jobs ran (the 3-second acks on
+  Discord and Slack depend on this staying small);
+- fit_under: re-encoding a noisy 3840x2160 image under Discord's 10 MiB limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from bot import imaging
+from bot.config import Settings
+from bot.domain import SessionKey, Stage, UserRef
+from bot.providers.offline import OfflineProvider
+from bot.service import ImageBot
+from storage.store import Store
+
+USER = UserRef("bench", "u1", "Bench")
+WHERE = SessionKey("bench", "w", "c", "t")
+
+
+class Waiter:
+    def __init__(self) -> None:
+        self.done: dict[str, asyncio.Event] = {}
+        self.results: dict[str, object] = {}
+
+    async def job_update(self, update) -> None:
+        if update.stage in (Stage.DONE, Stage.FAILED):
+            self.results[update.job.id] = update
+            self.done.setdefault(update.job.id, asyncio.Event()).set()
+
+    async def wait(self, job_id: str):
+        await self.done.setdefault(job_id, asyncio.Event()).wait()
+        return self.results[job_id]
+
+
+async def watch_loop(stop: asyncio.Event, gaps: list[float]) -> None:
+    last = time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+
+
+async def bench_core(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, imagebot_data_dir=Path(tmp), imagebot_provider="offline")
+        store = await Store.open(settings.database_path, settings.blobs_dir)
+        bot = ImageBot(settings, store, OfflineProvider())
+        waiter = Waiter()
+        bot.register_presenter("bench", waiter)
+        await bot.start()
+        gaps: list[float] = []
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_loop(stop, gaps))
+        imagine_times, upscale_times = [], []
+        for i in range(rounds):
+            start = time.perf_counter()
+            reply = await bot.imagine(USER, WHERE, f"a lighthouse at dusk, take {i} --n 4")
+            update = await waiter.wait(reply.job_id)
+            imagine_times.append(time.perf_counter() - start)
+            first = update.result.images[0].image_id
+            start = time.perf_counter()
+            reply = await bot.press(USER, WHERE, f"ib:upscale:{first}")
+            await waiter.wait(reply.job_id)
+            upscale_times.append(time.perf_counter() - start)
+        stop.set()
+        await watcher
+        await bot.stop()
+        await store.close()
+    print(f"imagine --n 4 1024x1024 (offline, end to end): median {statistics.median(imagine_times):.3f} s over {rounds}")
+    print(f"upscale 1024 -> 2880x2880 (offline, end to end): median {statistics.median(upscale_times):.3f} s over {rounds}")
+    print(f"event loop: longest stall {max(gaps) * 1000:.1f} ms, p99 {sorted(gaps)[int(len(gaps) * 0.99)] * 1000:.1f} ms")
+
+
+def bench_fit() -> None:
+    noise = Image.frombytes("RGB", (3840, 2160), os.urandom(3840 * 2160 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG")
+    data = buffer.getvalue()
+    start = time.perf_counter()
+    fitted = imaging.fit_under(data, "image/png", 10 * 1024 * 1024)
+    elapsed = time.perf_counter() - start
+    print(
+        f"fit_under 10 MiB: {len(data) / 2**20:.1f} MiB noisy PNG -> {len(fitted.data) / 2**20:.2f} MiB"
+        f" {fitted.mime} in {elapsed:.2f} s"
+    )
+
+
+def main() -> None:
+    asyncio.run(bench_core(rounds=int(os.environ.get("BENCH_ROUNDS", "3"))))
+    bench_fit()
+
+
+if __name__ == "__main__":
+    main()

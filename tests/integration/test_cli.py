@@ -1,0 +1,100 @@
+"""The installed command line, as a new user runs it: `imagebot run`/`console` and `doctor`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+
+def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=clean | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> None:
+    script = "/imagine a red fox in snow --n 4\nU2\nmake it night\nundo\nupscale\n"
+    result = run_cli(["run"], tmp_path, script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OPENAI_API_KEY" in result.stdout and "DISCORD_TOKEN" in result.stdout  # how to configure
+    out = tmp_path / "imagebot-out"
+    grids = list(out.glob("*-grid.png"))
+    assert len(grids) == 1
+    sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png") if "partial" not in p.name)
+    assert (2880, 2880) in sizes and sizes.count((1024, 1024)) == 5  # 4 set images + the night edit
+    assert (tmp_path / "data" / "imagebot.sqlite3").is_file()
+
+
+def test_console_exits_non_zero_when_a_line_fails(tmp_path: Path) -> None:
+    result = run_cli(["console", "--out", "pics"], tmp_path, "/imagine a cat --n 1\n/imagine --size 10x10 dog\n")
+    assert result.returncode == 1
+    assert "multiples of 16" in result.stdout
+    assert len(list((tmp_path / "pics").glob("imagebot-*.png"))) >= 1
+
+
+def test_doctor_reports_ok_and_masks_secrets(tmp_path: Path) -> None:
+    result = run_cli(["doctor"], tmp_path, OPENAI_API_KEY="sk-proj-verysecretvalue1234")
+    assert result.returncode == 0, result.stdout
+    assert "provider:       openai" in result.stdout
+    assert "verysecret" not in result.stdout and "1234" in result.stdout
+
+
+def test_doctor_names_invalid_and_missing_settings(tmp_path: Path) -> None:
+    bad_model = run_cli(["doctor"], tmp_path, IMAGEBOT_MODEL="gpt-image-1")
+    assert bad_model.returncode == 1
+    assert "IMAGEBOT_MODEL" in bad_model.stdout and "shut down" in bad_model.stdout
+
+    slack = run_cli(["doctor"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3")
+    assert slack.returncode == 1
+    assert "SLACK_APP_TOKEN is missing" in slack.stdout
+
+    not_a_number = run_cli(["doctor"], tmp_path, IMAGEBOT_DEFAULT_N="twelve")
+    assert not_a_number.returncode == 1 and "IMAGEBOT_DEFAULT_N" in not_a_number.stdout
+
+
+def test_settings_come_from_a_dotenv_file_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("IMAGEBOT_MODEL=gpt-image-2.5-flare\nIMAGEBOT_DEFAULT_N=2\n")
+    result = run_cli(["doctor"], tmp_path)
+    assert "gpt-image-2.5-flare (default n=2)" in result.stdout
+
+
+def test_invalid_configuration_stops_run_with_a_clear_message(tmp_path: Path) -> None:
+    result = run_cli(["run"], tmp_path, IMAGEBOT_PROVIDER="openai")
+    assert result.returncode == 2
+    assert "OPENAI_API_KEY" in result.stderr
+
+
+def test_env_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    (tmp_path / ".env").write_text(example.read_text())
+    result = run_cli(["doctor"], tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "provider:       offline" in result.stdout
+
+
+def test_env_example_lists_every_setting() -> None:
+    import re
+
+    from bot.config import Settings
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", example, re.M))
+    assert listed == {name.upper() for name in Settings.model_fields}
+    # ...each with a comment line above it
+    lines = example.splitlines()
+    for index, line in enumerate(lines):
+        if re.match(r"^[A-Z_]+=", line):
+            assert lines[index - 1].startswith("#"), line
