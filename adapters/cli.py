@@ -100,7 +100,11 @@ async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) 
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    platforms = [name for name, on in (("Discord", settings.discord_configured), ("Slack", settings.slack_configured)) if on]
+    platforms = [
+        name
+        for name, on in (("Discord", settings.discord_configured), ("Slack", settings.slack_configured))
+        if on
+    ]
     if platforms:
         print(
             f"imagebot: {' and '.join(platforms)} configured, but this version ships only the console adapter;"
@@ -108,7 +112,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline"))
+    return asyncio.run(
+        run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline")
+    )
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
@@ -151,14 +157,22 @@ def cmd_doctor() -> int:
     print(f"  model:          {settings.imagebot_model} (default n={settings.imagebot_default_n})")
     data_dir = settings.imagebot_data_dir
     print(f"  data dir:       {data_dir.resolve()}")
-    probe = data_dir if data_dir.exists() else next((p for p in data_dir.resolve().parents if p.exists()), Path("/"))
+    probe = (
+        data_dir
+        if data_dir.exists()
+        else next((p for p in data_dir.resolve().parents if p.exists()), Path("/"))
+    )
     if not os.access(probe, os.W_OK):
         problems.append(f"IMAGEBOT_DATA_DIR: {probe} is not writable")
     print(
         f"  limits:         {settings.imagebot_max_concurrency} jobs at once; per user "
         f"{settings.imagebot_user_max_running} running / {settings.imagebot_user_max_queued} queued; "
         f"{settings.imagebot_daily_image_quota or 'unlimited'} images a day; budget "
-        + (f"${settings.imagebot_monthly_budget_usd:.2f}/month" if settings.imagebot_monthly_budget_usd else "unlimited")
+        + (
+            f"${settings.imagebot_monthly_budget_usd:.2f}/month"
+            if settings.imagebot_monthly_budget_usd
+            else "unlimited"
+        )
     )
     print(f"  DISCORD_TOKEN:  {_mask(settings.discord_token)}")
     if settings.discord_configured:
@@ -177,7 +191,9 @@ def cmd_doctor() -> int:
         if not token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN should start with xoxb- (the Bot User OAuth Token)")
         if settings.slack_app_token and not settings.slack_app_token.get_secret_value().startswith("xapp-"):
-            problems.append("SLACK_APP_TOKEN should start with xapp- (an app-level token with connections:write)")
+            problems.append(
+                "SLACK_APP_TOKEN should start with xapp- (an app-level token with connections:write)"
+            )
     if not settings.discord_configured and not settings.slack_configured:
         notes.append("no DISCORD_TOKEN or SLACK_BOT_TOKEN: `imagebot run` starts the console")
     for note in notes:
@@ -192,7 +208,9 @@ def cmd_doctor() -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="imagebot", description="A shared image studio for Discord and Slack.")
+    parser = argparse.ArgumentParser(
+        prog="imagebot", description="A shared image studio for Discord and Slack."
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run every configured platform (the console when none is)")
     run.add_argument("--out", default="imagebot-out", help="console: where images are written")
@@ -217,7 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = settings.imagebot_log_level
     if args.command in ("run", "console") and level == "INFO":
         level = "WARNING"  # the console's own output is the conversation; keep logs to problems
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "run":
         return cmd_run(settings, args)
     if args.command == "console":

@@ -121,7 +121,9 @@ class Executor:
             mask = None
             if spec.mask_blob:
                 mask = InputImage("mask.png", await self.store.blobs.get(spec.mask_blob), "image/png")
-            return Plan(ProviderRequest(kind="edit", prompt=spec.prompt, images=tuple(inputs), mask=mask, **base))
+            return Plan(
+                ProviderRequest(kind="edit", prompt=spec.prompt, images=tuple(inputs), mask=mask, **base)
+            )
         instruction = INSTRUCTIONS[op].format(prompt=spec.prompt)
         source = sources[0]
         info = model_info(spec.options.model)
@@ -130,16 +132,24 @@ class Executor:
             target = sizes.upscale_target(source.width, source.height, info)
             if target is None:
                 local = sizes.local_upscale_size(source.width, source.height)
-                return Plan(None, local_size=local, note="the model cannot render larger, so this is a local resample")
+                return Plan(
+                    None, local_size=local, note="the model cannot render larger, so this is a local resample"
+                )
             options = dataclasses.replace(spec.options, size=f"{target[0]}x{target[1]}")
-            return Plan(ProviderRequest(kind="edit", prompt=instruction, images=(inputs[0],), **(base | {"options": options})))
+            return Plan(
+                ProviderRequest(
+                    kind="edit", prompt=instruction, images=(inputs[0],), **(base | {"options": options})
+                )
+            )
         if op in (Operation.ZOOM_OUT, Operation.ASPECT):
             if op is Operation.ZOOM_OUT:
                 placement = sizes.zoom_placement(source.width, source.height, spec.zoom or 2.0, info)
             else:
                 placement = sizes.aspect_placement(source.width, source.height, spec.aspect or "1:1", info)
             canvas, mask_png = await asyncio.to_thread(imaging.outpaint_inputs, inputs[0].data, placement)
-            options = dataclasses.replace(spec.options, size=f"{placement.canvas_width}x{placement.canvas_height}")
+            options = dataclasses.replace(
+                spec.options, size=f"{placement.canvas_width}x{placement.canvas_height}"
+            )
             return Plan(
                 ProviderRequest(
                     kind="edit",
@@ -164,8 +174,13 @@ class Executor:
         count = len(result.images)
         set_id = self.new_id() if count > 1 else None
         label = result.label or self.provider.label
-        options = plan.request.options if plan.request else dataclasses.replace(
-            spec.options, size=f"{plan.local_size[0]}x{plan.local_size[1]}" if plan.local_size else spec.options.size
+        options = (
+            plan.request.options
+            if plan.request
+            else dataclasses.replace(
+                spec.options,
+                size=f"{plan.local_size[0]}x{plan.local_size[1]}" if plan.local_size else spec.options.size,
+            )
         )
         params: dict[str, object] = dataclasses.asdict(options) | {
             "provider": self.provider.name,
@@ -204,15 +219,30 @@ class Executor:
                 )
             )
         image_set = (
-            ImageSet(set_id, job.session_id, spec.operation, spec.prompt, tuple(i.id for i in stored),
-                     job.requester.key, now, job.id)
+            ImageSet(
+                set_id,
+                job.session_id,
+                spec.operation,
+                spec.prompt,
+                tuple(i.id for i in stored),
+                job.requester.key,
+                now,
+                job.id,
+            )
             if set_id
             else None
         )
         session = await self.store.images.session(job.session_id)
         usage_row = UsageRow(
-            job.id, job.where.platform, job.where.workspace, job.requester.key, model, count,
-            usage.input_tokens, usage.output_tokens, cost,
+            job.id,
+            job.where.platform,
+            job.where.workspace,
+            job.requester.key,
+            model,
+            count,
+            usage.input_tokens,
+            usage.output_tokens,
+            cost,
         )
         await self.store.jobs.complete(
             job,
@@ -226,5 +256,7 @@ class Executor:
         if plan.note:
             headline += f" ({plan.note})"
         if image_set is not None:
-            return await set_reply(image_set, stored, self.store.blobs, job.requester.label, headline, job_id=job.id)
+            return await set_reply(
+                image_set, stored, self.store.blobs, job.requester.label, headline, job_id=job.id
+            )
         return await single_reply(stored[0], self.store.blobs, job.requester.label, headline, job_id=job.id)

@@ -37,6 +37,7 @@ from bot.help import HELP_TEXT
 from bot.jobs import JobRunner, Presenter
 from bot.models import model_info
 from bot.operations import Executor
+from bot.preferences import SCOPES, Scope, describe, layered, scope_key
 from bot.providers.base import Provider
 from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
 from storage.store import Store
@@ -94,7 +95,8 @@ class ImageBot:
         try:
             prompt, flags = options.split_flags(text)
             prompt = options.validate_prompt(prompt)
-            chosen = self._resolve(flags.merged_over(overrides))
+            defaults = await self._preferences(actor, where)
+            chosen = self._resolve(layered(flags, overrides, defaults))
             refs = await self._decode_all(references)
             return await self._submit(actor, where, Operation.IMAGINE, prompt, chosen, uploads=refs)
         except BotError as error:
@@ -116,13 +118,30 @@ class ImageBot:
             text = options.validate_prompt(text, what="instruction")
             decoded = await self._decode_all([image, *references])
             main = decoded[0][1]
-            chosen = self._resolve(flags.merged_over(overrides), default_n=1, keep_size=(main.width, main.height))
+            chosen = self._resolve(
+                flags.merged_over(overrides), default_n=1, keep_size=(main.width, main.height)
+            )
             mask_png = None
             if mask is not None:
-                mask_png = await asyncio.to_thread(imaging.mask_from_upload, mask.data, main.width, main.height)
+                mask_png = await asyncio.to_thread(
+                    imaging.mask_from_upload, mask.data, main.width, main.height
+                )
             return await self._submit(
                 actor, where, Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png
             )
+        except BotError as error:
+            return error_reply(error)
+
+    async def vary_upload(
+        self, actor: UserRef, where: SessionKey, image: Attachment, *, strong: bool = False
+    ) -> Reply:
+        """"Vary image" on any message with an image: variations of an uploaded picture."""
+        try:
+            decoded = await self._decode_all([image])
+            main = decoded[0][1]
+            chosen = self._resolve(OptionOverrides(), keep_size=(main.width, main.height))
+            op = Operation.VARY_STRONG if strong else Operation.VARY_SUBTLE
+            return await self._submit(actor, where, op, f"the uploaded image {image.filename}", chosen, uploads=decoded)
         except BotError as error:
             return error_reply(error)
 
@@ -153,9 +172,7 @@ class ImageBot:
         except BotError as error:
             return error_reply(error)
 
-    async def edit_image(
-        self, actor: UserRef, where: SessionKey, image_id: str, instruction: str
-    ) -> Reply:
+    async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Reply:
         """The Edit… form: an instruction applied to a given image."""
         try:
             image = await self._image(image_id)
@@ -178,7 +195,9 @@ class ImageBot:
         chosen = self._resolve(
             dataclasses.replace(flags, model=model), default_n=1, keep_size=(image.width, image.height)
         )
-        return await self._submit(actor, where, Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs)
+        return await self._submit(
+            actor, where, Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs
+        )
 
     # --- buttons --------------------------------------------------------------------------------
     async def press(self, actor: UserRef, where: SessionKey, custom_id: str) -> Reply:
@@ -191,7 +210,9 @@ class ImageBot:
             verb, target, arg = parts[1], parts[2], (":".join(parts[3:]) if len(parts) > 3 else None)
             active = self.runner.active_job_for_origin(custom_id)
             if active is not None:
-                return Reply(text=f"Already on it: job `{active}` is working on that.", ephemeral=True, job_id=active)
+                return Reply(
+                    text=f"Already on it: job `{active}` is working on that.", ephemeral=True, job_id=active
+                )
             return await self._press(actor, where, verb, target, arg, custom_id)
         except BotError as error:
             return error_reply(error)
@@ -237,10 +258,14 @@ class ImageBot:
         if verb == "nobg":
             return await self._finish_op(actor, where, image, Operation.REMOVE_BG, origin)
         if verb == "edit":
-            return Reply(text="Reply in the thread with what to change, or use the Edit… form.", ephemeral=True)
+            return Reply(
+                text="Reply in the thread with what to change, or use the Edit… form.", ephemeral=True
+            )
         raise invalid(f"Unknown button action {verb!r}.")
 
-    async def _vary(self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str) -> Reply:
+    async def _vary(
+        self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str
+    ) -> Reply:
         chosen = self._options_like(image, n=self.settings.imagebot_default_n)
         return await self._submit(actor, where, op, image.prompt, chosen, sources=(image.id,), origin=origin)
 
@@ -272,9 +297,19 @@ class ImageBot:
                 placement = sizes.aspect_placement(image.width, image.height, aspect or "1:1", info)
             chosen = dataclasses.replace(chosen, size=f"{placement.canvas_width}x{placement.canvas_height}")
         if op is Operation.REMOVE_BG:
-            chosen = dataclasses.replace(chosen, background="transparent", output_format="png", compression=None)
+            chosen = dataclasses.replace(
+                chosen, background="transparent", output_format="png", compression=None
+            )
         return await self._submit(
-            actor, where, op, image.prompt, chosen, sources=(image.id,), origin=origin, zoom=zoom, aspect=aspect
+            actor,
+            where,
+            op,
+            image.prompt,
+            chosen,
+            sources=(image.id,),
+            origin=origin,
+            zoom=zoom,
+            aspect=aspect,
         )
 
     async def _reroll(self, actor: UserRef, where: SessionKey, target: str, origin: str) -> Reply:
@@ -282,7 +317,9 @@ class ImageBot:
         first = await self._image(image_set.image_ids[0] if image_set else target)
         chosen = self._options_like(first, n=len(image_set.image_ids) if image_set else 1)
         sources = first.parents if first.operation in (Operation.IMAGINE, Operation.REROLL) else ()
-        return await self._submit(actor, where, Operation.REROLL, first.prompt, chosen, sources=sources, origin=origin)
+        return await self._submit(
+            actor, where, Operation.REROLL, first.prompt, chosen, sources=sources, origin=origin
+        )
 
     async def _retry(self, actor: UserRef, job_id: str) -> Reply:
         job = await self.store.jobs.get(job_id)
@@ -294,14 +331,21 @@ class ImageBot:
             raise BotError(ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can retry this job.")
         await self._check_quota(actor, job.where, job.spec.options.n)
         retry = Job(
-            id=new_id(), session_id=job.session_id, where=job.where, requester=job.requester,
-            spec=job.spec, status=JobStatus.QUEUED, created_at=self.clock(),
+            id=new_id(),
+            session_id=job.session_id,
+            where=job.where,
+            requester=job.requester,
+            spec=job.spec,
+            status=JobStatus.QUEUED,
+            created_at=self.clock(),
         )
         position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}")
         return _queued_reply(retry, position)
 
     # --- selecting, undo, show, history ---------------------------------------------------------
-    async def _make_current(self, session: Session, image: StoredImage, actor: UserRef, headline: str) -> Reply:
+    async def _make_current(
+        self, session: Session, image: StoredImage, actor: UserRef, headline: str
+    ) -> Reply:
         await self.store.images.set_current(session.id, image.id, awaiting_pick=False)
         return await single_reply(image, self.store.blobs, await self._label(image), headline)
 
@@ -344,12 +388,16 @@ class ImageBot:
             image_set = await self.store.images.image_set(ident)
             if image_set is not None:
                 members = [await self._image(i) for i in image_set.image_ids]
-                return await set_reply(image_set, members, self.store.blobs, await self._label(members[0]), "🖼️ Set")
+                return await set_reply(
+                    image_set, members, self.store.blobs, await self._label(members[0]), "🖼️ Set"
+                )
             raise BotError(ErrorKind.NOT_FOUND, f"No image or set with id `{ident}`; /history lists them.")
         except BotError as error:
             return error_reply(error)
 
-    async def history(self, actor: UserRef, where: SessionKey, *, mine: bool = False, limit: int = 10) -> Reply:
+    async def history(
+        self, actor: UserRef, where: SessionKey, *, mine: bool = False, limit: int = 10
+    ) -> Reply:
         """/history: this thread's images (or mine), newest first, with ids for /show."""
         session = await self.store.images.find_session(where)
         if mine or session is None:
@@ -380,7 +428,9 @@ class ImageBot:
             if entry.job.requester.key != actor.key and not actor.is_admin:
                 continue
             state = "running" if entry.running else f"#{entry.position} in line"
-            lines.append(f"`{entry.job.id}` {entry.job.spec.operation.value} “{_trim(entry.job.spec.prompt, 50)}” — {state}")
+            lines.append(
+                f"`{entry.job.id}` {entry.job.spec.operation.value} “{_trim(entry.job.spec.prompt, 50)}” — {state}"
+            )
         if len(lines) == 1:
             lines.append("You have nothing queued.")
         return Reply(text="\n".join(lines), ephemeral=True)
@@ -424,13 +474,60 @@ class ImageBot:
     def help(self) -> Reply:
         return Reply(text=HELP_TEXT, ephemeral=True)
 
+    async def settings_view(self, actor: UserRef, where: SessionKey) -> Reply:
+        """/settings with no changes: the defaults in force here, layer by layer."""
+        lines = ["Defaults for new /imagine requests (a --flag or option always wins):"]
+        for scope in SCOPES:
+            values = await self.store.preferences.get(*scope_key(scope, actor, where))
+            lines.append(f"• {_SCOPE_NAMES[scope]}: {describe(values)}")
+        s = self.settings
+        lines.append(
+            f"• bot: --model {s.imagebot_model} --n {s.imagebot_default_n} --quality {s.imagebot_default_quality}"
+        )
+        lines.append(
+            "Change with `/settings me --n 2 --ar 16:9` (admins: `channel` or `workspace`); `reset` clears a layer."
+        )
+        return Reply(text="\n".join(lines), ephemeral=True)
+
+    async def update_settings(self, actor: UserRef, where: SessionKey, scope: str, changes: str) -> Reply:
+        """/settings <me|channel|workspace> <--flags | reset>: change one layer of defaults."""
+        try:
+            if scope not in SCOPES:
+                raise invalid(f"Settings apply to me, channel or workspace, not {scope!r}.")
+            layer: Scope = scope  # type: ignore[assignment]
+            if layer != "me" and not actor.is_admin:
+                raise BotError(ErrorKind.FORBIDDEN, f"Only admins can change the {layer}'s defaults.")
+            key = scope_key(layer, actor, where)
+            if changes.strip().lower() == "reset":
+                await self.store.preferences.put(*key, OptionOverrides(), actor.key)
+                return Reply(text=f"{_SCOPE_NAMES[layer]} defaults cleared.", ephemeral=True)
+            rest, values = options.split_flags(changes)
+            if rest.strip():
+                raise invalid(
+                    f"Settings are options like --n 2 or --ar 16:9; I did not understand {rest.strip()!r}."
+                )
+            merged = values.merged_over(await self.store.preferences.get(*key))
+            self._resolve(merged)  # refuse what would make every later /imagine fail
+            await self.store.preferences.put(*key, merged, actor.key)
+            return Reply(text=f"{_SCOPE_NAMES[layer]} defaults: {describe(merged)}", ephemeral=True)
+        except BotError as error:
+            return error_reply(error)
+
+    async def _preferences(self, actor: UserRef, where: SessionKey) -> OptionOverrides:
+        layers = [await self.store.preferences.get(*scope_key(scope, actor, where)) for scope in SCOPES]
+        return layered(*layers)
+
     async def session_state(self, where: SessionKey) -> Session | None:
         """The thread's session (current image, last set), or None before its first image."""
         return await self.store.images.find_session(where)
 
     # --- internals ------------------------------------------------------------------------------
     def _resolve(
-        self, overrides: OptionOverrides, *, default_n: int | None = None, keep_size: tuple[int, int] | None = None
+        self,
+        overrides: OptionOverrides,
+        *,
+        default_n: int | None = None,
+        keep_size: tuple[int, int] | None = None,
     ) -> ImageOptions:
         base_size = None
         if keep_size is not None and overrides.size is None and overrides.aspect is None:
@@ -449,12 +546,16 @@ class ImageBot:
         model = str(image.params.get("model") or self.settings.imagebot_model)
         fmt = str(image.params.get("output_format") or "png")
         return self._resolve(
-            OptionOverrides(model=model, output_format=fmt, quality=str(image.params.get("quality") or "auto")),
+            OptionOverrides(
+                model=model, output_format=fmt, quality=str(image.params.get("quality") or "auto")
+            ),
             default_n=n,
             keep_size=(image.width, image.height),
         )
 
-    async def _decode_all(self, attachments: Sequence[Attachment]) -> list[tuple[Attachment, imaging.DecodedImage]]:
+    async def _decode_all(
+        self, attachments: Sequence[Attachment]
+    ) -> list[tuple[Attachment, imaging.DecodedImage]]:
         if len(attachments) > MAX_REFERENCES + 1:
             raise invalid(f"Too many images: send at most {MAX_REFERENCES + 1} at once.")
         decoded = []
@@ -478,7 +579,9 @@ class ImageBot:
         budget = self.settings.imagebot_monthly_budget_usd
         if budget:
             month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-            spent = (await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)).cost_usd
+            spent = (
+                await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)
+            ).cost_usd
             if spent >= budget:
                 raise BotError(
                     ErrorKind.QUOTA,
@@ -561,6 +664,9 @@ class ImageBot:
         text = f"❌ Job `{job.id}` failed: {error.message}"
         buttons: tuple[Button, ...] = retry_buttons(job) if error.kind.retryable else ()
         return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
+
+
+_SCOPE_NAMES = {"me": "Yours", "channel": "This channel's", "workspace": "This workspace's"}
 
 
 def _queued_reply(job: Job, position: int) -> Reply:

@@ -8,6 +8,7 @@ from storage.blobs import BlobStore
 from storage.db import Database
 from storage.images import ImageRepo
 from storage.jobs import JobRepo
+from storage.preferences import PreferenceRepo
 
 
 class Store:
@@ -16,6 +17,7 @@ class Store:
         self.blobs = blobs
         self.images = ImageRepo(db)
         self.jobs = JobRepo(db)
+        self.preferences = PreferenceRepo(db)
 
     @classmethod
     async def open(cls, database_path: Path | str, blobs_dir: Path) -> Store:

@@ -40,7 +40,9 @@ class ConsolePresenter:
             self.write(f"… job {job.id}: working")
         elif update.stage is Stage.PARTIAL and update.preview is not None:
             count = self._partials[job.id] = self._partials.get(job.id, 0) + 1
-            path = await asyncio.to_thread(self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview)
+            path = await asyncio.to_thread(
+                self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview
+            )
             self.write(f"  partial preview {count}: {path}")
         elif update.result is not None:
             self._partials.pop(job.id, None)
@@ -118,6 +120,11 @@ class Console:
             return await bot.history(user, where, mine=rest.strip() == "mine")
         if command == "queue":
             return await bot.queue(user, where)
+        if command == "settings":
+            scope, _, changes = rest.strip().partition(" ")
+            if not scope:
+                return await bot.settings_view(user, where)
+            return await bot.update_settings(user, where, scope, changes)
         if command == "usage":
             return await bot.usage(user, where)
         if command == "cancel":

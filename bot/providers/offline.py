@@ -167,11 +167,11 @@ def _text_panel(
     return box
 
 
-def _label_band(image: Image.Image, *, compact: bool) -> None:
+def _label_band(layer: Image.Image, *, compact: bool) -> None:
     """The honest label on every image: a full-width band, or a small tag on transparent output."""
-    w, h = image.size
+    w, h = layer.size
     base = min(w, h)
-    draw = ImageDraw.Draw(image, "RGBA")
+    draw = ImageDraw.Draw(layer)
     size = max(10, base // 40)
     font = imaging.load_font(size)
     text = _BAND_TEXT
@@ -194,17 +194,28 @@ def _label_band(image: Image.Image, *, compact: bool) -> None:
         )
 
 
-def _index_badge(image: Image.Image, index: int) -> None:
-    base = min(image.size)
-    draw = ImageDraw.Draw(image, "RGBA")
+def _index_badge(layer: Image.Image, index: int) -> tuple[int, int, int, int]:
+    """ "#1", "#2", ... in the top-right corner; returns the badge's box."""
+    base = min(layer.size)
+    draw = ImageDraw.Draw(layer)
     font = imaging.load_font(max(10, base // 22))
     text = f"#{index + 1}"
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     pad = max(3, base // 80)
-    x1 = image.width - pad
+    x1 = layer.width - pad
     box = (x1 - (right - left) - 2 * pad, pad, x1, pad + bottom - top + 2 * pad)
     draw.rounded_rectangle(box, radius=pad, fill=(0, 0, 0, 170))
     draw.text((box[0] + pad - left, box[1] + pad - top), text, font=font, fill="white")
+    return box
+
+
+def _clear_layer(picture: Image.Image) -> Image.Image:
+    """A transparent layer to draw translucent things on.
+
+    ImageDraw only blends translucent ink on RGB images; on RGBA it would punch see-through
+    holes. So decorations are drawn on a clear layer and alpha-composited in one go.
+    """
+    return Image.new("RGBA", picture.size, (0, 0, 0, 0))
 
 
 def _finish(picture: Image.Image, request: ProviderRequest) -> GeneratedImage:
@@ -288,10 +299,9 @@ def _generate(request: ProviderRequest, size: tuple[int, int], index: int) -> Im
     transparent = request.options.background == "transparent"
     w, h = size
     base = min(w, h)
-    if transparent:
-        picture = Image.new("RGBA", size, (0, 0, 0, 0))
-    else:
-        picture = _gradient(size, colours[:4]).convert("RGBA")
+    # Opaque pictures are drawn in RGB, where ImageDraw blends translucent shapes; on the
+    # transparent background the shapes are opaque, so drawing them straight on RGBA is right.
+    picture = Image.new("RGBA", size, (0, 0, 0, 0)) if transparent else _gradient(size, colours[:4])
     draw = ImageDraw.Draw(picture, "RGBA")
     # Shapes stay inside the middle of the picture, so a transparent background shows at the edges.
     for _ in range(rng.randint(5, 9)):
@@ -312,9 +322,12 @@ def _generate(request: ProviderRequest, size: tuple[int, int], index: int) -> Im
     font = imaging.load_font(max(12, base // 22))
     pad = max(6, base // 60)
     lines = _wrap(request.prompt, font, 0.8 * w - 2 * pad, 5)
-    _text_panel(draw, lines, font, (round(0.06 * w), round(0.08 * h)), pad)
-    _index_badge(picture, index)
-    _label_band(picture, compact=transparent)
+    layer = _clear_layer(picture)
+    _text_panel(ImageDraw.Draw(layer), lines, font, (round(0.06 * w), round(0.08 * h)), pad)
+    _index_badge(layer, index)
+    _label_band(layer, compact=transparent)
+    picture = picture.convert("RGBA")
+    picture.alpha_composite(layer)
     return picture if transparent else picture.convert("RGB")
 
 
@@ -356,11 +369,13 @@ def _edit(job: _Job, index: int) -> Image.Image:
 def _outlines(picture: Image.Image, rng: random.Random, tint: RGB) -> None:
     w, h = picture.size
     base = min(w, h)
-    draw = ImageDraw.Draw(picture, "RGBA")
+    layer = _clear_layer(picture)
+    draw = ImageDraw.Draw(layer)
     for _ in range(3):
         cx, cy = rng.uniform(0.15, 0.85) * w, rng.uniform(0.2, 0.8) * h
         r = rng.uniform(0.05, 0.14) * base
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(*tint, 200), width=max(2, base // 200))
+    picture.alpha_composite(layer)
 
 
 def _fill_layer(source: Image.Image, edit_area: Image.Image, rng: random.Random, tint: RGB) -> Image.Image:
@@ -380,34 +395,35 @@ def _fill_layer(source: Image.Image, edit_area: Image.Image, rng: random.Random,
                 mean = fallback
             r, g, b = (round(0.8 * c + 0.2 * t) for t, c in zip(tint, mean, strict=True))
             corners.append((r, g, b))
-    fill = _gradient((w, h), corners).convert("RGBA")
-    draw = ImageDraw.Draw(fill, "RGBA")
+    fill = _gradient((w, h), corners)
+    draw = ImageDraw.Draw(fill, "RGBA")  # RGB: the translucent stripes blend
     step = max(12, min(w, h) // 16)
     offset = rng.randrange(step)
     for x in range(-h + offset, w, step):
         draw.line((x, h, x + h, 0), fill=(*tint, 70), width=max(2, step // 4))
-    return fill
+    return fill.convert("RGBA")
 
 
 def _decorate(picture: Image.Image, job: _Job, index: int, *, compact: bool) -> None:
-    """The instruction caption, reference thumbnails, index and label, drawn onto `picture`."""
+    """The instruction caption, reference thumbnails, index and label, composited onto `picture`."""
     w, h = picture.size
     base = min(w, h)
-    draw = ImageDraw.Draw(picture, "RGBA")
+    layer = _clear_layer(picture)
     font = imaging.load_font(max(10, base // 32))
     pad = max(4, base // 90)
     lines = _wrap(f"edit: {job.request.prompt}", font, 0.7 * w - 2 * pad, 2)
-    panel = _text_panel(draw, lines, font, (pad, pad), pad, fill=(0, 0, 0, 170))
-    _references(picture, job.references, top=panel[3] + pad)
-    _index_badge(picture, index)
-    _label_band(picture, compact=compact)
+    panel = _text_panel(ImageDraw.Draw(layer), lines, font, (pad, pad), pad, fill=(0, 0, 0, 170))
+    badge = _index_badge(layer, index)
+    _references(layer, job.references, top=max(panel[3], badge[3]) + pad)
+    _label_band(layer, compact=compact)
+    picture.alpha_composite(layer)
 
 
-def _references(picture: Image.Image, references: tuple[Image.Image, ...], top: int) -> None:
+def _references(layer: Image.Image, references: tuple[Image.Image, ...], top: int) -> None:
     """Small thumbnails of the reference images in the top-right corner, so their use shows."""
     if not references:
         return
-    w, h = picture.size
+    w, h = layer.size
     thumb = max(24, min(w, h) // 6)
     border = max(2, thumb // 40)
     x = w - border
@@ -417,11 +433,11 @@ def _references(picture: Image.Image, references: tuple[Image.Image, ...], top: 
         x -= small.width + 2 * border
         frame = Image.new("RGBA", (small.width + 2 * border, small.height + 2 * border), (255, 255, 255, 255))
         frame.alpha_composite(small, (border, border))
-        picture.alpha_composite(frame, (max(0, x), top))
+        layer.paste(frame, (max(0, x), top))
         x -= border
     extra = len(references) - _MAX_REFERENCE_THUMBS
     if extra > 0:
-        draw = ImageDraw.Draw(picture, "RGBA")
+        draw = ImageDraw.Draw(layer)
         font = imaging.load_font(max(10, thumb // 4))
         draw.text((max(0, x - font.getlength(f"+{extra}")), top), f"+{extra}", font=font, fill="white")
 
@@ -436,8 +452,8 @@ def _remove_background(picture: Image.Image) -> Image.Image:
     w, h = rgb.size
     border = Image.new("L", (w, h), 0)
     ImageDraw.Draw(border).rectangle((0, 0, w - 1, h - 1), outline=255, width=max(1, min(w, h) // 100))
-    key = tuple(round(c) for c in ImageStat.Stat(rgb, mask=border).median)
-    distance = ImageChops.difference(rgb, Image.new("RGB", (w, h), key))  # type: ignore[arg-type]
+    red, green, blue = (round(c) for c in ImageStat.Stat(rgb, mask=border).median)
+    distance = ImageChops.difference(rgb, Image.new("RGB", (w, h), (red, green, blue)))
     channels = distance.split()
     farthest = ImageChops.lighter(ImageChops.lighter(channels[0], channels[1]), channels[2])
     similar = farthest.point(lambda d: 255 if d <= _KEY_TOLERANCE else 0)

@@ -1,0 +1,73 @@
+"""/settings layers, /show, /history and the thread-reply rules of PRODUCT.md §2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.domain import Attachment, Stage
+from tests.conftest import make_settings
+from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
+from tests.integration.test_bad_input import png
+
+
+async def test_settings_layers_apply_to_new_images(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        assert (await bot.update_settings(ALICE, THREAD, "channel", "--n 2")).error_kind == "forbidden"
+        assert (await bot.update_settings(ADMIN, THREAD, "channel", "--n 2 --ar 16:9")).error_kind is None
+        assert (await bot.update_settings(ALICE, THREAD, "me", "--n 3")).error_kind is None
+        bad = await bot.update_settings(ALICE, THREAD, "me", "--n 30")
+        assert bad.error_kind == "invalid_input" and "between 1 and 10" in bad.text
+
+        alice = await presenter.final((await bot.imagine(ALICE, THREAD, "a boat")).job_id)
+        assert len(alice.result.images) == 3 and alice.result.images[0].width == 1536  # mine + channel's --ar
+        bob = await presenter.final((await bot.imagine(BOB, THREAD, "a boat")).job_id)
+        assert len(bob.result.images) == 2  # the channel's default
+        explicit = await presenter.final((await bot.imagine(ALICE, THREAD, "a boat --n 1 --ar 1:1")).job_id)
+        assert explicit.result.images[0].width == 1024 and len(explicit.result.images) == 1
+
+        view = await bot.settings_view(ALICE, THREAD)
+        assert "--n 3" in view.text and "--ar 16:9" in view.text
+        await bot.update_settings(ALICE, THREAD, "me", "reset")
+        assert "Yours: nothing set" in (await bot.settings_view(ALICE, THREAD)).text
+
+
+async def test_reply_rules_pick_undo_and_show(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        grid = await presenter.final((await bot.imagine(ALICE, THREAD, "four kites --n 4")).job_id)
+        set_id = grid.result.caption.short_id
+        ask = await bot.reply(BOB, THREAD, "make it red")
+        assert "Which image" in ask.text and [b.label for b in ask.buttons] == ["U1", "U2", "U3", "U4"]
+
+        edited = await bot.reply(BOB, THREAD, "#3 make it red")  # picks image 3, then edits it
+        done = await presenter.final(edited.job_id)
+        third = grid.result.images[2].image_id
+        assert done.stage is Stage.DONE
+        edited_id = done.result.images[0].image_id
+        assert (await bot.store.images.image(edited_id)).parents == (third,)
+
+        again = await bot.reply(BOB, THREAD, "now add a sun", [Attachment("sun.png", png(256, 256))])
+        second = await presenter.final(again.job_id)
+        parents = (await bot.store.images.image(second.result.images[0].image_id)).parents
+        assert parents[0] == edited_id and len(parents) == 2  # current image first, then the reference
+
+        back = await bot.reply(BOB, THREAD, "undo")
+        assert back.images[0].image_id == edited_id
+
+        shown = await bot.show(ALICE, THREAD, set_id)
+        assert shown.grid is not None and len(shown.buttons) == 9
+        old = await bot.show(ALICE, THREAD, third)
+        assert old.images[0].image_id == third
+        assert (await bot.session_state(THREAD)).current_image_id == third
+
+        history = await bot.history(ALICE, THREAD)
+        assert third in history.text and "← current" in history.text
+        missing = await bot.show(ALICE, THREAD, "deadbeef")
+        assert missing.error_kind == "not_found"
+
+
+async def test_vary_an_uploaded_image(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        reply = await bot.vary_upload(ALICE, THREAD, Attachment("cat.png", png(1024, 1536)), strong=True)
+        final = await presenter.final(reply.job_id)
+        assert final.stage is Stage.DONE and len(final.result.images) == 4
+        assert {(v.width, v.height) for v in final.result.images} == {(1024, 1536)}
