@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot import imaging, options, sizes
 from bot.config import Settings
@@ -45,6 +45,7 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 NO_OVERRIDES = OptionOverrides()
+OpenSession = Callable[[], Awaitable[SessionKey]]
 MAX_REFERENCES = 15  # the API takes up to 16 images per edit; the primary image is one of them
 _PICK = re.compile(r"^\s*#(\d+)\b\s*(.*)$", re.DOTALL)
 
@@ -90,15 +91,23 @@ class ImageBot:
         text: str,
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
+        open_session: OpenSession | None = None,
     ) -> Reply:
-        """/imagine: N new images from a prompt (with optional reference images)."""
+        """/imagine: N new images from a prompt (with optional reference images).
+
+        `open_session`, when given, is called once the request is valid and accepted, and returns
+        the thread that becomes the session (e.g. a thread created under the acknowledgement), so
+        a refused request never leaves an empty thread behind.
+        """
         try:
             prompt, flags = options.split_flags(text)
             prompt = options.validate_prompt(prompt)
             defaults = await self._preferences(actor, where)
             chosen = self._resolve(layered(flags, overrides, defaults))
             refs = await self._decode_all(references)
-            return await self._submit(actor, where, Operation.IMAGINE, prompt, chosen, uploads=refs)
+            return await self._submit(
+                actor, where, Operation.IMAGINE, prompt, chosen, uploads=refs, open_session=open_session
+            )
         except BotError as error:
             return error_reply(error)
 
@@ -111,6 +120,7 @@ class ImageBot:
         mask: Attachment | None = None,
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
+        open_session: OpenSession | None = None,
     ) -> Reply:
         """/edit: start (or continue) a session from an uploaded image and edit it."""
         try:
@@ -127,21 +137,42 @@ class ImageBot:
                     imaging.mask_from_upload, mask.data, main.width, main.height
                 )
             return await self._submit(
-                actor, where, Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png
+                actor,
+                where,
+                Operation.EDIT,
+                text,
+                chosen,
+                uploads=decoded,
+                mask_png=mask_png,
+                open_session=open_session,
             )
         except BotError as error:
             return error_reply(error)
 
     async def vary_upload(
-        self, actor: UserRef, where: SessionKey, image: Attachment, *, strong: bool = False
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: Attachment,
+        *,
+        strong: bool = False,
+        open_session: OpenSession | None = None,
     ) -> Reply:
-        """"Vary image" on any message with an image: variations of an uploaded picture."""
+        """ "Vary image" on any message with an image: variations of an uploaded picture."""
         try:
             decoded = await self._decode_all([image])
             main = decoded[0][1]
             chosen = self._resolve(OptionOverrides(), keep_size=(main.width, main.height))
             op = Operation.VARY_STRONG if strong else Operation.VARY_SUBTLE
-            return await self._submit(actor, where, op, f"the uploaded image {image.filename}", chosen, uploads=decoded)
+            return await self._submit(
+                actor,
+                where,
+                op,
+                f"the uploaded image {image.filename}",
+                chosen,
+                uploads=decoded,
+                open_session=open_session,
+            )
         except BotError as error:
             return error_reply(error)
 
@@ -602,11 +633,14 @@ class ImageBot:
         origin: str | None = None,
         zoom: float | None = None,
         aspect: str | None = None,
+        open_session: OpenSession | None = None,
     ) -> Reply:
         """Check limits, store uploads, record and queue the job. Validation is all done before
         anything is stored, so a refused request leaves nothing behind."""
         await self._check_quota(actor, where, chosen.n)
         self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
+        if open_session is not None:
+            where = await open_session()
         session = await self.store.images.session_for(where)
         uploaded = [await self._store_upload(session, actor, a, d) for a, d in uploads]
         mask_blob = await self.store.blobs.put(mask_png) if mask_png is not None else None
