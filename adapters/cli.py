@@ -99,33 +99,54 @@ async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) 
         await close_bot(bot)
 
 
+async def run_platforms(settings: Settings, *, discord: bool) -> int:
+    """Run the chat platforms until interrupted; stop in order (platforms, jobs, clients, db)."""
+    bot = await open_bot(settings)
+    adapters = []
+    try:
+        if discord:
+            from adapters.discord.app import DiscordAdapter
+
+            adapters.append(DiscordAdapter(bot, settings))
+        # Adapters register their presenters first, so resumed jobs can report to them.
+        await bot.start()
+        await asyncio.gather(*(adapter.start() for adapter in adapters))
+        return 0
+    finally:
+        for adapter in adapters:
+            await adapter.close()
+        await close_bot(bot)
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    platforms = [
-        name
-        for name, on in (("Discord", settings.discord_configured), ("Slack", settings.slack_configured))
-        if on
-    ]
-    if platforms:
-        print(
-            f"imagebot: {' and '.join(platforms)} configured, but this version ships only the console adapter;"
-            " the Discord and Slack adapters are being built (see the project's issues).",
-            file=sys.stderr,
-        )
+    if settings.slack_configured and not settings.discord_configured:
+        print("imagebot: the Slack adapter is not in this version yet; see `imagebot doctor`.", file=sys.stderr)
         return 2
-    return asyncio.run(
-        run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline")
-    )
+    if settings.discord_configured:
+        return _run_until_interrupted(run_platforms(settings, discord=True))
+    return asyncio.run(run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline"))
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_console_mode(settings, Path(args.out), explain=False))
 
 
+def cmd_discord(settings: Settings) -> int:
+    if not settings.discord_configured:
+        print("imagebot: DISCORD_TOKEN is not set (README: \"Set up on Discord\").", file=sys.stderr)
+        return 2
+    return _run_until_interrupted(run_platforms(settings, discord=True))
+
+
+def _run_until_interrupted(main) -> int:
+    try:
+        return asyncio.run(main)
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_platform(name: str) -> int:
-    print(
-        f"imagebot: the {name} adapter is not in this version yet; `imagebot console` works today.",
-        file=sys.stderr,
-    )
+    print(f"imagebot: the {name} adapter is not in this version yet.", file=sys.stderr)
     return 2
 
 
@@ -216,7 +237,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument("--out", default="imagebot-out", help="console: where images are written")
     console = sub.add_parser("console", help="a terminal chat over one session")
     console.add_argument("--out", default="imagebot-out", help="where images are written")
-    sub.add_parser("discord", help="run the Discord bot")
+    sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
     slack = sub.add_parser("slack", help="run the Slack app (Socket Mode; --http for the Events API)")
     slack.add_argument("--http", action="store_true")
     slack.add_argument("--port", type=int)
@@ -242,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(settings, args)
     if args.command == "console":
         return cmd_console(settings, args)
+    if args.command == "discord":
+        return cmd_discord(settings)
     return cmd_platform(args.command.capitalize())
 
 

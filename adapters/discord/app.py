@@ -1,0 +1,245 @@
+"""The Discord adapter: a discord.py client whose events become core requests.
+
+Every interaction is acknowledged at once (defer, or a form for Edit…), then the core decides.
+A session is a thread: the first /imagine in a channel creates a thread from its own response
+message (Discord gives that thread the message's id), and everything later happens in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import discord
+import yarl
+from discord import app_commands
+
+from adapters.discord.commands import register_commands
+from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
+from adapters.discord.presenter import DiscordPresenter, StatusTarget
+from adapters.discord.render import render
+from bot.config import Settings
+from bot.domain import Attachment, Reply, SessionKey, UserRef
+from bot.service import ImageBot
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread)
+_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+def user_ref(user: discord.abc.User, permissions: discord.Permissions | None = None) -> UserRef:
+    """Admins are whoever Discord lets manage the server."""
+    admin = bool(permissions and (permissions.administrator or permissions.manage_guild))
+    return UserRef(PLATFORM, str(user.id), user.display_name, is_admin=admin)
+
+
+def where_of(channel: discord.abc.MessageableChannel | None, guild_id: int | None, *, thread_hint: int | None = None) -> SessionKey:
+    """The session key of a channel: a thread is its own session; elsewhere the hint (a starter
+    message id, which is also its thread's id) or the channel itself."""
+    workspace = str(guild_id) if guild_id else "dm"
+    if isinstance(channel, discord.Thread):
+        return SessionKey(PLATFORM, workspace, str(channel.parent_id), str(channel.id))
+    channel_id = str(channel.id) if channel is not None else "unknown"
+    thread = str(thread_hint) if thread_hint is not None else channel_id
+    return SessionKey(PLATFORM, workspace, channel_id, thread)
+
+
+class ImagebotClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents, **options: object) -> None:
+        super().__init__(intents=intents, **options)
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        settings = self.adapter.settings
+        if settings.discord_api_base_url:
+            # A plain Client dials the hard-coded gateway; ask this API which one to use.
+            _, url, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        self.add_dynamic_items(ImagebotButton)
+        register_commands(self.tree, self.adapter)
+        if settings.discord_guild_ids:
+            for guild_id in settings.discord_guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+        log.info("discord: commands synced (%s)", settings.discord_guild_ids or "global")
+
+    async def on_ready(self) -> None:
+        log.info("discord: connected as %s", self.user)
+        self.adapter.ready.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            custom_id = (interaction.data or {}).get("custom_id", "")
+            if custom_id.startswith(MODAL_PREFIX):
+                await self.adapter.on_form(interaction, custom_id)
+
+
+class DiscordAdapter:
+    def __init__(self, bot: ImageBot, settings: Settings, *, client_options: dict | None = None) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.client_options = client_options or {}
+        self.ready = asyncio.Event()  # set once connected (tests and `imagebot run` wait on it)
+        self.message_content = settings.discord_message_content
+        self.client = self._new_client()
+        self.presenter = DiscordPresenter(self.client)
+        bot.register_presenter(PLATFORM, self.presenter)
+        ImagebotButton.on_click = self.on_click
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _new_client(self) -> ImagebotClient:
+        intents = discord.Intents.default()
+        intents.message_content = self.message_content
+        return ImagebotClient(self, intents=intents, **self.client_options)
+
+    # --- life cycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Log in and run until closed; falls back to mentions-only if the intent is refused."""
+        if self.settings.discord_api_base_url:
+            discord.http.Route.BASE = self.settings.discord_api_base_url.rstrip("/")
+        assert self.settings.discord_token is not None
+        token = self.settings.discord_token.get_secret_value()
+        try:
+            await self.client.start(token)
+        except discord.PrivilegedIntentsRequired:
+            log.error(
+                "discord: the gateway refused the Message Content intent. Plain thread replies need it: "
+                "Developer Portal → your application → Bot → Privileged Gateway Intents → enable "
+                "'MESSAGE CONTENT INTENT' (or set DISCORD_MESSAGE_CONTENT=false). Running on mentions "
+                "and reply-pings only for now."
+            )
+            await self.client.close()
+            self.message_content = False
+            self.client = self._new_client()
+            self.presenter.client = self.client
+            await self.client.start(token)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+
+    # --- helpers --------------------------------------------------------------------------------
+    def actor(self, interaction: discord.Interaction) -> UserRef:
+        return user_ref(interaction.user, interaction.permissions)
+
+    async def read_attachments(self, attachments: list[discord.Attachment]) -> list[Attachment]:
+        return [Attachment(a.filename, await a.read(), a.content_type) for a in attachments]
+
+    async def answer(self, interaction: discord.Interaction, reply: Reply, *, thread_id: int | None = None) -> None:
+        """Answer a deferred slash command with a core reply; track a queued job's status message."""
+        if reply.error_kind and reply.job_id is None:
+            # Only the person who asked needs to see what was wrong with their request.
+            if interaction.response.is_done():
+                await _quietly(interaction.delete_original_response())
+            await interaction.followup.send(reply.text[:2000], ephemeral=True)
+            return
+        parts = await render(reply, file_limit=interaction.filesize_limit)
+        await interaction.edit_original_response(**parts.as_edit_kwargs())
+        if reply.job_id and reply.queue_position is not None:
+            channel = interaction.channel
+            thread = thread_id or (channel.id if channel is not None else 0)
+            self.presenter.track(
+                reply.job_id,
+                StatusTarget(thread_id=thread, interaction=interaction, file_limit=interaction.filesize_limit),
+            )
+
+    async def post_in_thread(self, thread_id: int, reply: Reply, *, file_limit: int | None = None) -> None:
+        """A reply posted into a session thread with the bot token (clicks, thread replies)."""
+        limit = file_limit or self.presenter_limit()
+        parts = await render(reply, file_limit=limit)
+        message = await self.client.get_partial_messageable(thread_id).send(**parts.as_send_kwargs())
+        if reply.job_id and reply.queue_position is not None:
+            self.presenter.track(
+                reply.job_id,
+                StatusTarget(thread_id=thread_id, channel_id=thread_id, message_id=message.id, file_limit=limit),
+            )
+
+    def presenter_limit(self) -> int:
+        return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+    # --- buttons and forms ----------------------------------------------------------------------
+    async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None:
+        verb = custom_id.split(":")[1]
+        message = interaction.message
+        where = where_of(interaction.channel, interaction.guild_id, thread_hint=message.id if message else None)
+        if verb == "edit":
+            # A form must be the first response; the image id travels in its custom_id.
+            await interaction.response.send_modal(edit_form(f"{MODAL_PREFIX}edit:{custom_id.split(':')[2]}"))
+            return
+        await interaction.response.defer()  # silent acknowledgement of the click
+        reply = await self.bot.press(self.actor(interaction), where, custom_id)
+        await self._after_click(interaction, where, reply)
+
+    async def _after_click(self, interaction: discord.Interaction, where: SessionKey, reply: Reply) -> None:
+        if reply.ephemeral or (reply.error_kind and reply.job_id is None):
+            await interaction.followup.send(reply.text[:2000], ephemeral=True)
+            return
+        await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
+
+    async def on_form(self, interaction: discord.Interaction, custom_id: str) -> None:
+        """A submitted Edit… form (works after restarts: nothing about it lives in memory)."""
+        instruction = submitted_values(interaction.data or {}).get("instruction", "")
+        _, kind, *rest = custom_id.split(":")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        actor = self.actor(interaction)
+        if kind == "edit" and rest:
+            message = interaction.message
+            where = where_of(interaction.channel, interaction.guild_id, thread_hint=message.id if message else None)
+            reply = await self.bot.edit_image(actor, where, rest[0], instruction)
+        elif kind == "edit-message" and len(rest) == 2:
+            reply, where = await self._edit_message_image(interaction, actor, int(rest[0]), int(rest[1]), instruction)
+        else:
+            return
+        if reply.error_kind and reply.job_id is None:
+            await interaction.followup.send(reply.text[:2000], ephemeral=True)
+            return
+        await interaction.followup.send(f"Working on it: job `{reply.job_id}`.", ephemeral=True)
+        await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
+
+    async def _edit_message_image(
+        self, interaction: discord.Interaction, actor: UserRef, channel_id: int, message_id: int, instruction: str
+    ) -> tuple[Reply, SessionKey]:
+        message = await self.client.get_partial_messageable(channel_id).fetch_message(message_id)
+        images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
+        where = where_of(interaction.channel, interaction.guild_id)
+        if not images:
+            return Reply(text="That message has no image to edit.", error_kind="invalid_input"), where
+        (upload,) = await self.read_attachments(images[:1])
+        return await self.bot.edit_upload(actor, where, upload, instruction), where
+
+    # --- thread replies -------------------------------------------------------------------------
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or not isinstance(message.channel, discord.Thread):
+            return
+        client_user = self.client.user
+        mentioned = client_user is not None and client_user.mentioned_in(message)
+        if not self.message_content and not mentioned:
+            return  # without the intent only mentions and reply-pings carry content
+        where = where_of(message.channel, message.guild.id if message.guild else None)
+        if await self.bot.session_state(where) is None:
+            return  # not one of our threads
+        text = _MENTION.sub("", message.content).strip()
+        if not text and not message.attachments:
+            return
+        attachments = await self.read_attachments(list(message.attachments))
+        permissions = message.channel.permissions_for(message.author) if isinstance(message.author, discord.Member) else None
+        reply = await self.bot.reply(user_ref(message.author, permissions), where, text, attachments)
+        await self.post_in_thread(message.channel.id, reply)
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except discord.HTTPException:
+        pass

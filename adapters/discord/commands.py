@@ -1,0 +1,176 @@
+"""Slash commands and message context-menu commands, each a thin call into the core."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+
+from adapters.discord.components import MODAL_PREFIX, edit_form
+from bot.domain import OptionOverrides, SessionKey
+from bot.models import known_models
+
+if TYPE_CHECKING:
+    from adapters.discord.app import DiscordAdapter
+
+Aspect = Literal["1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9"]
+Quality = Literal["auto", "low", "medium", "high", "xhigh", "max"]
+Format = Literal["png", "webp", "jpeg"]
+BackgroundChoice = Literal["auto", "transparent", "opaque"]
+Scope = Literal["me", "channel", "workspace"]
+
+
+def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
+    from adapters.discord.app import where_of
+
+    bot = adapter.bot
+    allowed = adapter.settings.imagebot_allowed_models or known_models()
+
+    def here(interaction: discord.Interaction) -> SessionKey:
+        return where_of(interaction.channel, interaction.guild_id)
+
+    async def models_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=m, value=m) for m in allowed if current.lower() in m.lower()][:25]
+
+    @tree.command(name="imagine", description="Make images from a prompt (--flags work too)")
+    @app_commands.describe(
+        prompt="What to draw; options like --ar 16:9 --n 2 work here too",
+        aspect="Aspect ratio",
+        n="How many images (1-10)",
+        quality="Rendering quality",
+        model="Image model",
+        format="File format",
+        background="Background",
+        reference1="A reference image",
+        reference2="Another reference image",
+        reference3="Another reference image",
+    )
+    @app_commands.autocomplete(model=models_autocomplete)
+    async def imagine(
+        interaction: discord.Interaction,
+        prompt: str,
+        aspect: Aspect | None = None,
+        n: app_commands.Range[int, 1, 10] | None = None,
+        quality: Quality | None = None,
+        model: str | None = None,
+        format: Format | None = None,
+        background: BackgroundChoice | None = None,
+        reference1: discord.Attachment | None = None,
+        reference2: discord.Attachment | None = None,
+        reference3: discord.Attachment | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        where = here(interaction)
+        refs = await adapter.read_attachments([a for a in (reference1, reference2, reference3) if a])
+        overrides = OptionOverrides(
+            aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
+        )
+        opener, created = _session_opener(interaction, where, prompt)
+        reply = await bot.imagine(adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener)
+        await adapter.answer(interaction, reply, thread_id=created.get("thread"))
+
+    @tree.command(name="edit", description="Edit an uploaded image with an instruction")
+    @app_commands.describe(image="The image to edit", instruction="What to change", mask="Transparent where it may change")
+    async def edit(
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        instruction: str,
+        mask: discord.Attachment | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        where = here(interaction)
+        (upload,) = await adapter.read_attachments([image])
+        mask_upload = (await adapter.read_attachments([mask]))[0] if mask else None
+        opener, created = _session_opener(interaction, where, instruction)
+        reply = await bot.edit_upload(
+            adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
+        )
+        await adapter.answer(interaction, reply, thread_id=created.get("thread"))
+
+    @tree.command(name="settings", description="Show or change default options")
+    @app_commands.describe(scope="Whose defaults", changes="Options like --n 2 --ar 16:9, or reset")
+    async def settings(interaction: discord.Interaction, scope: Scope | None = None, changes: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        actor = adapter.actor(interaction)
+        if scope and changes:
+            reply = await bot.update_settings(actor, here(interaction), scope, changes)
+        else:
+            reply = await bot.settings_view(actor, here(interaction))
+        await interaction.edit_original_response(content=reply.text[:2000])
+
+    @tree.command(name="show", description="Re-post an earlier image or set, with working buttons")
+    @app_commands.describe(id="The image or set id (see /history)")
+    async def show(interaction: discord.Interaction, id: str) -> None:
+        await interaction.response.defer(thinking=True)
+        reply = await bot.show(adapter.actor(interaction), here(interaction), id)
+        await adapter.answer(interaction, reply)
+
+    @tree.command(name="history", description="Recent images with their ids")
+    @app_commands.describe(mine="Only mine, from everywhere")
+    async def history(interaction: discord.Interaction, mine: bool = False) -> None:
+        await _ephemeral(interaction, bot.history(adapter.actor(interaction), here(interaction), mine=mine))
+
+    @tree.command(name="queue", description="What is queued or running, and where you stand")
+    async def queue(interaction: discord.Interaction) -> None:
+        await _ephemeral(interaction, bot.queue(adapter.actor(interaction), here(interaction)))
+
+    @tree.command(name="cancel", description="Cancel your job (the latest one if no id is given)")
+    @app_commands.describe(job="The job id")
+    async def cancel(interaction: discord.Interaction, job: str | None = None) -> None:
+        await _ephemeral(interaction, bot.cancel(adapter.actor(interaction), here(interaction), job))
+
+    @tree.command(name="usage", description="Your images and estimated spend (admins: the team's)")
+    async def usage(interaction: discord.Interaction) -> None:
+        await _ephemeral(interaction, bot.usage(adapter.actor(interaction), here(interaction)))
+
+    @tree.command(name="help", description="How to use imagebot, with prompt tips")
+    async def help_command(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(bot.help().text[:2000], ephemeral=True)
+
+    @tree.context_menu(name="Edit image")
+    async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
+        if not _images_of(message):
+            await interaction.response.send_message("That message has no image to edit.", ephemeral=True)
+            return
+        form = f"{MODAL_PREFIX}edit-message:{message.channel.id}:{message.id}"
+        await interaction.response.send_modal(edit_form(form))
+
+    @tree.context_menu(name="Vary image")
+    async def vary_image(interaction: discord.Interaction, message: discord.Message) -> None:
+        images = _images_of(message)
+        if not images:
+            await interaction.response.send_message("That message has no image to vary.", ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        where = here(interaction)
+        (upload,) = await adapter.read_attachments(images[:1])
+        opener, created = _session_opener(interaction, where, f"Variations of {upload.filename}")
+        reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
+        await adapter.answer(interaction, reply, thread_id=created.get("thread"))
+
+
+def _images_of(message: discord.Message) -> list[discord.Attachment]:
+    return [a for a in message.attachments if (a.content_type or "").startswith("image/")]
+
+
+def _session_opener(interaction: discord.Interaction, where: SessionKey, title: str):
+    """In a thread the session already exists; in a channel, the response message gets a thread."""
+    created: dict[str, int] = {}
+    if isinstance(interaction.channel, discord.Thread) or interaction.guild_id is None:
+        return None, created
+
+    async def open_session() -> SessionKey:
+        message = await interaction.original_response()
+        name = " ".join(title.split())[:100] or "imagebot"
+        thread = await message.create_thread(name=name, auto_archive_duration=1440)
+        created["thread"] = thread.id
+        return SessionKey(where.platform, where.workspace, where.channel, str(thread.id))
+
+    return open_session, created
+
+
+async def _ephemeral(interaction: discord.Interaction, pending) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    reply = await pending
+    await interaction.edit_original_response(content=reply.text[:2000])

@@ -1,0 +1,89 @@
+"""Buttons and forms that survive restarts.
+
+Every button is a `DynamicItem` whose custom_id is the core's own `ib:<verb>:<target>[:<arg>]`,
+so a click on a message of any age, after any restart, becomes an ordinary core request. Forms
+(modals) are answered from `on_interaction` by their custom_id rather than from discord.py's
+in-memory modal store, so they work after a restart too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.domain import Button
+
+BUTTON_TEMPLATE = r"ib:(?P<verb>[a-z-]+):(?P<target>[0-9a-f]{8})(?::(?P<arg>[0-9.:]+))?"
+MODAL_PREFIX = "ib-form:"
+
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "danger": discord.ButtonStyle.danger,
+}
+
+# Set by the adapter at start-up: what a click does (the adapter owns the core and the replies).
+ClickHandler = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_TEMPLATE):
+    on_click: ClickHandler | None = None
+
+    def __init__(self, custom_id: str, label: str = "…", style: str = "secondary", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(label=label, style=_STYLES.get(style, discord.ButtonStyle.secondary), custom_id=custom_id, row=row)
+        )
+        self.custom_id_text = custom_id
+
+    @classmethod
+    def from_button(cls, button: Button, row: int | None = None) -> ImagebotButton:
+        return cls(button.custom_id, button.label, button.style, row)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ImagebotButton:
+        return cls(item.custom_id or match.group(0), item.label or "…")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        handler = type(self).on_click
+        if handler is not None:
+            await handler(interaction, self.custom_id_text)
+
+
+def edit_form(custom_id: str, title: str = "Edit image") -> discord.ui.Modal:
+    """The Edit… form: one instruction field. Its custom_id says what to edit."""
+    modal = discord.ui.Modal(title=title[:45], custom_id=custom_id, timeout=None)
+    modal.add_item(
+        discord.ui.TextInput(
+            label="What should change?",
+            custom_id="instruction",
+            style=discord.TextStyle.paragraph,
+            placeholder="e.g. make the sky stormy, keep everything else the same",
+            max_length=4000,
+        )
+    )
+    return modal
+
+
+def submitted_values(data: dict[str, Any]) -> dict[str, str]:
+    """custom_id -> value of the text inputs in a modal submit payload (rows or labels)."""
+    values: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "custom_id" in node and "value" in node:
+                values[node["custom_id"]] = str(node["value"])
+            for child in node.get("components", []) or []:
+                walk(child)
+            if "component" in node:
+                walk(node["component"])
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(data.get("components", []))
+    return values

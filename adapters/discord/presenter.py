@@ -1,0 +1,102 @@
+"""Job progress and results on Discord.
+
+Each job has a status message: the deferred interaction response for slash commands, or a
+message the bot posts in the thread for clicks and replies. Progress edits it (queue position,
+then partial previews at most once a second); the result replaces it. The interaction token
+lasts 15 minutes; after that, or for jobs resumed after a restart, results are sent into the
+session thread with the bot token, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import discord
+
+from adapters.discord.render import MessageParts, render, trim
+from bot.domain import JobUpdate, Reply, Stage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILE_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+PARTIAL_INTERVAL = 1.0  # seconds between preview edits of one message (Discord rate limits)
+
+
+@dataclass
+class StatusTarget:
+    thread_id: int  # where results of this job belong
+    interaction: discord.Interaction | None = None  # edit its original response while the token lives
+    channel_id: int | None = None  # or: a bot message to edit with the bot token
+    message_id: int | None = None
+    file_limit: int = DEFAULT_FILE_LIMIT
+    last_edit: float = 0.0
+
+
+class DiscordPresenter:
+    def __init__(self, client: discord.Client, clock=time.monotonic) -> None:
+        self.client = client
+        self.clock = clock
+        self.targets: dict[str, StatusTarget] = {}
+
+    def track(self, job_id: str, target: StatusTarget) -> None:
+        self.targets[job_id] = target
+
+    async def job_update(self, update: JobUpdate) -> None:
+        job = update.job
+        target = self.targets.get(job.id)
+        if update.stage is Stage.QUEUED:
+            if target is not None:
+                await self._edit_status(target, MessageParts(f"⏳ Job `{job.id}`: #{update.position} in line."))
+        elif update.stage is Stage.RUNNING:
+            if target is not None:
+                await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: working on it…"))
+        elif update.stage is Stage.PARTIAL and update.preview is not None:
+            if target is None or self.clock() - target.last_edit < PARTIAL_INTERVAL:
+                return  # drop this preview; a newer one (or the result) follows
+            preview = discord.File(_bytes_io(update.preview), filename=f"preview-{job.id}.png")
+            await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: rendering… (preview)", [preview]))
+        elif update.result is not None:
+            self.targets.pop(job.id, None)
+            await self.deliver(update.result, target or StatusTarget(thread_id=int(job.where.thread)))
+
+    async def deliver(self, reply: Reply, target: StatusTarget) -> None:
+        """Put a finished result where it belongs: over the status message, or into the thread."""
+        parts = await render(reply, file_limit=target.file_limit)
+        try:
+            if target.interaction is not None and not target.interaction.is_expired():
+                await target.interaction.edit_original_response(**parts.as_edit_kwargs())
+                return
+            if target.message_id is not None and target.channel_id is not None:
+                message = self.client.get_partial_messageable(target.channel_id).get_partial_message(target.message_id)
+                await message.edit(**parts.as_edit_kwargs())
+                return
+        except discord.HTTPException as error:
+            log.warning("could not edit the status message (%s); posting the result in the thread", error.status)
+            parts = await render(reply, file_limit=target.file_limit)  # files were consumed
+        await self.client.get_partial_messageable(target.thread_id).send(**parts.as_send_kwargs())
+
+    async def _edit_status(self, target: StatusTarget, parts: MessageParts) -> None:
+        target.last_edit = self.clock()
+        try:
+            if target.interaction is not None and not target.interaction.is_expired():
+                kwargs = {"content": trim(parts.content)}
+                if parts.files:
+                    kwargs["attachments"] = parts.files
+                await target.interaction.edit_original_response(**kwargs)
+            elif target.message_id is not None and target.channel_id is not None:
+                message = self.client.get_partial_messageable(target.channel_id).get_partial_message(target.message_id)
+                kwargs = {"content": trim(parts.content)}
+                if parts.files:
+                    kwargs["attachments"] = parts.files
+                await message.edit(**kwargs)
+        except discord.HTTPException as error:
+            # Progress is best effort; the result is delivered regardless.
+            log.info("progress edit failed (%s)", error.status)
+
+
+def _bytes_io(data: bytes):
+    import io
+
+    return io.BytesIO(data)
