@@ -9,6 +9,7 @@ session thread with the bot token, so nothing is lost.
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class StatusTarget:
     channel_id: int | None = None  # or: a bot message to edit with the bot token
     message_id: int | None = None
     file_limit: int = DEFAULT_FILE_LIMIT
-    last_edit: float = 0.0
+    last_partial: float = float("-inf")  # when a preview was last shown on this message
 
 
 class DiscordPresenter:
@@ -53,9 +54,10 @@ class DiscordPresenter:
             if target is not None:
                 await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: working on it…"))
         elif update.stage is Stage.PARTIAL and update.preview is not None:
-            if target is None or self.clock() - target.last_edit < PARTIAL_INTERVAL:
+            if target is None or self.clock() - target.last_partial < PARTIAL_INTERVAL:
                 return  # drop this preview; a newer one (or the result) follows
-            preview = discord.File(_bytes_io(update.preview), filename=f"preview-{job.id}.png")
+            target.last_partial = self.clock()
+            preview = discord.File(io.BytesIO(update.preview), filename=f"preview-{job.id}.png")
             await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: rendering… (preview)", [preview]))
         elif update.result is not None:
             self.targets.pop(job.id, None)
@@ -78,25 +80,15 @@ class DiscordPresenter:
         await self.client.get_partial_messageable(target.thread_id).send(**parts.as_send_kwargs())
 
     async def _edit_status(self, target: StatusTarget, parts: MessageParts) -> None:
-        target.last_edit = self.clock()
+        """Best-effort progress edit of the status message (the result is delivered regardless)."""
+        kwargs: dict = {"content": trim(parts.content)}
+        if parts.files:
+            kwargs["attachments"] = parts.files
         try:
             if target.interaction is not None and not target.interaction.is_expired():
-                kwargs = {"content": trim(parts.content)}
-                if parts.files:
-                    kwargs["attachments"] = parts.files
                 await target.interaction.edit_original_response(**kwargs)
             elif target.message_id is not None and target.channel_id is not None:
-                message = self.client.get_partial_messageable(target.channel_id).get_partial_message(target.message_id)
-                kwargs = {"content": trim(parts.content)}
-                if parts.files:
-                    kwargs["attachments"] = parts.files
-                await message.edit(**kwargs)
+                channel = self.client.get_partial_messageable(target.channel_id)
+                await channel.get_partial_message(target.message_id).edit(**kwargs)
         except discord.HTTPException as error:
-            # Progress is best effort; the result is delivered regardless.
             log.info("progress edit failed (%s)", error.status)
-
-
-def _bytes_io(data: bytes):
-    import io
-
-    return io.BytesIO(data)

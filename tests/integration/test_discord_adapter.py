@@ -248,3 +248,21 @@ async def test_bad_options_get_an_ephemeral_message(data_dir: Path, fake_discord
         assert "multiples of 16" in message["content"] and message["flags"] & 64
         assert not [c for c in fake_discord.channels.values() if c["type"] == 11]  # no empty thread
         assert fake_openai.requests == []
+
+
+async def test_partial_previews_replace_the_placeholder(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    settings = settings_for(data_dir, fake_discord, fake_openai, imagebot_partial_images=2)
+    async with discord_bot(settings):
+        payload, result = await imagine(fake_discord, "a lighthouse --n 1")
+        edits = [
+            c
+            for c in fake_discord.calls
+            if c.method == "PATCH" and c.path.endswith("/messages/@original") and payload["token"] in c.path
+        ]
+        previews = [c for c in edits if any(f.filename.startswith("preview-") for f in c.files)]
+        # Previews arrive in a burst from the fake: one is shown, the rest dropped (≤ 1 edit/s).
+        assert len(previews) == 1
+        assert edits.index(previews[0]) < len(edits) - 1  # before the final result
+        assert result["attachments"][0]["filename"].startswith("imagebot-")
