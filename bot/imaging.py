@@ -166,7 +166,8 @@ def decode_upload(
     extension), not animated, at most `max_pixels` (read from the header, before decoding, so
     decompression bombs cost nothing), fully decodable. An EXIF orientation other than "upright"
     is applied and the image re-encoded (JPEG q95 for JPEG photos, PNG otherwise) so width and
-    height describe what people see; otherwise the original bytes are kept untouched.
+    height describe what people see; the same happens to photos carrying a GPS location, which
+    is dropped. Otherwise the original bytes are kept untouched.
     """
     name = filename or "upload"
     if not data:
@@ -198,14 +199,17 @@ def decode_upload(
         raise damaged from exc
     mime = _ACCEPTED[fmt]
 
-    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
-    if orientation in (2, 3, 4, 5, 6, 7, 8):
+    exif = im.getexif()
+    orientation = exif.get(ExifTags.Base.Orientation, 1)
+    # A location in a photo's metadata must not travel on to the provider or into storage.
+    located = ExifTags.Base.GPSInfo in exif
+    if orientation in (2, 3, 4, 5, 6, 7, 8) or located:
         upright = ImageOps.exif_transpose(im)
         buf = io.BytesIO()
         if mime == "image/jpeg" and upright.mode in ("L", "RGB", "CMYK"):
             # A photo stays a photo: PNG would make it several times larger (and over limits).
-            exif = upright.getexif()
-            upright.save(buf, "JPEG", quality=95, icc_profile=im.info.get("icc_profile"), exif=exif)
+            # No EXIF is written: the orientation is applied and the location is dropped.
+            upright.save(buf, "JPEG", quality=95, icc_profile=im.info.get("icc_profile"))
         else:
             _png_ready(upright).save(buf, "PNG")
             mime = "image/png"

@@ -413,3 +413,21 @@ def test_mask_must_be_an_image():
         imaging.mask_from_upload(b"%PDF-1.4 nope", 64, 64)
     assert caught.value.kind is ErrorKind.INVALID_INPUT
     assert caught.value.message == "the mask is not an image (PNG, JPEG or WebP)"
+
+
+def test_gps_location_is_stripped_from_uploads() -> None:
+    import io as _io
+
+    from PIL import ExifTags, Image
+
+    from bot.imaging import decode_upload
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 24.0)}
+    buf = _io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(buf, "JPEG", exif=exif)
+    decoded = decode_upload(buf.getvalue(), "holiday.jpg")
+    with Image.open(_io.BytesIO(decoded.data)) as img:
+        assert ExifTags.Base.GPSInfo not in img.getexif()
+        assert img.size == (64, 48)
+    assert decoded.mime == "image/jpeg"
