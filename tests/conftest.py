@@ -33,6 +33,14 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # Settings(_env_file=None) still reads the process environment; a developer's real keys
     # must never reach a test (or the internet).
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
-                 "IMAGEBOT_PROVIDER", "IMAGEBOT_MODEL", "IMAGEBOT_DATA_DIR"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "DISCORD_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "IMAGEBOT_PROVIDER",
+        "IMAGEBOT_MODEL",
+        "IMAGEBOT_DATA_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)

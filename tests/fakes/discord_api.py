@@ -983,7 +983,16 @@ class FakeDiscord:
         comp = _find_component(msg.get("components", []), custom_id)
         if comp is None and strict:
             raise ValueError(f"message {msg['id']} has no component with custom_id {custom_id!r}")
+        if strict and comp is not None and component_type not in (None, comp["type"]):
+            raise ValueError(f"{custom_id!r} is a type {comp['type']} component, not {component_type}")
         ctype = component_type or (comp["type"] if comp else 2)
+        if strict and comp is not None and ctype in SELECT_TYPES:
+            picked = list(values or [])
+            if not comp.get("min_values", 1) <= len(picked) <= comp.get("max_values", 1):
+                raise ValueError(f"{len(picked)} values for {custom_id!r} is outside min_values/max_values")
+            options = {o["value"] for o in comp.get("options", [])}
+            if ctype == 3 and set(picked) - options:
+                raise ValueError(f"{sorted(set(picked) - options)} are not options of {custom_id!r}")
         if ctype not in INTERACTIVE_TYPES - {4, 19}:
             raise ValueError(f"component {custom_id!r} of type {ctype} cannot be clicked")
         channel = self.channels.get(msg["channel_id"]) or {"id": msg["channel_id"], "type": 0}
@@ -1629,6 +1638,7 @@ class FakeDiscord:
         if rtype == 4:
             self._validate_message(data, files, ("data",), allowed_flags=INTERACTION_MESSAGE_FLAGS)
             message = self._interaction_message(inter, channel, data, files)
+            await self._echo_create(message)
         elif rtype == 5:
             flags = int(data.get("flags") or 0)
             if flags & ~FLAG_EPHEMERAL:
@@ -1642,12 +1652,19 @@ class FakeDiscord:
                 interaction=inter,
             )
             inter.original_message_id = message["id"]
+            await self._echo_create(message)
         elif rtype in (6, 7):
-            message = self.messages[inter.message_id]
+            message = self.messages.get(inter.message_id)
+            if message is None:
+                raise ApiError(404, 10008, "Unknown Message")
             inter.original_message_id = message["id"]
             if rtype == 7:
                 self._validate_message(
-                    data, files, ("data",), allowed_flags=INTERACTION_MESSAGE_FLAGS, edit=True
+                    data,
+                    files,
+                    ("data",),
+                    allowed_flags=INTERACTION_MESSAGE_FLAGS,
+                    existing_flags=message["flags"],
                 )
                 self._apply_edit(message, data, files)
                 await self._echo_update(message)
@@ -1660,7 +1677,9 @@ class FakeDiscord:
             errors.raise_if_any()
         elif rtype == 9:
             _validate_modal(data)
-            self.modals[data["custom_id"]] = {"modal": copy.deepcopy(data), "interaction_id": inter.id}
+            modal = copy.deepcopy(data)
+            _assign_component_ids(modal["components"])
+            self.modals[data["custom_id"]] = {"modal": modal, "interaction_id": inter.id}
         inter.response = {"type": rtype, "data": copy.deepcopy(data)}
         self.interaction_responses[inter.id] = inter.response
         if not _truthy(request.query.get("with_response")):
@@ -1768,7 +1787,9 @@ class FakeDiscord:
         if request.method != "PATCH":
             return await self._unknown(request)
         body, files = await self._read_body(request)
-        self._validate_message(body, files, (), allowed_flags=INTERACTION_MESSAGE_FLAGS, edit=True)
+        self._validate_message(
+            body, files, (), allowed_flags=INTERACTION_MESSAGE_FLAGS, existing_flags=message["flags"]
+        )
         self._apply_edit(message, body, files)
         await self._echo_update(message)
         return self._ok(request, message)
@@ -1861,7 +1882,9 @@ class FakeDiscord:
         body, files = await self._read_body(request)
         if message["author"]["id"] != self.application_id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        self._validate_message(body, files, (), allowed_flags=CHANNEL_MESSAGE_FLAGS, edit=True)
+        self._validate_message(
+            body, files, (), allowed_flags=CHANNEL_MESSAGE_FLAGS, existing_flags=message["flags"]
+        )
         self._apply_edit(message, body, files)
         await self._echo_update(message)
         return self._ok(request, message)
@@ -2221,8 +2244,9 @@ class FakeDiscord:
         prefix: tuple[str, ...],
         *,
         allowed_flags: int,
-        edit: bool = False,
+        existing_flags: int = 0,
     ) -> None:
+        """Raise 400 50035 for what Discord rejects; ``existing_flags`` are those of an edited message."""
         errors = _FormErrors()
         content = body.get("content")
         if content is not None:
@@ -2235,7 +2259,7 @@ class FakeDiscord:
         flags = int(body.get("flags") or 0)
         if flags & ~allowed_flags:
             errors.add((*prefix, "flags"), "MESSAGE_FLAGS_INVALID", "Invalid message flags")
-        v2 = bool(flags & FLAG_COMPONENTS_V2)
+        v2 = bool((flags | existing_flags) & FLAG_COMPONENTS_V2)
         if v2 and (content or body.get("embeds")):
             errors.add(
                 (*prefix, "content" if content else "embeds"),
@@ -2276,9 +2300,6 @@ class FakeDiscord:
         if attachments is not None and len(attachments) > 10:
             errors.add((*prefix, "attachments"), "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
         errors.raise_if_any()
-        if prefix and files:
-            # Interaction callbacks put the message under "data"; only that part carries attachments.
-            return
 
     # ------------------------------------------------------------------ gateway
 
@@ -2809,19 +2830,19 @@ async def running_client(
     with patched_discord(fake):
         task = asyncio.create_task(client.start(token or fake.token), name="fake-discord-client")
         try:
-            await fake.wait_for(
-                lambda f: task.done() or any(s.identified for s in f.gateway_sessions), timeout
-            )
-            if task.done():
-                task.result()
-                raise AssertionError("client.start() returned before connecting")
-            waiter = asyncio.create_task(client.wait_until_ready())
+
+            async def ready() -> None:
+                await fake.wait_for(lambda f: any(s.identified for s in f.gateway_sessions), timeout)
+                await client.wait_until_ready()
+
+            waiter = asyncio.create_task(ready())
             done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if waiter not in done:
                 waiter.cancel()
                 if task in done:
-                    task.result()
-                raise AssertionError("client never became ready")
+                    task.result()  # re-raise why start() failed
+                raise AssertionError("client never became ready against the fake gateway")
+            waiter.result()
             yield client
         finally:
             await client.close()

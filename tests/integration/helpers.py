@@ -52,7 +52,9 @@ class RecordingPresenter:
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, *, grace: float = 10.0) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
+async def running_bot(
+    settings: Settings, *, grace: float = 10.0
+) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
     bot = ImageBot(settings, store, build_provider(settings))
     presenter = RecordingPresenter()

@@ -35,7 +35,9 @@ def stored_counts(data_dir: Path) -> tuple[int, int, int]:
     with sqlite3.connect(data_dir / "imagebot.sqlite3") as conn:
         images = conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
         jobs = conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    blobs = [p for p in (data_dir / "blobs").rglob("*") if p.is_file()] if (data_dir / "blobs").exists() else []
+    blobs = (
+        [p for p in (data_dir / "blobs").rglob("*") if p.is_file()] if (data_dir / "blobs").exists() else []
+    )
     return images, jobs, len(blobs)
 
 
@@ -55,7 +57,9 @@ UPLOAD_CASES = [
 async def test_bad_uploads_are_refused_and_nothing_is_stored(data_dir: Path, filename, data, message) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, _):
         as_edit = await bot.edit_upload(ALICE, THREAD, Attachment(filename, data), "make it blue")
-        as_reference = await bot.imagine(ALICE, THREAD, "a poster", references=[PHOTO, Attachment(filename, data)])
+        as_reference = await bot.imagine(
+            ALICE, THREAD, "a poster", references=[PHOTO, Attachment(filename, data)]
+        )
     for reply in (as_edit, as_reference):
         assert reply.error_kind == "invalid_input"
         assert message.lower() in reply.text.lower(), reply.text

@@ -11,7 +11,11 @@ from PIL import Image
 
 
 def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))
+    }
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "adapters.cli", *args],
@@ -39,7 +43,9 @@ def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> N
 
 
 def test_console_exits_non_zero_when_a_line_fails(tmp_path: Path) -> None:
-    result = run_cli(["console", "--out", "pics"], tmp_path, "/imagine a cat --n 1\n/imagine --size 10x10 dog\n")
+    result = run_cli(
+        ["console", "--out", "pics"], tmp_path, "/imagine a cat --n 1\n/imagine --size 10x10 dog\n"
+    )
     assert result.returncode == 1
     assert "multiples of 16" in result.stdout
     assert len(list((tmp_path / "pics").glob("imagebot-*.png"))) >= 1

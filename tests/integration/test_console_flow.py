@@ -35,7 +35,9 @@ async def run_script(settings, script: str, out_dir: Path) -> tuple[int, str]:
     bot = ImageBot(settings, store, build_provider(settings))
     stdout = io.StringIO()
     try:
-        code = await run_console(bot, out_dir=out_dir, stdin=io.StringIO(script), stdout=stdout, interactive=False)
+        code = await run_console(
+            bot, out_dir=out_dir, stdin=io.StringIO(script), stdout=stdout, interactive=False
+        )
     finally:
         await bot.stop()
         await bot.provider.close()

@@ -94,7 +94,11 @@ async def imagine(fake: FakeDiscord, text: str, **options: object) -> tuple[dict
 
     def finished(f: FakeDiscord):
         message = f.original_message(payload["id"])
-        return message if message and message.get("attachments") and "Here you go" in message["content"] else None
+        return (
+            message
+            if message and message.get("attachments") and "Here you go" in message["content"]
+            else None
+        )
 
     return payload, await fake.wait_for(finished, timeout=15)
 
@@ -105,8 +109,17 @@ async def test_imagine_defers_at_once_then_posts_grid_buttons_and_thread(
     fake_openai.delay = 5.0  # a slow provider must not delay the acknowledgement
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
         assert {c["name"] for c in fake_discord.global_commands()} >= {
-            "imagine", "edit", "settings", "show", "history", "queue", "cancel", "usage", "help",
-            "Edit image", "Vary image",
+            "imagine",
+            "edit",
+            "settings",
+            "show",
+            "history",
+            "queue",
+            "cancel",
+            "usage",
+            "help",
+            "Edit image",
+            "Vary image",
         }
         started = time.monotonic()
         payload = fake_discord.slash_interaction(
@@ -138,14 +151,18 @@ async def test_select_vary_edit_form_and_thread_reply(
 
         # U2: the second image alone, at full resolution, in the thread, with single-image buttons.
         u2 = next(c for c in button_ids(result) if c.endswith(":2") and c.startswith("ib:u:"))
-        await fake_discord.dispatch("INTERACTION_CREATE", fake_discord.component_interaction(result["id"], u2, user))
+        await fake_discord.dispatch(
+            "INTERACTION_CREATE", fake_discord.component_interaction(result["id"], u2, user)
+        )
         selected = await fake_discord.wait_for(lambda f: done_message(f, thread_id, "Image 2"))
         assert fake_discord.file_bytes(selected["attachments"][0]) == fake_openai.returned[0][1]
         assert "Upscale" in labels(selected) and "Edit…" in labels(selected)
 
         # V1: variations of image 1 (an edit whose input is that image), posted in the thread.
         v1 = next(c for c in button_ids(result) if c.startswith("ib:v:") and c.endswith(":1"))
-        await fake_discord.dispatch("INTERACTION_CREATE", fake_discord.component_interaction(result["id"], v1, user))
+        await fake_discord.dispatch(
+            "INTERACTION_CREATE", fake_discord.component_interaction(result["id"], v1, user)
+        )
         varied = await fake_discord.wait_for(lambda f: done_message(f, thread_id, "variations"))
         assert fake_openai.requests[1].endpoint == "edits"
         assert fake_openai.requests[1].images[0].data == fake_openai.returned[0][0]
@@ -175,17 +192,24 @@ async def test_select_vary_edit_form_and_thread_reply(
         assert [f.field for f in reply_edit.files] == ["image[]", "image[]"]
         assert reply_edit.files[0].data == fake_openai.returned[2][0]  # the current image first
         await fake_discord.wait_for(
-            lambda f: sum(1 for m in f.messages_in(thread_id) if "Edited" in m["content"] and m.get("attachments")) >= 2
+            lambda f: (
+                sum(1 for m in f.messages_in(thread_id) if "Edited" in m["content"] and m.get("attachments"))
+                >= 2
+            )
         )
 
 
-async def test_buttons_work_after_a_restart(data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI) -> None:
+async def test_buttons_work_after_a_restart(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
     settings = settings_for(data_dir, fake_discord, fake_openai)
     async with discord_bot(settings):
         _, result = await imagine(fake_discord, "a castle --n 2")
     async with discord_bot(settings):  # a new process: nothing in memory
         u1 = next(c for c in button_ids(result) if c.startswith("ib:u:") and c.endswith(":1"))
-        await fake_discord.dispatch("INTERACTION_CREATE", fake_discord.component_interaction(result["id"], u1))
+        await fake_discord.dispatch(
+            "INTERACTION_CREATE", fake_discord.component_interaction(result["id"], u1)
+        )
         selected = await fake_discord.wait_for(lambda f: done_message(f, result["id"], "Image 1"))
         assert fake_discord.file_bytes(selected["attachments"][0]) == fake_openai.returned[0][0]
 
@@ -196,12 +220,19 @@ async def test_oversized_result_is_reencoded_under_the_limit(
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
         limit = 8 * 1024  # the fake's flat-colour PNGs are small, so the limit is made smaller still
         payload = fake_discord.slash_interaction(
-            "imagine", {"prompt": "noise --n 1 --size 2048x2048"}, channel=channel_id(fake_discord),
+            "imagine",
+            {"prompt": "noise --n 1 --size 2048x2048"},
+            channel=channel_id(fake_discord),
             attachment_size_limit=limit,
         )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
         result = await fake_discord.wait_for(
-            lambda f: (m := f.original_message(payload["id"])) and m.get("attachments") and "Here" in m["content"] and m,
+            lambda f: (
+                (m := f.original_message(payload["id"]))
+                and m.get("attachments")
+                and "Here" in m["content"]
+                and m
+            ),
             timeout=15,
         )
         (attachment,) = result["attachments"]
@@ -210,10 +241,14 @@ async def test_oversized_result_is_reencoded_under_the_limit(
         assert "re-encoded" in result["content"]
 
 
-async def test_cancel_is_refused_for_someone_else(data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI) -> None:
+async def test_cancel_is_refused_for_someone_else(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.gate = asyncio.Event()
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
-        payload = fake_discord.slash_interaction("imagine", {"prompt": "slow art --n 1"}, channel=channel_id(fake_discord))
+        payload = fake_discord.slash_interaction(
+            "imagine", {"prompt": "slow art --n 1"}, channel=channel_id(fake_discord)
+        )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
         queued = await fake_discord.wait_for(
             lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
@@ -222,15 +257,21 @@ async def test_cancel_is_refused_for_someone_else(data_dir: Path, fake_discord: 
         stranger = fake_discord.make_user("stranger")
         click = fake_discord.component_interaction(queued["id"], cancel, stranger)
         await fake_discord.dispatch("INTERACTION_CREATE", click)
-        refusal = await fake_discord.wait_for(lambda f: f.followups(click["id"]) and f.followups(click["id"])[0])
+        refusal = await fake_discord.wait_for(
+            lambda f: f.followups(click["id"]) and f.followups(click["id"])[0]
+        )
         assert "Only" in refusal["content"] and refusal["flags"] & 64  # ephemeral: only the clicker sees it
         fake_openai.gate.set()
 
 
-async def test_safety_refusal_is_shown(data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI) -> None:
+async def test_safety_refusal_is_shown(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.refuse_next("violence")
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
-        payload = fake_discord.slash_interaction("imagine", {"prompt": "a battle --n 1"}, channel=channel_id(fake_discord))
+        payload = fake_discord.slash_interaction(
+            "imagine", {"prompt": "a battle --n 1"}, channel=channel_id(fake_discord)
+        )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
         failed = await fake_discord.wait_for(
             lambda f: (m := f.original_message(payload["id"])) and "safety system" in m["content"] and m
@@ -238,13 +279,17 @@ async def test_safety_refusal_is_shown(data_dir: Path, fake_discord: FakeDiscord
         assert "violence" in failed["content"]
 
 
-async def test_bad_options_get_an_ephemeral_message(data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI) -> None:
+async def test_bad_options_get_an_ephemeral_message(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
         payload = fake_discord.slash_interaction(
             "imagine", {"prompt": "a fox --size 1000x1000"}, channel=channel_id(fake_discord)
         )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
-        message = await fake_discord.wait_for(lambda f: f.followups(payload["id"]) and f.followups(payload["id"])[0])
+        message = await fake_discord.wait_for(
+            lambda f: f.followups(payload["id"]) and f.followups(payload["id"])[0]
+        )
         assert "multiples of 16" in message["content"] and message["flags"] & 64
         assert not [c for c in fake_discord.channels.values() if c["type"] == 11]  # no empty thread
         assert fake_openai.requests == []

@@ -76,7 +76,9 @@ async def test_cancel_a_running_job(data_dir: Path, fake_openai: FakeOpenAI) -> 
     assert job_statuses(data_dir / "imagebot.sqlite3")[reply.job_id] == "cancelled"
 
 
-async def test_restart_resumes_queued_and_retries_running_jobs(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+async def test_restart_resumes_queued_and_retries_running_jobs(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.gate = asyncio.Event()
     settings = openai_settings(data_dir, fake_openai, imagebot_max_concurrency=1)
     async with running_bot(settings, grace=0) as (bot, _):

@@ -21,7 +21,5 @@ def imported_roots(path: Path) -> set[str]:
 def test_core_imports_no_platform_sdk():
     files = sorted(CORE.rglob("*.py"))
     assert files, "bot/ has no modules"
-    offenders = {
-        str(p.relative_to(CORE.parent)): sorted(imported_roots(p) & set(FORBIDDEN)) for p in files
-    }
+    offenders = {str(p.relative_to(CORE.parent)): sorted(imported_roots(p) & set(FORBIDDEN)) for p in files}
     assert {k: v for k, v in offenders.items() if v} == {}

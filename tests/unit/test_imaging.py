@@ -423,7 +423,10 @@ def test_gps_location_is_stripped_from_uploads() -> None:
     from bot.imaging import decode_upload
 
     exif = Image.Exif()
-    exif[ExifTags.Base.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 24.0)}
+    exif[ExifTags.Base.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (48.0, 51.0, 24.0),
+    }
     buf = _io.BytesIO()
     Image.new("RGB", (64, 48), (10, 120, 200)).save(buf, "JPEG", exif=exif)
     decoded = decode_upload(buf.getvalue(), "holiday.jpg")

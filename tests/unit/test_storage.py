@@ -11,7 +11,9 @@ from storage.db import Database, _migrations
 async def test_migrations_apply_once_in_order_with_wal(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     db = await Database.open(path)
-    versions = [row["version"] for row in await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
+    versions = [
+        row["version"] for row in await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
+    ]
     assert versions == [v for v, _, _ in _migrations()] and versions[0] == 1
     mode = await db.fetchone("PRAGMA journal_mode")
     assert mode[0] == "wal"
