@@ -347,10 +347,12 @@ class ImageBot:
         image_set = await self.store.images.image_set(target)
         first = await self._image(image_set.image_ids[0] if image_set else target)
         chosen = self._options_like(first, n=len(image_set.image_ids) if image_set else 1)
-        sources = first.parents if first.operation in (Operation.IMAGINE, Operation.REROLL) else ()
-        return await self._submit(
-            actor, where, Operation.REROLL, first.prompt, chosen, sources=sources, origin=origin
-        )
+        # The same request again: a new prompt roll for generations, the same operation on the
+        # same inputs for everything else (variations of variations, a fresh take on an edit).
+        fresh = first.operation in (Operation.IMAGINE, Operation.REROLL)
+        op = Operation.REROLL if fresh else first.operation
+        sources = first.parents
+        return await self._submit(actor, where, op, first.prompt, chosen, sources=sources, origin=origin)
 
     async def _retry(self, actor: UserRef, job_id: str) -> Reply:
         job = await self.store.jobs.get(job_id)

@@ -171,8 +171,7 @@ class DiscordAdapter:
     # --- buttons and forms ----------------------------------------------------------------------
     async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None:
         verb = custom_id.split(":")[1]
-        message = interaction.message
-        where = where_of(interaction.channel, interaction.guild_id, thread_hint=message.id if message else None)
+        where = self._where_of_click(interaction)
         if verb == "edit":
             # A form must be the first response; the image id travels in its custom_id.
             await interaction.response.send_modal(edit_form(f"{MODAL_PREFIX}edit:{custom_id.split(':')[2]}"))
@@ -180,6 +179,13 @@ class DiscordAdapter:
         await interaction.response.defer()  # silent acknowledgement of the click
         reply = await self.bot.press(self.actor(interaction), where, custom_id)
         await self._after_click(interaction, where, reply)
+
+    def _where_of_click(self, interaction: discord.Interaction) -> SessionKey:
+        """A click in a thread belongs to it; one on a thread's starter message (whose id is the
+        thread's) too; elsewhere the channel is the session."""
+        message = interaction.message
+        starter = message is not None and message.flags.has_thread
+        return where_of(interaction.channel, interaction.guild_id, thread_hint=message.id if starter else None)
 
     async def _after_click(self, interaction: discord.Interaction, where: SessionKey, reply: Reply) -> None:
         if reply.ephemeral or (reply.error_kind and reply.job_id is None):
@@ -194,8 +200,7 @@ class DiscordAdapter:
         await interaction.response.defer(ephemeral=True, thinking=True)
         actor = self.actor(interaction)
         if kind == "edit" and rest:
-            message = interaction.message
-            where = where_of(interaction.channel, interaction.guild_id, thread_hint=message.id if message else None)
+            where = self._where_of_click(interaction)
             reply = await self.bot.edit_image(actor, where, rest[0], instruction)
         elif kind == "edit-message" and len(rest) == 2:
             reply, where = await self._edit_message_image(interaction, actor, int(rest[0]), int(rest[1]), instruction)

@@ -71,3 +71,21 @@ async def test_vary_an_uploaded_image(data_dir: Path) -> None:
         final = await presenter.final(reply.job_id)
         assert final.stage is Stage.DONE and len(final.result.images) == 4
         assert {(v.width, v.height) for v in final.result.images} == {(1024, 1536)}
+
+
+async def test_reroll_repeats_the_same_request(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        first = await presenter.final((await bot.imagine(ALICE, THREAD, "two moons --n 2")).job_id)
+        set_id = first.result.caption.short_id
+        again = await presenter.final((await bot.press(BOB, THREAD, f"ib:reroll:{set_id}")).job_id)
+        assert len(again.result.images) == 2
+        assert again.result.images[0].data != first.result.images[0].data  # a new roll, not a copy
+        rerolled = await bot.store.images.image(again.result.images[0].image_id)
+        assert rerolled.operation.value == "reroll" and rerolled.prompt == "two moons"
+
+        varied = await presenter.final((await bot.press(BOB, THREAD, f"ib:v:{set_id}:1")).job_id)
+        vary_set = varied.result.caption.short_id
+        more = await presenter.final((await bot.press(BOB, THREAD, f"ib:reroll:{vary_set}")).job_id)
+        image = await bot.store.images.image(more.result.images[0].image_id)
+        assert image.operation.value == "vary_strong"
+        assert image.parents == (first.result.images[0].image_id,)  # variations of the same image
