@@ -102,6 +102,10 @@ async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) 
 async def run_platforms(settings: Settings, *, discord: bool) -> int:
     """Run the chat platforms until interrupted; stop in order (platforms, jobs, clients, db)."""
     bot = await open_bot(settings)
+    if settings.provider_name == "offline":
+        log.warning("no OPENAI_API_KEY: images come from the offline provider (labelled 'offline preview')")
+    else:
+        log.info("images from OpenAI, model %s", settings.imagebot_model)
     adapters = []
     try:
         if discord:

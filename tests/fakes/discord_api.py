@@ -113,6 +113,7 @@ I_GUILDS = 1 << 0
 I_GUILD_MESSAGES = 1 << 9
 I_DIRECT_MESSAGES = 1 << 12
 I_MESSAGE_CONTENT = 1 << 15
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | I_MESSAGE_CONTENT  # members, presences, message content
 
 TEXT_CHANNEL_TYPES = {0, 1, 2, 3, 5, 10, 11, 12, 13}
 THREAD_TYPES = {10, 11, 12}
@@ -336,6 +337,8 @@ class FakeDiscord:
         self.request_size_limit: int | None = None  # None: max(25 MiB, file_size_limit)
         self.initial_response_deadline = initial_response_deadline
         self.echo_events = echo_events
+        # Privileged intents enabled "in the portal"; identifying with any other one is refused (4014).
+        self.privileged_intents = PRIVILEGED_INTENTS
 
         self._last_snowflake = 0
         self.users: SnowflakeDict[dict[str, Any]] = SnowflakeDict()
@@ -2331,6 +2334,10 @@ class FakeDiscord:
                 await session.ws.close(code=4004, message=b"Authentication failed.")
                 return
             session.intents = int(data.get("intents", 0))
+            if session.intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
+                # What Discord does when the portal has not enabled a requested privileged intent.
+                await session.ws.close(code=4014, message=b"Disallowed intent(s).")
+                return
             session.identified = True
             ready = {
                 "v": 10,

@@ -311,3 +311,41 @@ async def test_partial_previews_replace_the_placeholder(
         assert len(previews) == 1
         assert edits.index(previews[0]) < len(edits) - 1  # before the final result
         assert result["attachments"][0]["filename"].startswith("imagebot-")
+
+
+async def test_results_after_the_token_expired_go_to_the_thread(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.gate = asyncio.Event()
+    async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
+        payload = fake_discord.slash_interaction("imagine", {"prompt": "a long render --n 1"}, channel=channel_id(fake_discord))
+        await fake_discord.dispatch("INTERACTION_CREATE", payload)
+        queued = await fake_discord.wait_for(
+            lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
+        )
+        await fake_openai.wait_for_requests(1)
+        fake_discord.expire_interaction(payload["id"])  # 15 minutes later…
+        fake_openai.gate.set()
+        result = await fake_discord.wait_for(lambda f: done_message(f, queued["id"], "Here you go"))
+        assert result["channel_id"] == queued["id"]  # posted in the session thread with the bot token
+
+
+async def test_refused_message_content_intent_falls_back_to_mentions(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_discord.privileged_intents = 0  # the portal has not enabled MESSAGE CONTENT
+    async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)) as adapter:
+        assert adapter.message_content is False
+        assert "MESSAGE CONTENT INTENT" in caplog.text
+        _, result = await imagine(fake_discord, "a lamp --n 1")
+        thread_id = result["id"]
+        # Without the intent, a plain reply arrives empty and is ignored; a mention still works.
+        plain = fake_discord.message_create(thread_id, "make it blue")
+        await fake_discord.dispatch("MESSAGE_CREATE", plain)
+        bot_user = fake_discord.bot_user
+        mention = fake_discord.message_create(thread_id, f"<@{bot_user['id']}> make it green", mentions=[bot_user])
+        await fake_discord.dispatch("MESSAGE_CREATE", mention)
+        edit = await fake_openai.wait_for_requests(2)
+        assert edit.fields["prompt"] == "make it green"
+        await fake_discord.wait_for(lambda f: done_message(f, thread_id, "Edited"))
+        assert len(fake_openai.requests) == 2
