@@ -99,7 +99,14 @@ async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) 
         await close_bot(bot)
 
 
-async def run_platforms(settings: Settings, *, discord: bool) -> int:
+async def run_platforms(
+    settings: Settings,
+    *,
+    discord: bool,
+    slack: bool = False,
+    slack_http: bool | None = None,
+    slack_port: int | None = None,
+) -> int:
     """Run the chat platforms until interrupted; stop in order (platforms, jobs, clients, db)."""
     bot = await open_bot(settings)
     if settings.provider_name == "offline":
@@ -107,15 +114,27 @@ async def run_platforms(settings: Settings, *, discord: bool) -> int:
     else:
         log.info("images from OpenAI, model %s", settings.imagebot_model)
     adapters = []
+    starters = []
     try:
         if discord:
             from adapters.discord.app import DiscordAdapter
 
-            adapters.append(DiscordAdapter(bot, settings))
+            discord_adapter = DiscordAdapter(bot, settings)
+            adapters.append(discord_adapter)
+            starters.append(discord_adapter.start)
+        if slack:
+            from adapters.slack import SlackAdapter
+
+            slack_adapter = SlackAdapter(bot, settings)
+            adapters.append(slack_adapter)
+            starters.append(lambda: slack_adapter.start(http=slack_http, port=slack_port))
         # Adapters register their presenters first, so resumed jobs can report to them.
         await bot.start()
-        await asyncio.gather(*(adapter.start() for adapter in adapters))
+        await asyncio.gather(*(start() for start in starters))
         return 0
+    except ValueError as error:  # a platform named a missing setting
+        print(f"imagebot: {error}", file=sys.stderr)
+        return 2
     finally:
         for adapter in adapters:
             await adapter.close()
@@ -123,12 +142,13 @@ async def run_platforms(settings: Settings, *, discord: bool) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.slack_configured and not settings.discord_configured:
-        print("imagebot: the Slack adapter is not in this version yet; see `imagebot doctor`.", file=sys.stderr)
-        return 2
-    if settings.discord_configured:
-        return _run_until_interrupted(run_platforms(settings, discord=True))
-    return asyncio.run(run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline"))
+    if settings.discord_configured or settings.slack_configured:
+        return _run_until_interrupted(
+            run_platforms(settings, discord=settings.discord_configured, slack=settings.slack_configured)
+        )
+    return asyncio.run(
+        run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline")
+    )
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
@@ -137,9 +157,18 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_discord(settings: Settings) -> int:
     if not settings.discord_configured:
-        print("imagebot: DISCORD_TOKEN is not set (README: \"Set up on Discord\").", file=sys.stderr)
+        print('imagebot: DISCORD_TOKEN is not set (README: "Set up on Discord").', file=sys.stderr)
         return 2
     return _run_until_interrupted(run_platforms(settings, discord=True))
+
+
+def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.slack_configured:
+        print('imagebot: SLACK_BOT_TOKEN is not set (README: "Set up on Slack").', file=sys.stderr)
+        return 2
+    return _run_until_interrupted(
+        run_platforms(settings, discord=False, slack=True, slack_http=args.http or None, slack_port=args.port)
+    )
 
 
 def _run_until_interrupted(main) -> int:
@@ -147,11 +176,6 @@ def _run_until_interrupted(main) -> int:
         return asyncio.run(main)
     except KeyboardInterrupt:
         return 0
-
-
-def cmd_platform(name: str) -> int:
-    print(f"imagebot: the {name} adapter is not in this version yet.", file=sys.stderr)
-    return 2
 
 
 def _mask(secret: SecretStr | None) -> str:
@@ -269,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_console(settings, args)
     if args.command == "discord":
         return cmd_discord(settings)
-    return cmd_platform(args.command.capitalize())
+    return cmd_slack(settings, args)
 
 
 if __name__ == "__main__":

@@ -80,9 +80,15 @@ async def bench_core(rounds: int) -> None:
         await watcher
         await bot.stop()
         await store.close()
-    print(f"imagine --n 4 1024x1024 (offline, end to end): median {statistics.median(imagine_times):.3f} s over {rounds}")
-    print(f"upscale 1024 -> 2880x2880 (offline, end to end): median {statistics.median(upscale_times):.3f} s over {rounds}")
-    print(f"event loop: longest stall {max(gaps) * 1000:.1f} ms, p99 {sorted(gaps)[int(len(gaps) * 0.99)] * 1000:.1f} ms")
+    print(
+        f"imagine --n 4 1024x1024 (offline, end to end): median {statistics.median(imagine_times):.3f} s over {rounds}"
+    )
+    print(
+        f"upscale 1024 -> 2880x2880 (offline, end to end): median {statistics.median(upscale_times):.3f} s over {rounds}"
+    )
+    print(
+        f"event loop: longest stall {max(gaps) * 1000:.1f} ms, p99 {sorted(gaps)[int(len(gaps) * 0.99)] * 1000:.1f} ms"
+    )
 
 
 def bench_fit() -> None:

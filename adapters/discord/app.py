@@ -36,7 +36,9 @@ def user_ref(user: discord.abc.User, permissions: discord.Permissions | None = N
     return UserRef(PLATFORM, str(user.id), user.display_name, is_admin=admin)
 
 
-def where_of(channel: discord.abc.MessageableChannel | None, guild_id: int | None, *, thread_hint: int | None = None) -> SessionKey:
+def where_of(
+    channel: discord.abc.MessageableChannel | None, guild_id: int | None, *, thread_hint: int | None = None
+) -> SessionKey:
     """The session key of a channel: a thread is its own session; elsewhere the hint (a starter
     message id, which is also its thread's id) or the channel itself."""
     workspace = str(guild_id) if guild_id else "dm"
@@ -136,7 +138,9 @@ class DiscordAdapter:
     async def read_attachments(self, attachments: list[discord.Attachment]) -> list[Attachment]:
         return [Attachment(a.filename, await a.read(), a.content_type) for a in attachments]
 
-    async def answer(self, interaction: discord.Interaction, reply: Reply, *, thread_id: int | None = None) -> None:
+    async def answer(
+        self, interaction: discord.Interaction, reply: Reply, *, thread_id: int | None = None
+    ) -> None:
         """Answer a deferred slash command with a core reply; track a queued job's status message."""
         if reply.error_kind and reply.job_id is None:
             # Only the person who asked needs to see what was wrong with their request.
@@ -151,7 +155,9 @@ class DiscordAdapter:
             thread = thread_id or (channel.id if channel is not None else 0)
             self.presenter.track(
                 reply.job_id,
-                StatusTarget(thread_id=thread, interaction=interaction, file_limit=interaction.filesize_limit),
+                StatusTarget(
+                    thread_id=thread, interaction=interaction, file_limit=interaction.filesize_limit
+                ),
             )
 
     async def post_in_thread(self, thread_id: int, reply: Reply, *, file_limit: int | None = None) -> None:
@@ -162,7 +168,9 @@ class DiscordAdapter:
         if reply.job_id and reply.queue_position is not None:
             self.presenter.track(
                 reply.job_id,
-                StatusTarget(thread_id=thread_id, channel_id=thread_id, message_id=message.id, file_limit=limit),
+                StatusTarget(
+                    thread_id=thread_id, channel_id=thread_id, message_id=message.id, file_limit=limit
+                ),
             )
 
     def presenter_limit(self) -> int:
@@ -185,7 +193,9 @@ class DiscordAdapter:
         thread's) too; elsewhere the channel is the session."""
         message = interaction.message
         starter = message is not None and message.flags.has_thread
-        return where_of(interaction.channel, interaction.guild_id, thread_hint=message.id if starter else None)
+        return where_of(
+            interaction.channel, interaction.guild_id, thread_hint=message.id if starter else None
+        )
 
     async def _after_click(self, interaction: discord.Interaction, where: SessionKey, reply: Reply) -> None:
         if reply.ephemeral or (reply.error_kind and reply.job_id is None):
@@ -203,7 +213,9 @@ class DiscordAdapter:
             where = self._where_of_click(interaction)
             reply = await self.bot.edit_image(actor, where, rest[0], instruction)
         elif kind == "edit-message" and len(rest) == 2:
-            reply, where = await self._edit_message_image(interaction, actor, int(rest[0]), int(rest[1]), instruction)
+            reply, where = await self._edit_message_image(
+                interaction, actor, int(rest[0]), int(rest[1]), instruction
+            )
         else:
             return
         if reply.error_kind and reply.job_id is None:
@@ -213,7 +225,12 @@ class DiscordAdapter:
         await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
 
     async def _edit_message_image(
-        self, interaction: discord.Interaction, actor: UserRef, channel_id: int, message_id: int, instruction: str
+        self,
+        interaction: discord.Interaction,
+        actor: UserRef,
+        channel_id: int,
+        message_id: int,
+        instruction: str,
     ) -> tuple[Reply, SessionKey]:
         message = await self.client.get_partial_messageable(channel_id).fetch_message(message_id)
         images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
@@ -238,7 +255,11 @@ class DiscordAdapter:
         if not text and not message.attachments:
             return
         attachments = await self.read_attachments(list(message.attachments))
-        permissions = message.channel.permissions_for(message.author) if isinstance(message.author, discord.Member) else None
+        permissions = (
+            message.channel.permissions_for(message.author)
+            if isinstance(message.author, discord.Member)
+            else None
+        )
         reply = await self.bot.reply(user_ref(message.author, permissions), where, text, attachments)
         await self.post_in_thread(message.channel.id, reply)
 

@@ -30,7 +30,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     def here(interaction: discord.Interaction) -> SessionKey:
         return where_of(interaction.channel, interaction.guild_id)
 
-    async def models_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def models_autocomplete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=m, value=m) for m in allowed if current.lower() in m.lower()][:25]
 
     @tree.command(name="imagine", description="Make images from a prompt (--flags work too)")
@@ -67,11 +69,15 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
         )
         opener, created = _session_opener(interaction, where, prompt)
-        reply = await bot.imagine(adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener)
+        reply = await bot.imagine(
+            adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener
+        )
         await adapter.answer(interaction, reply, thread_id=created.get("thread"))
 
     @tree.command(name="edit", description="Edit an uploaded image with an instruction")
-    @app_commands.describe(image="The image to edit", instruction="What to change", mask="Transparent where it may change")
+    @app_commands.describe(
+        image="The image to edit", instruction="What to change", mask="Transparent where it may change"
+    )
     async def edit(
         interaction: discord.Interaction,
         image: discord.Attachment,
@@ -90,7 +96,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 
     @tree.command(name="settings", description="Show or change default options")
     @app_commands.describe(scope="Whose defaults", changes="Options like --n 2 --ar 16:9, or reset")
-    async def settings(interaction: discord.Interaction, scope: Scope | None = None, changes: str | None = None) -> None:
+    async def settings(
+        interaction: discord.Interaction, scope: Scope | None = None, changes: str | None = None
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         actor = adapter.actor(interaction)
         if scope and changes:

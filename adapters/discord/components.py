@@ -32,9 +32,16 @@ ClickHandler = Callable[[discord.Interaction, str], Awaitable[None]]
 class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_TEMPLATE):
     on_click: ClickHandler | None = None
 
-    def __init__(self, custom_id: str, label: str = "…", style: str = "secondary", row: int | None = None) -> None:
+    def __init__(
+        self, custom_id: str, label: str = "…", style: str = "secondary", row: int | None = None
+    ) -> None:
         super().__init__(
-            discord.ui.Button(label=label, style=_STYLES.get(style, discord.ButtonStyle.secondary), custom_id=custom_id, row=row)
+            discord.ui.Button(
+                label=label,
+                style=_STYLES.get(style, discord.ButtonStyle.secondary),
+                custom_id=custom_id,
+                row=row,
+            )
         )
         self.custom_id_text = custom_id
 

@@ -49,7 +49,9 @@ class DiscordPresenter:
         target = self.targets.get(job.id)
         if update.stage is Stage.QUEUED:
             if target is not None:
-                await self._edit_status(target, MessageParts(f"⏳ Job `{job.id}`: #{update.position} in line."))
+                await self._edit_status(
+                    target, MessageParts(f"⏳ Job `{job.id}`: #{update.position} in line.")
+                )
         elif update.stage is Stage.RUNNING:
             if target is not None:
                 await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: working on it…"))
@@ -58,7 +60,9 @@ class DiscordPresenter:
                 return  # drop this preview; a newer one (or the result) follows
             target.last_partial = self.clock()
             preview = discord.File(io.BytesIO(update.preview), filename=f"preview-{job.id}.png")
-            await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: rendering… (preview)", [preview]))
+            await self._edit_status(
+                target, MessageParts(f"🎨 Job `{job.id}`: rendering… (preview)", [preview])
+            )
         elif update.result is not None:
             self.targets.pop(job.id, None)
             await self.deliver(update.result, target or StatusTarget(thread_id=int(job.where.thread)))
@@ -71,11 +75,15 @@ class DiscordPresenter:
                 await target.interaction.edit_original_response(**parts.as_edit_kwargs())
                 return
             if target.message_id is not None and target.channel_id is not None:
-                message = self.client.get_partial_messageable(target.channel_id).get_partial_message(target.message_id)
+                message = self.client.get_partial_messageable(target.channel_id).get_partial_message(
+                    target.message_id
+                )
                 await message.edit(**parts.as_edit_kwargs())
                 return
         except discord.HTTPException as error:
-            log.warning("could not edit the status message (%s); posting the result in the thread", error.status)
+            log.warning(
+                "could not edit the status message (%s); posting the result in the thread", error.status
+            )
             parts = await render(reply, file_limit=target.file_limit)  # files were consumed
         await self.client.get_partial_messageable(target.thread_id).send(**parts.as_send_kwargs())
 

@@ -104,3 +104,17 @@ def test_env_example_lists_every_setting() -> None:
     for index, line in enumerate(lines):
         if re.match(r"^[A-Z_]+=", line):
             assert lines[index - 1].startswith("#"), line
+
+
+def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
+    discord = run_cli(["discord"], tmp_path)
+    assert discord.returncode == 2 and "DISCORD_TOKEN" in discord.stderr
+    slack = run_cli(["slack"], tmp_path)
+    assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr
+    # A bot token alone is not enough: Socket Mode needs the app token (or HTTP mode a secret).
+    half = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL="http://127.0.0.1:9/api/")
+    assert half.returncode == 2 and "SLACK_APP_TOKEN" in half.stderr
+    http = run_cli(
+        ["slack", "--http"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL="http://127.0.0.1:9/api/"
+    )
+    assert http.returncode == 2 and "SLACK_SIGNING_SECRET" in http.stderr

@@ -318,7 +318,9 @@ async def test_results_after_the_token_expired_go_to_the_thread(
 ) -> None:
     fake_openai.gate = asyncio.Event()
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
-        payload = fake_discord.slash_interaction("imagine", {"prompt": "a long render --n 1"}, channel=channel_id(fake_discord))
+        payload = fake_discord.slash_interaction(
+            "imagine", {"prompt": "a long render --n 1"}, channel=channel_id(fake_discord)
+        )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
         queued = await fake_discord.wait_for(
             lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
@@ -343,7 +345,9 @@ async def test_refused_message_content_intent_falls_back_to_mentions(
         plain = fake_discord.message_create(thread_id, "make it blue")
         await fake_discord.dispatch("MESSAGE_CREATE", plain)
         bot_user = fake_discord.bot_user
-        mention = fake_discord.message_create(thread_id, f"<@{bot_user['id']}> make it green", mentions=[bot_user])
+        mention = fake_discord.message_create(
+            thread_id, f"<@{bot_user['id']}> make it green", mentions=[bot_user]
+        )
         await fake_discord.dispatch("MESSAGE_CREATE", mention)
         edit = await fake_openai.wait_for_requests(2)
         assert edit.fields["prompt"] == "make it green"

@@ -1,0 +1,190 @@
+"""The Slack adapter: a slack-bolt AsyncApp wired to the core, in Socket Mode or over HTTP.
+
+adapter = SlackAdapter(bot, settings)      # registers the "slack" presenter
+await bot.start()
+await adapter.start_socket_mode()          # or: await adapter.start_http(port)
+...
+await adapter.stop()                       # then stop the bot and close the store
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.files import FileFetcher
+from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, SlackHandlers
+from adapters.slack.presenter import DEFAULT_MAX_UPLOAD_BYTES, Poster, SlackPresenter, StatusBoard
+from adapters.slack.tasks import TaskSet
+from adapters.slack.users import PLATFORM, UserLookup, Users, users_info_lookup
+from bot.config import Settings
+from bot.service import ImageBot
+from storage.dedupe import forget_before
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"  # Bolt's default: events, commands and interactivity on one path
+
+
+def build_client(token: str, api_url: str | None = None) -> AsyncWebClient:
+    """A Web API client that retries connection errors, 429s (after Retry-After) and 5xx."""
+    return AsyncWebClient(
+        token=token,
+        base_url=api_url or AsyncWebClient.BASE_URL,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackAdapter:
+    def __init__(
+        self,
+        bot: ImageBot,
+        settings: Settings,
+        *,
+        client: AsyncWebClient | None = None,
+        user_lookup: UserLookup | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        status_interval: float = 1.0,
+    ) -> None:
+        """Build the Bolt app and register the presenter (before `bot.start()`, so jobs resumed
+        from a previous run report to Slack too)."""
+        self.bot = bot
+        self.settings = settings
+        if client is None:
+            if settings.slack_bot_token is None:
+                raise ValueError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…)")
+            client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.client = client
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        self.app = AsyncApp(
+            name="imagebot",
+            client=client,
+            # Empty in Socket Mode, where Bolt skips signature checks; start_http() requires it.
+            signing_secret=secret,
+        )
+        self.tasks = TaskSet()
+        self.poster = Poster(client, max_upload_bytes=max_upload_bytes)
+        self.board = StatusBoard(self.poster.update, interval=status_interval)
+        self.presenter = SlackPresenter(self.poster, self.board, bot.store)
+        self.users = Users(user_lookup or users_info_lookup(client))
+        self.fetcher = FileFetcher(client, api_url=settings.slack_api_url)
+        self._accepting = True
+        self.handlers = SlackHandlers(
+            bot,
+            self.app,
+            poster=self.poster,
+            presenter=self.presenter,
+            users=self.users,
+            fetcher=self.fetcher,
+            tasks=self.tasks,
+            accepting=lambda: self._accepting,
+        )
+        self.handlers.register()
+        bot.register_presenter(PLATFORM, self.presenter)
+        self._closed = asyncio.Event()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def _forget_old_deliveries(self) -> None:
+        dropped = await forget_before(self.bot.store.db, time.time() - DEDUPE_KEEP_SECONDS)
+        if dropped:
+            log.info("forgot %d old Slack delivery ids", dropped)
+
+    async def start_socket_mode(self) -> None:
+        """Connect to Slack over Socket Mode (SLACK_APP_TOKEN); returns once connected."""
+        if self.settings.slack_app_token is None:
+            raise ValueError(
+                "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with"
+                " connections:write; or set SLACK_SIGNING_SECRET and run `imagebot slack --http`"
+            )
+        await self._forget_old_deliveries()
+        self._socket = AsyncSocketModeHandler(
+            self.app, self.settings.slack_app_token.get_secret_value(), web_client=self.client
+        )
+        await self._socket.connect_async()
+        log.info("slack: connected in Socket Mode")
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application serving POST /slack/events (and GET /healthz)."""
+
+        async def events(request: web.Request) -> web.Response:
+            if not self._accepting:
+                return web.Response(status=503, text="shutting down")
+            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
+
+        async def health(request: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        application = web.Application()
+        application.router.add_post(EVENTS_PATH, events)
+        application.router.add_get("/healthz", health)
+        return application
+
+    async def start_http(self, port: int | None = None, host: str = "0.0.0.0") -> int:
+        """Serve the Events API, slash commands and interactivity at /slack/events, with
+        signature verification. Returns the port listened on (useful with port 0)."""
+        if self.settings.slack_signing_secret is None:
+            raise ValueError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it")
+        await self._forget_old_deliveries()
+        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, self.settings.slack_http_port if port is None else port)
+        await site.start()
+        bound = int(self._runner.addresses[-1][1])
+        log.info("slack: serving %s on %s:%s", EVENTS_PATH, host, bound)
+        return bound
+
+    async def start(self, *, http: bool | None = None, port: int | None = None) -> None:
+        """Connect and run until `close()` (the shape `imagebot run` drives every adapter in).
+
+        `http=None` picks Socket Mode when SLACK_APP_TOKEN is set, else HTTP when
+        SLACK_SIGNING_SECRET is; ValueError (with what to set) when neither is.
+        """
+        if http is None:
+            http = self.settings.slack_app_token is None and self.settings.slack_signing_secret is not None
+        if http:
+            await self.start_http(port)
+        else:
+            await self.start_socket_mode()
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        await self.stop()
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait until the work started by deliveries so far is finished (tests, graceful stop)."""
+        await self.tasks.wait_idle(timeout)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking deliveries, let started work finish (up to `grace` s), stop status timers.
+
+        The presenter keeps working, so jobs that finish while the bot stops still post results;
+        call this before `bot.stop()`.
+        """
+        self._accepting = False
+        self._closed.set()
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.tasks.drain(grace)
+        await self.board.close()

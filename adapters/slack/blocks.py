@@ -1,0 +1,156 @@
+"""Core replies as Slack text and Block Kit, and Slack's message markup back to plain text.
+
+Pure functions only: no I/O, so the limits Slack enforces (50 blocks, 25 elements per actions
+block, 255-character action ids, 75-character button labels) are kept in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.domain import Button, SessionKey
+
+MAX_BLOCKS = 50
+MAX_ACTIONS_PER_BLOCK = 25
+MAX_ACTION_ID = 255
+MAX_BUTTON_TEXT = 75
+MAX_SECTION_TEXT = 3000
+MAX_MESSAGE_TEXT = 39_000  # Slack truncates at 40,000; keep a margin for what we add
+EDIT_CALLBACK_ID = "ib_edit"
+EDIT_BLOCK_ID = "instruction"
+EDIT_ACTION_ID = "text"
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(\w+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
+_LINK = re.compile(r"<([^<>|@#!][^<>|]*)(?:\|([^<>]*))?>")
+
+
+def mrkdwn(text: str) -> str:
+    """Core text (Markdown-ish, may quote user prompts) as Slack mrkdwn.
+
+    `&`, `<` and `>` are escaped, so a prompt can never turn into a mention or a link;
+    `**bold**` becomes Slack's `*bold*`; backticks work as they are.
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BOLD.sub(r"*\1*", text)
+
+
+def plain_text(text: str, bot_user_id: str | None = None) -> str:
+    """Slack message markup as the words a person typed: the bot's mention removed, other
+    mentions and links as their labels, HTML entities decoded."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    text = _USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def trim(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(text: str, limit: int) -> str:
+    return trim(" ".join(text.split()), limit)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": trim(text, MAX_SECTION_TEXT)}}
+
+
+def button_element(button: Button) -> dict[str, Any]:
+    """A Block Kit button whose action_id and value are the core's custom_id (stateless)."""
+    custom_id = button.custom_id
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": custom_id,
+        "value": custom_id,
+        "text": {"type": "plain_text", "text": trim(button.label, MAX_BUTTON_TEXT), "emoji": True},
+    }
+    if button.style in ("primary", "danger"):
+        element["style"] = button.style
+    return element
+
+
+def action_blocks(buttons: Iterable[Button]) -> list[dict[str, Any]]:
+    """Buttons as actions blocks: picks (U…) and variations (V…) on rows of their own.
+
+    Action ids must be unique in a message and at most 255 characters; a button breaking either
+    rule is left out rather than making Slack refuse the whole message.
+    """
+    seen: set[str] = set()
+    rows: dict[str, list[dict[str, Any]]] = {"u": [], "v": [], "other": []}
+    for button in buttons:
+        custom_id = button.custom_id
+        if custom_id in seen or len(custom_id) > MAX_ACTION_ID:
+            continue
+        seen.add(custom_id)
+        rows[button.verb if button.verb in ("u", "v") else "other"].append(button_element(button))
+    blocks = []
+    for elements in rows.values():
+        for start in range(0, len(elements), MAX_ACTIONS_PER_BLOCK):
+            blocks.append({"type": "actions", "elements": elements[start : start + MAX_ACTIONS_PER_BLOCK]})
+    return blocks
+
+
+def message_blocks(text: str, buttons: Sequence[Button] = ()) -> list[dict[str, Any]]:
+    """A section with `text` (already mrkdwn) and the buttons under it."""
+    return [section(text), *action_blocks(buttons)][:MAX_BLOCKS]
+
+
+def edit_modal(image_id: str, where: SessionKey) -> dict[str, Any]:
+    """The Edit… form. Everything the submit needs travels in private_metadata (≤3000 chars)."""
+    metadata = json.dumps(
+        {"i": image_id, "w": where.workspace, "c": where.channel, "t": where.thread}, separators=(",", ":")
+    )
+    return {
+        "type": "modal",
+        "callback_id": EDIT_CALLBACK_ID,
+        "title": {"type": "plain_text", "text": "Edit image"},
+        "submit": {"type": "plain_text", "text": "Edit"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": metadata,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": EDIT_BLOCK_ID,
+                "label": {
+                    "type": "plain_text",
+                    "text": trim(f"What should change in image {image_id}?", 2000),
+                },
+                "hint": {
+                    "type": "plain_text",
+                    "text": "One change per edit works best; --flags such as --quality high work here too.",
+                },
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": EDIT_ACTION_ID,
+                    "multiline": True,
+                    "max_length": 3000,
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "make the sky stormier, keep everything else",
+                    },
+                },
+            }
+        ],
+    }
+
+
+def parse_edit_metadata(metadata: str, platform: str) -> tuple[str, SessionKey]:
+    """(image id, session) from an Edit… form's private_metadata; ValueError if it is not ours."""
+    try:
+        data = json.loads(metadata)
+        image_id, workspace, channel, thread = data["i"], data["w"], data["c"], data["t"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError("not an imagebot edit form") from error
+    if not all(isinstance(v, str) and v for v in (image_id, workspace, channel, thread)):
+        raise ValueError("not an imagebot edit form")
+    return image_id, SessionKey(platform, workspace, channel, thread)
