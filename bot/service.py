@@ -410,15 +410,22 @@ class ImageBot:
             error_kind=ErrorKind.INVALID_INPUT.value,
         )
 
-    async def show(self, actor: UserRef, where: SessionKey, ident: str) -> Reply:
-        """/show <id>: re-post an image (and make it current here) or a whole set, with buttons."""
+    async def show(
+        self, actor: UserRef, where: SessionKey, ident: str, open_session: OpenSession | None = None
+    ) -> Reply:
+        """/show <id>: re-post an image (and make it current here) or a whole set, with buttons.
+
+        `open_session` (as for imagine) is called only once the id is known to exist.
+        """
         ident = ident.strip().lstrip("`#")
         try:
             image = await self.store.images.image(ident)
+            image_set = None if image is not None else await self.store.images.image_set(ident)
+            if (image is not None or image_set is not None) and open_session is not None:
+                where = await open_session()
             if image is not None:
                 session = await self.store.images.session_for(where)
                 return await self._make_current(session, image, actor, f"🖼️ `{image.id}`")
-            image_set = await self.store.images.image_set(ident)
             if image_set is not None:
                 members = [await self._image(i) for i in image_set.image_ids]
                 return await set_reply(

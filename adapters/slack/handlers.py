@@ -291,30 +291,28 @@ class SlackHandlers:
                 response_url=response_url,
             )
             return
-        if not await self._stored(ident):
-            # Asked before posting, so an unknown id never flashes a message in the channel.
-            reply = await self.bot.show(actor, SessionKey(PLATFORM, team, channel, ""), ident)
-            await self.poster.ephemeral(channel, actor.id, mrkdwn(reply.text), response_url=response_url)
-            return
-        try:
-            ts = await self.poster.post(
-                channel, None, f"🖼️ *{mrkdwn(actor.label)}* brought back `{mrkdwn(ident)}`"
-            )
-        except SlackApiError as error:
-            message = _explain_post_failure(error).message
-            await self.poster.ephemeral(channel, actor.id, mrkdwn(message), response_url=response_url)
-            return
-        reply = await self.bot.show(actor, SessionKey(PLATFORM, team, channel, ts), ident)
-        if reply.error_kind or reply.ephemeral:
-            await self.poster.delete(channel, ts)
-            await self.poster.ephemeral(channel, actor.id, mrkdwn(reply.text), response_url=response_url)
-            return
-        await self.poster.images(reply, channel, ts)
+        opened: dict[str, str] = {}
 
-    async def _stored(self, ident: str) -> bool:
-        ident = ident.strip().lstrip("`#")
-        images = self.bot.store.images
-        return await images.image(ident) is not None or await images.image_set(ident) is not None
+        async def open_thread() -> SessionKey:
+            # Posted only once the core knows the id, so an unknown one never flashes a message.
+            try:
+                ts = await self.poster.post(
+                    channel, None, f"🖼️ *{mrkdwn(actor.label)}* brought back `{mrkdwn(ident)}`"
+                )
+            except SlackApiError as error:
+                raise BotError(ErrorKind.UNAVAILABLE, _explain_post_failure(error).message) from None
+            opened["ts"] = ts
+            return SessionKey(PLATFORM, team, channel, ts)
+
+        reply = await self.bot.show(
+            actor, SessionKey(PLATFORM, team, channel, ""), ident, open_session=open_thread
+        )
+        if reply.error_kind or reply.ephemeral:
+            if "ts" in opened:
+                await self.poster.delete(channel, opened["ts"])
+            await self.poster.ephemeral(channel, actor.id, mrkdwn(reply.text), response_url=response_url)
+            return
+        await self.poster.images(reply, channel, opened["ts"])
 
     # --- messages: @mentions and thread replies -------------------------------------------------
     async def on_mention(
