@@ -92,6 +92,7 @@ DEFAULT_SCOPES = (
     "files:write",
     "groups:history",
     "im:history",
+    "users:read",
 )
 
 # Scope needed by each method (None: no scope needed).
@@ -108,6 +109,7 @@ _METHOD_SCOPES: dict[str, str | None] = {
     "files.completeUploadExternal": "files:write",
     "files.info": "files:read",
     "conversations.info": "channels:read",
+    "users.info": "users:read",
 }
 
 # Pseudo-methods accepted by fail_next() for non-API routes.
@@ -585,6 +587,7 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # posts to response_url
         self.downloads: list[dict[str, Any]] = []
         self.channels: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
         self.files: dict[str, _StoredFile] = {}
         self._messages: list[dict[str, Any]] = []
         self._deleted: list[dict[str, Any]] = []
@@ -983,6 +986,7 @@ class FakeSlack:
             "files.completeUploadExternal": self._files_complete_upload,
             "files.info": self._files_info,
             "conversations.info": self._conversations_info,
+            "users.info": self._users_info,
         }
 
     # -- helpers for methods --------------------------------------------------------------------
@@ -1352,6 +1356,29 @@ class FakeSlack:
             info = self.add_channel(channel)
             return {"ok": True, "channel": dict(info)}
         return {"ok": False, "error": "channel_not_found"}
+
+    def add_user(
+        self, user_id: str, name: str, *, is_admin: bool = False, is_owner: bool = False
+    ) -> dict[str, Any]:
+        """Register a workspace member (what users.info answers for them)."""
+        user = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name.lower().replace(" ", "."),
+            "real_name": name,
+            "deleted": False,
+            "is_bot": False,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": False,
+            "profile": {"real_name": name, "display_name": name},
+        }
+        self.users[user_id] = user
+        return dict(user)
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(args.get("user") or ""))
+        return {"ok": True, "user": dict(user)} if user else {"ok": False, "error": "user_not_found"}
 
     # -- non-API routes -------------------------------------------------------------------------
 

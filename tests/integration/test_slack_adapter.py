@@ -182,7 +182,8 @@ async def running_slack(
 ) -> AsyncIterator[Harness]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
     bot = ImageBot(settings, store, build_provider(settings))
-    adapter = SlackAdapter(bot, settings, user_lookup=lookup, **adapter_options)
+    adapter_options.setdefault("user_lookup", lookup)  # None: the real users.info lookup
+    adapter = SlackAdapter(bot, settings, **adapter_options)
     await bot.start()
     try:
         yield Harness(bot, adapter, slack)
@@ -706,3 +707,23 @@ async def test_socket_mode_envelopes_work_unsigned_and_redeliveries_run_once(
     assert response.status == 200
     await slack.wait_for(lambda: slack.ephemerals)
     assert "You today: 1 images" in slack.ephemerals[-1]["text"]
+
+
+async def test_workspace_admins_are_recognised_through_users_info(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    async with FakeSlack() as slack:
+        slack.add_user(ALICE, "Alice")
+        slack.add_user(ROOT, "Root", is_owner=True)
+        settings = slack_settings(data_dir, slack, fake_openai)
+        async with running_slack(settings, slack, user_lookup=None) as h:
+
+            async def ask(text: str, user: str) -> str:
+                count = len(slack.ephemerals)
+                await h.command("/imagebot", text, user=user)
+                await slack.wait_for(lambda: len(slack.ephemerals) > count)
+                return slack.ephemerals[-1]["text"]
+
+            assert "Only admins" in await ask("settings workspace --n 1", ALICE)
+            assert "--n 1" in await ask("settings workspace --n 1", ROOT)
+            assert slack.calls_to("users.info")  # asked Slack, not a list of our own
