@@ -33,7 +33,7 @@ from bot.domain import (
     UserRef,
 )
 from bot.errors import BotError, ErrorKind, invalid
-from bot.help import HELP_TEXT
+from bot.help import SLASH_COMMANDS, help_text
 from bot.jobs import JobRunner, Presenter
 from bot.models import model_info
 from bot.operations import Executor
@@ -511,8 +511,9 @@ class ImageBot:
         lines.append("Costs are estimates from the API's token usage.")
         return Reply(text="\n".join(lines), ephemeral=True)
 
-    def help(self) -> Reply:
-        return Reply(text=HELP_TEXT, ephemeral=True)
+    def help(self, commands: str = SLASH_COMMANDS) -> Reply:
+        """/help, with the platform's own command list (adapters pass theirs)."""
+        return Reply(text=help_text(commands), ephemeral=True)
 
     async def settings_view(self, actor: UserRef, where: SessionKey) -> Reply:
         """/settings with no changes: the defaults in force here, layer by layer."""

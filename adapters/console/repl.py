@@ -21,6 +21,13 @@ from bot.domain import Attachment, JobUpdate, Reply, SessionKey, Stage, UserRef
 from bot.service import ImageBot
 
 PLATFORM = "console"
+CONSOLE_COMMANDS = """\
+**Commands**
+• `/imagine <prompt>` makes images; `/edit PATH <instruction> [--mask PATH]` edits a file.
+• Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,
+  `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.
+• `show <id>` · `history [mine]` · `queue` · `cancel [job]` · `usage` · `settings` · `new`
+  (a new session) · `quit`"""
 _PICK = re.compile(r"^([uv])(\d+)$", re.IGNORECASE)
 
 
@@ -115,7 +122,7 @@ class Console:
         if word.lower() == "/edit":
             return await self._edit_file(rest)
         if command in ("help", "?"):
-            return bot.help()
+            return bot.help(CONSOLE_COMMANDS)
         if command == "history":
             return await bot.history(user, where, mine=rest.strip() == "mine")
         if command == "queue":

@@ -253,7 +253,7 @@ class SlackHandlers:
         bot = self.bot
         reply: Reply
         if word in ("", "help", "?"):
-            reply = Reply(text=SLACK_HELP + "\n" + bot.help().text, ephemeral=True)
+            reply = bot.help(SLACK_HELP)
         elif word == "settings":
             scope, _, changes = rest.partition(" ")
             if not scope:
