@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -130,7 +132,11 @@ async def run_platforms(
             starters.append(lambda: slack_adapter.start(http=slack_http, port=slack_port))
         # Adapters register their presenters first, so resumed jobs can report to them.
         await bot.start()
+        _stop_on_sigterm()
         await asyncio.gather(*(start() for start in starters))
+        return 0
+    except asyncio.CancelledError:  # SIGTERM (or Ctrl-C): fall through to the orderly shutdown
+        log.info("shutting down")
         return 0
     except ValueError as error:  # a platform named a missing setting
         print(f"imagebot: {error}", file=sys.stderr)
@@ -169,6 +175,15 @@ def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
     return _run_until_interrupted(
         run_platforms(settings, discord=False, slack=True, slack_http=args.http or None, slack_port=args.port)
     )
+
+
+def _stop_on_sigterm() -> None:
+    """A service manager's SIGTERM shuts down like Ctrl-C: the running task is cancelled and
+    `run_platforms` closes platforms, jobs, clients and the database in order."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
 def _run_until_interrupted(main) -> int:
