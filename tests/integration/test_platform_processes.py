@@ -14,6 +14,17 @@ from tests.fakes.discord_api import FakeDiscord
 ROOT = Path(__file__).resolve().parents[2]
 
 
+async def line_matching(stream: asyncio.StreamReader, pattern: bytes, timeout: float = 30.0):
+    """Read a child's output until a line matches (its own word that it is ready)."""
+    import re
+
+    async with asyncio.timeout(timeout):
+        while line := await stream.readline():
+            if match := re.search(pattern, line):
+                return match
+    raise AssertionError(f"the process ended without printing {pattern!r}")
+
+
 async def test_imagebot_discord_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         fake.make_guild("Studio", channels=["general"])
@@ -49,6 +60,62 @@ async def test_imagebot_discord_runs_answers_and_stops_on_sigterm(tmp_path: Path
                 timeout=20,
             )
             assert "offline preview" in result["content"]  # no OPENAI_API_KEY: the offline provider
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        assert b"Traceback" not in stderr
+
+
+async def test_imagebot_slack_http_serves_signed_events_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import aiohttp
+
+    from tests.fakes.slack_api import DEFAULT_CHANNEL_ID, FakeSlack, signed_request, slash_command_body
+
+    secret = "test-signing-secret"
+    async with FakeSlack() as fake:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))
+        }
+        env |= {
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_SIGNING_SECRET": secret,
+            "SLACK_API_URL": fake.api_url,
+            "IMAGEBOT_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONPATH": str(ROOT),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "slack",
+            "--http",
+            "--port",
+            "0",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            listening = await line_matching(process.stderr, rb"serving /slack/events on [^:]+:(\d+)")
+            url = f"http://127.0.0.1:{int(listening.group(1))}/slack/events"
+            async with aiohttp.ClientSession() as http:
+                body = slash_command_body("/imagine", "a paper boat --n 1", fake=fake)
+                signed = signed_request(body, secret=secret)
+                headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
+                async with http.post(url, data=body.encode(), headers=headers) as answer:
+                    assert answer.status == 200
+                async with http.post(
+                    url, data=body.encode(), headers=headers | {"x-slack-signature": "v0=bad"}
+                ) as bad:
+                    assert bad.status == 401
+            await fake.wait_for(
+                lambda: any(m.get("files") for m in fake.messages(DEFAULT_CHANNEL_ID)), timeout=20
+            )
         finally:
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(20):
