@@ -4,7 +4,9 @@
   storage, grid), and for an upscale to 2880x2880;
 - event-loop stall: the longest gap the loop saw while those jobs ran (the 3-second acks on
   Discord and Slack depend on this staying small);
-- fit_under: re-encoding a noisy 3840x2160 image under Discord's 10 MiB limit.
+- fit_under: re-encoding a noisy 3840x2160 image under Discord's 10 MiB limit;
+- acknowledgement latency of /imagine on Discord and Slack while the provider is busy
+  (bench/acks.py).
 """
 
 from __future__ import annotations
@@ -106,8 +108,11 @@ def bench_fit() -> None:
 
 
 def main() -> None:
+    from bench import acks
+
     asyncio.run(bench_core(rounds=int(os.environ.get("BENCH_ROUNDS", "3"))))
     bench_fit()
+    acks.main()
 
 
 if __name__ == "__main__":
