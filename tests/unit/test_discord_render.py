@@ -1,0 +1,35 @@
+"""Discord button layout: every set size fits Discord's 5 rows of 5, picks and variations apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.discord.render import build_view, button_rows
+from bot.domain import ImageSet, Operation
+from bot.replies import image_buttons, set_buttons
+
+
+def a_set(count: int) -> ImageSet:
+    return ImageSet("abcd1234", 1, Operation.IMAGINE, "p", tuple(f"{i:08x}" for i in range(count)), "u", 0.0)
+
+
+@pytest.mark.parametrize("count", range(2, 11))
+async def test_every_set_size_fits_five_rows_of_five(count: int) -> None:
+    rows = button_rows(set_buttons(a_set(count)))
+    assert len(rows) <= 5 and all(len(row) <= 5 for row in rows)
+    assert sum(len(row) for row in rows) == 2 * count + 1  # U1..Un, V1..Vn and reroll: nothing dropped
+    for row in rows:
+        assert len({b.verb for b in row}) == 1  # a row holds one kind of button
+    view = build_view(set_buttons(a_set(count)))  # discord.py itself accepts the layout
+    assert view is not None and len(view.children) == 2 * count + 1
+    assert all(len(item.custom_id) <= 100 for item in view.children)
+
+
+async def test_single_image_buttons_fit() -> None:
+    from bot.domain import StoredImage
+
+    image = StoredImage(
+        "abcd1234", 1, "0" * 64, "image/png", 1024, 1024, Operation.IMAGINE, "p", {}, "u", 0.0
+    )
+    rows = button_rows(image_buttons(image))
+    assert [len(r) for r in rows] == [5, 4]
