@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     imagebot_daily_image_quota: int = Field(200, ge=0, description="per user per day; 0 = unlimited")
     imagebot_monthly_budget_usd: float = Field(0.0, ge=0, description="per workspace; 0 = unlimited")
     imagebot_prices: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    imagebot_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="channel ids the bot answers in; empty = every channel"
+    )
+    imagebot_buttons: Literal["anyone", "requester"] = Field(
+        "anyone", description="who may press the buttons under an image: anyone, or its requester and admins"
+    )
     imagebot_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- Discord --------------------------------------------------------------------------------
@@ -74,7 +80,7 @@ class Settings(BaseSettings):
     slack_http_port: int = Field(3000, ge=1, le=65535)
     slack_api_url: str | None = None
 
-    @field_validator("imagebot_allowed_models", "discord_guild_ids", mode="before")
+    @field_validator("imagebot_allowed_models", "imagebot_channels", "discord_guild_ids", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # Accept "a,b" as well as a JSON list, which is what people type into .env files.

@@ -100,6 +100,7 @@ class ImageBot:
         a refused request never leaves an empty thread behind.
         """
         try:
+            self._check_channel(where)
             prompt, flags = options.split_flags(text)
             prompt = options.validate_prompt(prompt)
             defaults = await self._preferences(actor, where)
@@ -124,6 +125,7 @@ class ImageBot:
     ) -> Reply:
         """/edit: start (or continue) a session from an uploaded image and edit it."""
         try:
+            self._check_channel(where)
             text, flags = options.split_flags(instruction)
             text = options.validate_prompt(text, what="instruction")
             decoded = await self._decode_all([image, *references])
@@ -158,8 +160,9 @@ class ImageBot:
         strong: bool = False,
         open_session: OpenSession | None = None,
     ) -> Reply:
-        """ "Vary image" on any message with an image: variations of an uploaded picture."""
+        """The "Vary image" menu on any message with an image: variations of that picture."""
         try:
+            self._check_channel(where)
             decoded = await self._decode_all([image])
             main = decoded[0][1]
             chosen = self._resolve(OptionOverrides(), keep_size=(main.width, main.height))
@@ -181,6 +184,7 @@ class ImageBot:
     ) -> Reply:
         """A reply in a session thread: edit the current image (PRODUCT.md §2)."""
         try:
+            self._check_channel(where)
             session = await self.store.images.find_session(where)
             if session is None or (session.current_image_id is None and session.last_set_id is None):
                 raise invalid("There is no image in this thread yet: start with /imagine <prompt>.")
@@ -206,6 +210,7 @@ class ImageBot:
     async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Reply:
         """The Edit… form: an instruction applied to a given image."""
         try:
+            self._check_channel(where)
             image = await self._image(image_id)
             return await self._edit_image(actor, where, image, instruction, ())
         except BotError as error:
@@ -234,6 +239,7 @@ class ImageBot:
     async def press(self, actor: UserRef, where: SessionKey, custom_id: str) -> Reply:
         """A button click (or its console word), identified by the button's custom_id."""
         try:
+            self._check_channel(where)
             parts = custom_id.split(":")
             if len(parts) < 3 or parts[0] != "ib":
                 raise invalid("That button is not one of mine.")
@@ -255,6 +261,7 @@ class ImageBot:
             image_set = await self.store.images.image_set(target)
             if image_set is None:
                 raise BotError(ErrorKind.NOT_FOUND, f"Set `{target}` is not stored here.")
+            self._check_may_press(actor, image_set.requester)
             index = _index(arg, len(image_set.image_ids))
             image = await self._image(image_set.image_ids[index - 1])
             if verb == "u":
@@ -268,6 +275,7 @@ class ImageBot:
         if verb == "reroll":
             return await self._reroll(actor, where, target, origin)
         image = await self._image(target)
+        self._check_may_press(actor, image.requester)
         if verb == "use":
             session = await self.store.images.session_for(where)
             return await self._make_current(session, image, actor, "👉 Current image")
@@ -346,6 +354,7 @@ class ImageBot:
     async def _reroll(self, actor: UserRef, where: SessionKey, target: str, origin: str) -> Reply:
         image_set = await self.store.images.image_set(target)
         first = await self._image(image_set.image_ids[0] if image_set else target)
+        self._check_may_press(actor, first.requester)
         chosen = self._options_like(first, n=len(image_set.image_ids) if image_set else 1)
         # The same request again: a new prompt roll for generations, the same operation on the
         # same inputs for everything else (variations of variations, a fresh take on an edit).
@@ -419,6 +428,7 @@ class ImageBot:
         """
         ident = ident.strip().lstrip("`#")
         try:
+            self._check_channel(where)
             image = await self.store.images.image(ident)
             image_set = None if image is not None else await self.store.images.image_set(ident)
             if (image is not None or image_set is not None) and open_session is not None:
@@ -694,6 +704,22 @@ class ImageBot:
         )
         await self.store.images.add_upload(image)
         return image.id
+
+    def _check_channel(self, where: SessionKey) -> None:
+        allowed = self.settings.imagebot_channels
+        if allowed and where.platform != "console" and where.channel not in allowed:
+            raise BotError(
+                ErrorKind.FORBIDDEN,
+                "imagebot is not enabled in this channel; an admin can add it to IMAGEBOT_CHANNELS.",
+            )
+
+    def _check_may_press(self, actor: UserRef, requester: str) -> None:
+        """The buttons setting: anyone may use them (default), or only who asked and admins."""
+        if self.settings.imagebot_buttons == "requester" and actor.key != requester and not actor.is_admin:
+            raise BotError(
+                ErrorKind.FORBIDDEN,
+                f"Only {requester.split(':', 1)[-1]} (who made this) or an admin can use these buttons here.",
+            )
 
     async def _image(self, image_id: str) -> StoredImage:
         image = await self.store.images.image(image_id)

@@ -89,3 +89,29 @@ async def test_reroll_repeats_the_same_request(data_dir: Path) -> None:
         image = await bot.store.images.image(more.result.images[0].image_id)
         assert image.operation.value == "vary_strong"
         assert image.parents == (first.result.images[0].image_id,)  # variations of the same image
+
+
+async def test_the_bot_answers_only_in_enabled_channels(data_dir: Path) -> None:
+    from bot.domain import SessionKey
+
+    settings = make_settings(data_dir, imagebot_channels="chan,other")
+    elsewhere = SessionKey("test", "team", "random", "t9")
+    async with running_bot(settings) as (bot, presenter):
+        refused = await bot.imagine(ALICE, elsewhere, "a fox --n 1")
+        assert refused.error_kind == "forbidden" and "IMAGEBOT_CHANNELS" in refused.text
+        allowed = await bot.imagine(ALICE, THREAD, "a fox --n 1")
+        done = await presenter.final(allowed.job_id)
+        image_id = done.result.images[0].image_id
+        click = await bot.press(ALICE, elsewhere, f"ib:upscale:{image_id}")
+        assert click.error_kind == "forbidden"
+
+
+async def test_buttons_for_the_requester_only_when_so_configured(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir, imagebot_buttons="requester")) as (bot, presenter):
+        made = await presenter.final((await bot.imagine(ALICE, THREAD, "two kites --n 2")).job_id)
+        set_id = made.result.caption.short_id
+        refused = await bot.press(BOB, THREAD, f"ib:u:{set_id}:1")
+        assert refused.error_kind == "forbidden" and "alice" in refused.text
+        assert (await bot.press(BOB, THREAD, f"ib:reroll:{set_id}")).error_kind == "forbidden"
+        assert (await bot.press(ADMIN, THREAD, f"ib:u:{set_id}:1")).error_kind is None
+        assert (await bot.press(ALICE, THREAD, f"ib:u:{set_id}:2")).error_kind is None
