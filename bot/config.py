@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     imagebot_buttons: Literal["anyone", "requester"] = Field(
         "anyone", description="who may press the buttons under an image: anyone, or its requester and admins"
     )
+    # What people who are not admins may use (admins may use everything allowed above).
+    imagebot_member_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    imagebot_member_qualities: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    imagebot_member_max_pixels: int = Field(0, ge=0, description="0 = no limit")
     imagebot_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- Discord --------------------------------------------------------------------------------
@@ -80,7 +84,14 @@ class Settings(BaseSettings):
     slack_http_port: int = Field(3000, ge=1, le=65535)
     slack_api_url: str | None = None
 
-    @field_validator("imagebot_allowed_models", "imagebot_channels", "discord_guild_ids", mode="before")
+    @field_validator(
+        "imagebot_allowed_models",
+        "imagebot_channels",
+        "imagebot_member_models",
+        "imagebot_member_qualities",
+        "discord_guild_ids",
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # Accept "a,b" as well as a JSON list, which is what people type into .env files.
@@ -104,7 +115,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown model {value!r}; known: {', '.join(sorted(MODELS))}")
         return value
 
-    @field_validator("imagebot_allowed_models")
+    @field_validator("imagebot_allowed_models", "imagebot_member_models")
     @classmethod
     def _known_models(cls, values: list[str]) -> list[str]:
         for value in values:

@@ -657,6 +657,7 @@ class ImageBot:
     ) -> Reply:
         """Check limits, store uploads, record and queue the job. Validation is all done before
         anything is stored, so a refused request leaves nothing behind."""
+        self._check_role(actor, chosen)
         await self._check_quota(actor, where, chosen.n)
         self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
         if open_session is not None:
@@ -711,6 +712,30 @@ class ImageBot:
             raise BotError(
                 ErrorKind.FORBIDDEN,
                 "imagebot is not enabled in this channel; an admin can add it to IMAGEBOT_CHANNELS.",
+            )
+
+    def _check_role(self, actor: UserRef, chosen: ImageOptions) -> None:
+        """Models, qualities and sizes reserved for admins (IMAGEBOT_MEMBER_*)."""
+        if actor.is_admin:
+            return
+        s = self.settings
+        if s.imagebot_member_models and chosen.model not in s.imagebot_member_models:
+            raise BotError(
+                ErrorKind.FORBIDDEN,
+                f"{chosen.model} is for admins here; you may use {', '.join(s.imagebot_member_models)}.",
+            )
+        if s.imagebot_member_qualities and chosen.quality not in s.imagebot_member_qualities:
+            raise BotError(
+                ErrorKind.FORBIDDEN,
+                f"--quality {chosen.quality} is for admins here; you may use"
+                f" {', '.join(s.imagebot_member_qualities)}.",
+            )
+        size = chosen.dimensions()
+        if s.imagebot_member_max_pixels and size and size[0] * size[1] > s.imagebot_member_max_pixels:
+            raise BotError(
+                ErrorKind.FORBIDDEN,
+                f"{chosen.size} is larger than members may make here"
+                f" (at most {s.imagebot_member_max_pixels:,} pixels); ask an admin.",
             )
 
     def _check_may_press(self, actor: UserRef, requester: str) -> None:

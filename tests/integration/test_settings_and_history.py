@@ -115,3 +115,25 @@ async def test_buttons_for_the_requester_only_when_so_configured(data_dir: Path)
         assert (await bot.press(BOB, THREAD, f"ib:reroll:{set_id}")).error_kind == "forbidden"
         assert (await bot.press(ADMIN, THREAD, f"ib:u:{set_id}:1")).error_kind is None
         assert (await bot.press(ALICE, THREAD, f"ib:u:{set_id}:2")).error_kind is None
+
+
+async def test_members_are_held_to_the_member_limits(data_dir: Path) -> None:
+    settings = make_settings(
+        data_dir,
+        imagebot_member_models="gpt-image-2",
+        imagebot_member_qualities="low,medium,auto",
+        imagebot_member_max_pixels=1536 * 1024,
+    )
+    async with running_bot(settings) as (bot, presenter):
+        model = await bot.imagine(ALICE, THREAD, "a fox --model gpt-image-2.5-flare --n 1")
+        assert model.error_kind == "forbidden" and "for admins" in model.text
+        quality = await bot.imagine(ALICE, THREAD, "a fox --quality high --n 1")
+        assert quality.error_kind == "forbidden" and "--quality high" in quality.text
+        big = await bot.imagine(ALICE, THREAD, "a fox --size 2048x2048 --n 1")
+        assert big.error_kind == "forbidden" and "pixels" in big.text
+        assert (
+            await bot.imagine(ADMIN, THREAD, "a fox --size 2048x2048 --quality high --n 1")
+        ).error_kind is None
+        ok = await presenter.final((await bot.imagine(ALICE, THREAD, "a fox --ar 3:2 --n 1")).job_id)
+        upscale = await bot.press(ALICE, THREAD, f"ib:upscale:{ok.result.images[0].image_id}")
+        assert upscale.error_kind == "forbidden"  # the larger render is above the member limit
