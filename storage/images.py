@@ -59,13 +59,6 @@ class ImageRepo:
             raise KeyError(session_id)
         return _session(row)
 
-    async def rekey_session(self, session_id: int, key: SessionKey) -> None:
-        """Move a session to a new thread key (e.g. once the platform thread exists)."""
-        await self.db.execute(
-            "UPDATE sessions SET platform=?, workspace=?, channel=?, thread=? WHERE id=?",
-            (key.platform, key.workspace, key.channel, key.thread, session_id),
-        )
-
     async def set_current(
         self, session_id: int, image_id: str | None, *, last_set_id: str | None = None, awaiting_pick: bool
     ) -> None:

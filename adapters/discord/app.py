@@ -162,7 +162,7 @@ class DiscordAdapter:
 
     async def post_in_thread(self, thread_id: int, reply: Reply, *, file_limit: int | None = None) -> None:
         """A reply posted into a session thread with the bot token (clicks, thread replies)."""
-        limit = file_limit or self.presenter_limit()
+        limit = file_limit or self._file_limit_of(thread_id)
         parts = await render(reply, file_limit=limit)
         message = await self.client.get_partial_messageable(thread_id).send(**parts.as_send_kwargs())
         if reply.job_id and reply.queue_position is not None:
@@ -173,8 +173,11 @@ class DiscordAdapter:
                 ),
             )
 
-    def presenter_limit(self) -> int:
-        return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+    def _file_limit_of(self, channel_id: int) -> int:
+        """The upload limit where there is no interaction to ask: the server's (boosts raise it)."""
+        channel = self.client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        return guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 
     # --- buttons and forms ----------------------------------------------------------------------
     async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None:
