@@ -15,7 +15,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.commands import register_commands
+from adapters.discord.commands import register_commands, session_opener
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
 from adapters.discord.presenter import DiscordPresenter, StatusTarget
 from adapters.discord.render import render
@@ -207,25 +207,22 @@ class DiscordAdapter:
         await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
 
     async def on_form(self, interaction: discord.Interaction, custom_id: str) -> None:
-        """A submitted Edit… form (works after restarts: nothing about it lives in memory)."""
+        """A submitted form (works after restarts: nothing about it lives in memory)."""
         instruction = submitted_values(interaction.data or {}).get("instruction", "")
         _, kind, *rest = custom_id.split(":")
-        await interaction.response.defer(ephemeral=True, thinking=True)
         actor = self.actor(interaction)
-        if kind == "edit" and rest:
+        if kind == "edit" and rest:  # Edit… under an image: the result joins that image's thread
+            await interaction.response.defer(ephemeral=True, thinking=True)
             where = self._where_of_click(interaction)
             reply = await self.bot.edit_image(actor, where, rest[0], instruction)
-        elif kind == "edit-message" and len(rest) == 2:
-            reply, where = await self._edit_message_image(
-                interaction, actor, int(rest[0]), int(rest[1]), instruction
-            )
-        else:
-            return
-        if reply.error_kind and reply.job_id is None:
-            await interaction.followup.send(reply.text[:2000], ephemeral=True)
-            return
-        await interaction.followup.send(f"Working on it: job `{reply.job_id}`.", ephemeral=True)
-        await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
+            if reply.error_kind and reply.job_id is None:
+                await interaction.followup.send(reply.text[:2000], ephemeral=True)
+                return
+            await interaction.followup.send(f"Working on it: job `{reply.job_id}`.", ephemeral=True)
+            await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
+        elif kind == "edit-message" and len(rest) == 2:  # "Edit image" on any message: a new session
+            await interaction.response.defer(thinking=True)
+            await self._edit_message_image(interaction, actor, int(rest[0]), int(rest[1]), instruction)
 
     async def _edit_message_image(
         self,
@@ -234,14 +231,19 @@ class DiscordAdapter:
         channel_id: int,
         message_id: int,
         instruction: str,
-    ) -> tuple[Reply, SessionKey]:
+    ) -> None:
         message = await self.client.get_partial_messageable(channel_id).fetch_message(message_id)
         images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
-        where = where_of(interaction.channel, interaction.guild_id)
         if not images:
-            return Reply(text="That message has no image to edit.", error_kind="invalid_input"), where
+            await self.answer(
+                interaction, Reply(text="That message has no image to edit.", error_kind="invalid_input")
+            )
+            return
         (upload,) = await self.read_attachments(images[:1])
-        return await self.bot.edit_upload(actor, where, upload, instruction), where
+        where = where_of(interaction.channel, interaction.guild_id)
+        opener, created = session_opener(interaction, where, instruction)
+        reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=opener)
+        await self.answer(interaction, reply, thread_id=created.get("thread"))
 
     # --- thread replies -------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:

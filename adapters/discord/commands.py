@@ -68,7 +68,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         overrides = OptionOverrides(
             aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
         )
-        opener, created = _session_opener(interaction, where, prompt)
+        opener, created = session_opener(interaction, where, prompt)
         reply = await bot.imagine(
             adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener
         )
@@ -88,7 +88,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         where = here(interaction)
         (upload,) = await adapter.read_attachments([image])
         mask_upload = (await adapter.read_attachments([mask]))[0] if mask else None
-        opener, created = _session_opener(interaction, where, instruction)
+        opener, created = session_opener(interaction, where, instruction)
         reply = await bot.edit_upload(
             adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
         )
@@ -153,7 +153,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         await interaction.response.defer(thinking=True)
         where = here(interaction)
         (upload,) = await adapter.read_attachments(images[:1])
-        opener, created = _session_opener(interaction, where, f"Variations of {upload.filename}")
+        opener, created = session_opener(interaction, where, f"Variations of {upload.filename}")
         reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
         await adapter.answer(interaction, reply, thread_id=created.get("thread"))
 
@@ -162,7 +162,7 @@ def _images_of(message: discord.Message) -> list[discord.Attachment]:
     return [a for a in message.attachments if (a.content_type or "").startswith("image/")]
 
 
-def _session_opener(interaction: discord.Interaction, where: SessionKey, title: str):
+def session_opener(interaction: discord.Interaction, where: SessionKey, title: str):
     """In a thread the session already exists; in a channel, the response message gets a thread."""
     created: dict[str, int] = {}
     if isinstance(interaction.channel, discord.Thread) or interaction.guild_id is None:

@@ -353,3 +353,43 @@ async def test_refused_message_content_intent_falls_back_to_mentions(
         assert edit.fields["prompt"] == "make it green"
         await fake_discord.wait_for(lambda f: done_message(f, thread_id, "Edited"))
         assert len(fake_openai.requests) == 2
+
+
+async def test_message_menus_edit_and_vary_any_image(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
+        general = channel_id(fake_discord)
+        photo_bytes = png(1024, 1024)
+        photo = fake_discord.add_attachment("photo.png", photo_bytes, "image/png", channel_id=general)
+        posted = fake_discord.message_create(general, "look at this", attachments=[photo])
+
+        vary = fake_discord.context_menu_interaction("Vary image", posted, channel=general)
+        await fake_discord.dispatch("INTERACTION_CREATE", vary)
+        varied = await fake_discord.wait_for(
+            lambda f: (m := f.original_message(vary["id"])) and "variations" in m["content"] and m, timeout=15
+        )
+        assert labels(varied)[:4] == ["U1", "U2", "U3", "U4"]
+        assert fake_discord.channels[varied["id"]]["type"] == 11  # the result got its session thread
+        assert fake_openai.requests[0].images[0].data == photo_bytes
+
+        edit = fake_discord.context_menu_interaction("Edit image", posted, channel=general)
+        await fake_discord.dispatch("INTERACTION_CREATE", edit)
+        await fake_discord.wait_for(lambda f: f.interactions[edit["id"]].response is not None)
+        assert fake_discord.interaction_responses[edit["id"]]["type"] == 9
+        form_id = fake_discord.interaction_responses[edit["id"]]["data"]["custom_id"]
+        submit = fake_discord.modal_submit(form_id, {"instruction": "make it sepia"})
+        await fake_discord.dispatch("INTERACTION_CREATE", submit)
+        edited = await fake_discord.wait_for(
+            lambda f: (m := f.original_message(submit["id"])) and "Edited" in m["content"] and m, timeout=15
+        )
+        assert fake_openai.requests[1].fields["prompt"] == "make it sepia"
+        assert fake_openai.requests[1].images[0].data == photo_bytes
+        assert fake_discord.channels[edited["id"]]["type"] == 11
+
+        text_only = fake_discord.message_create(general, "no picture here")
+        nothing = fake_discord.context_menu_interaction("Vary image", text_only, channel=general)
+        await fake_discord.dispatch("INTERACTION_CREATE", nothing)
+        await fake_discord.wait_for(lambda f: f.interactions[nothing["id"]].response is not None)
+        answer = fake_discord.interaction_responses[nothing["id"]]
+        assert "no image" in answer["data"]["content"] and answer["data"]["flags"] & 64
