@@ -7,6 +7,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from bot import imaging, sizes
 from bot.costs import estimate_cost
@@ -107,39 +108,43 @@ class Executor:
         return await self._store(job, plan, result)
 
     async def plan(self, job: Job, sources: list[StoredImage]) -> Plan:
+        """The provider call for a job. Sizes were settled when it was queued (spec.options)."""
         spec = job.spec
         op = spec.operation
-        base = {
-            "safety_identifier": job.requester.safety_identifier,
-            "variation_key": job.id,
-            "options": spec.options,
-        }
+
+        def request(
+            kind: Literal["generate", "edit"],
+            prompt: str,
+            images: tuple[InputImage, ...] = (),
+            mask: InputImage | None = None,
+        ) -> ProviderRequest:
+            return ProviderRequest(
+                kind=kind,
+                prompt=prompt,
+                options=spec.options,
+                images=images,
+                mask=mask,
+                safety_identifier=job.requester.safety_identifier,
+                variation_key=job.id,
+            )
+
         if op in (Operation.IMAGINE, Operation.REROLL) and not sources:
-            return Plan(ProviderRequest(kind="generate", prompt=spec.prompt, **base))
-        inputs = [await self._input(image) for image in sources]
+            return Plan(request("generate", spec.prompt))
+        inputs = tuple([await self._input(image) for image in sources])
         if op in (Operation.IMAGINE, Operation.REROLL, Operation.EDIT):
             mask = None
             if spec.mask_blob:
                 mask = InputImage("mask.png", await self.store.blobs.get(spec.mask_blob), "image/png")
-            return Plan(
-                ProviderRequest(kind="edit", prompt=spec.prompt, images=tuple(inputs), mask=mask, **base)
-            )
+            return Plan(request("edit", spec.prompt, inputs, mask))
         instruction = INSTRUCTIONS[op].format(prompt=spec.prompt)
         source = sources[0]
         info = model_info(spec.options.model)
         assert info is not None
-        if op is Operation.UPSCALE:
-            target = sizes.upscale_target(source.width, source.height, info)
-            if target is None:
-                local = sizes.local_upscale_size(source.width, source.height)
-                return Plan(
-                    None, local_size=local, note="the model cannot render larger, so this is a local resample"
-                )
-            options = dataclasses.replace(spec.options, size=f"{target[0]}x{target[1]}")
+        if op is Operation.UPSCALE and sizes.upscale_target(source.width, source.height, info) is None:
             return Plan(
-                ProviderRequest(
-                    kind="edit", prompt=instruction, images=(inputs[0],), **(base | {"options": options})
-                )
+                None,
+                local_size=spec.options.dimensions(),
+                note="the model cannot render larger, so this is a local resample",
             )
         if op in (Operation.ZOOM_OUT, Operation.ASPECT):
             if op is Operation.ZOOM_OUT:
@@ -147,19 +152,15 @@ class Executor:
             else:
                 placement = sizes.aspect_placement(source.width, source.height, spec.aspect or "1:1", info)
             canvas, mask_png = await asyncio.to_thread(imaging.outpaint_inputs, inputs[0].data, placement)
-            options = dataclasses.replace(
-                spec.options, size=f"{placement.canvas_width}x{placement.canvas_height}"
-            )
             return Plan(
-                ProviderRequest(
-                    kind="edit",
-                    prompt=instruction,
-                    images=(InputImage("canvas.png", canvas, "image/png"),),
-                    mask=InputImage("mask.png", mask_png, "image/png"),
-                    **(base | {"options": options}),
+                request(
+                    "edit",
+                    instruction,
+                    (InputImage("canvas.png", canvas, "image/png"),),
+                    InputImage("mask.png", mask_png, "image/png"),
                 )
             )
-        return Plan(ProviderRequest(kind="edit", prompt=instruction, images=(inputs[0],), **base))
+        return Plan(request("edit", instruction, inputs[:1]))
 
     async def _input(self, image: StoredImage) -> InputImage:
         data = await self.store.blobs.get(image.blob)
@@ -174,15 +175,10 @@ class Executor:
         count = len(result.images)
         set_id = self.new_id() if count > 1 else None
         label = result.label or self.provider.label
-        options = (
-            plan.request.options
-            if plan.request
-            else dataclasses.replace(
-                spec.options,
-                size=f"{plan.local_size[0]}x{plan.local_size[1]}" if plan.local_size else spec.options.size,
-            )
-        )
-        params: dict[str, object] = dataclasses.asdict(options) | {
+        # A local resample says so, never the provider's label (it did not make this image).
+        if plan.request is None:
+            label = result.label
+        params: dict[str, object] = dataclasses.asdict(spec.options) | {
             "provider": self.provider.name,
             "requester_name": job.requester.label,
         }

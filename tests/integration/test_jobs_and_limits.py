@@ -163,3 +163,20 @@ async def test_double_click_does_not_start_a_duplicate_job(data_dir: Path, fake_
         fake_openai.gate.set()
         assert (await presenter.final(first.job_id)).stage is Stage.DONE
         assert len(fake_openai.requests) == 2
+
+
+async def test_upscale_beyond_the_model_is_a_labelled_local_resample(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        made = await presenter.final(
+            (await bot.imagine(ALICE, THREAD, "a tile --model gpt-image-1.5 --n 1")).job_id
+        )
+        image_id = made.result.images[0].image_id
+        up = await presenter.final((await bot.press(ALICE, THREAD, f"ib:upscale:{image_id}")).job_id)
+        (view,) = up.result.images
+        assert (view.width, view.height) == (2048, 2048)  # 2x, since 1024x1024 is this model's largest
+        assert "local resample" in up.result.text
+        assert len(fake_openai.requests) == 1  # the provider was not asked for what it cannot do
+        stored = await bot.store.images.image(view.image_id)
+        assert stored.label == "local resample" and stored.parents == (image_id,)
