@@ -36,7 +36,7 @@ from bot.errors import BotError, ErrorKind, invalid
 from bot.help import SLASH_COMMANDS, help_text
 from bot.jobs import JobRunner, Presenter
 from bot.models import model_info
-from bot.operations import Executor
+from bot.operations import HEADLINES, Executor
 from bot.preferences import SCOPES, Scope, describe, layered, scope_key
 from bot.providers.base import Provider
 from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
@@ -567,6 +567,28 @@ class ImageBot:
     async def _preferences(self, actor: UserRef, where: SessionKey) -> OptionOverrides:
         layers = [await self.store.preferences.get(*scope_key(scope, actor, where)) for scope in SCOPES]
         return layered(*layers)
+
+    async def undelivered(self, platform: str, within: float = 86_400.0) -> list[tuple[Job, Reply]]:
+        """Results of the last `within` seconds that were stored but never posted, with their
+        replies, so an adapter can deliver them after a restart (at least once, never lost)."""
+        found = []
+        for job in await self.store.jobs.undelivered(platform, self.clock() - within):
+            reply = await self._result_of(job)
+            if reply is not None:
+                found.append((job, reply))
+        return found
+
+    async def _result_of(self, job: Job) -> Reply | None:
+        headline = HEADLINES[job.spec.operation]
+        image_set = await self.store.images.image_set(job.result_set_id or "")
+        if image_set is not None:
+            members = [await self._image(i) for i in image_set.image_ids]
+            label = await self._label(members[0])
+            return await set_reply(image_set, members, self.store.blobs, label, headline, job_id=job.id)
+        image = await self.store.images.image(job.result_set_id or "")
+        if image is None:
+            return None
+        return await single_reply(image, self.store.blobs, await self._label(image), headline, job_id=job.id)
 
     async def session_state(self, where: SessionKey) -> Session | None:
         """The thread's session (current image, last set), or None before its first image."""

@@ -200,6 +200,17 @@ class JobRepo:
         )
         return [(r["requester"], r["images"], r["cost"]) for r in rows]
 
+    async def undelivered(self, platform: str, since: float) -> list[Job]:
+        """Jobs of a platform that finished with images since `since` but whose result was never
+        recorded as posted (the process stopped between storing and posting), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs j WHERE j.status='done' AND j.platform=? AND j.finished_at>=?"
+            " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'result:%')"
+            " ORDER BY j.finished_at",
+            (platform, since),
+        )
+        return [_job(row) for row in rows]
+
     # --- posts ----------------------------------------------------------------------------------
     async def record_post(self, job_id: str, platform: str, message_ref: str) -> None:
         await self.db.execute(

@@ -17,7 +17,7 @@ from discord import app_commands
 
 from adapters.discord.commands import register_commands, session_opener
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
-from adapters.discord.presenter import DiscordPresenter, StatusTarget
+from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
 from adapters.discord.render import render
 from bot.config import Settings
 from bot.domain import Attachment, Reply, SessionKey, UserRef
@@ -25,7 +25,6 @@ from bot.service import ImageBot
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread)
 _MENTION = re.compile(r"<@!?(\d+)>")
 
@@ -74,7 +73,7 @@ class ImagebotClient(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s", self.user)
-        self.adapter.ready.set()
+        await self.adapter.on_connected()
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
@@ -94,7 +93,7 @@ class DiscordAdapter:
         self.ready = asyncio.Event()  # set once connected (tests and `imagebot run` wait on it)
         self.message_content = settings.discord_message_content
         self.client = self._new_client()
-        self.presenter = DiscordPresenter(self.client)
+        self.presenter = DiscordPresenter(self.client, record_post=bot.store.jobs.record_post)
         bot.register_presenter(PLATFORM, self.presenter)
         ImagebotButton.on_click = self.on_click
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,6 +129,17 @@ class DiscordAdapter:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.close()
+
+    async def on_connected(self) -> None:
+        """Once per process: deliver results a previous run stored but never posted."""
+        if not self.ready.is_set():
+            for job, reply in await self.bot.undelivered(PLATFORM):
+                log.info("job %s [discord]: delivering a result the last run did not post", job.id)
+                try:
+                    await self.presenter.deliver(job.id, reply, StatusTarget(thread_id=int(job.where.thread)))
+                except discord.HTTPException as error:
+                    log.warning("job %s [discord]: still cannot post its result (%s)", job.id, error.status)
+        self.ready.set()
 
     # --- helpers --------------------------------------------------------------------------------
     def actor(self, interaction: discord.Interaction) -> UserRef:

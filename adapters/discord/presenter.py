@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import discord
@@ -22,7 +23,11 @@ from bot.domain import JobUpdate, Reply, Stage
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+PLATFORM = "discord"
 PARTIAL_INTERVAL = 1.0  # seconds between preview edits of one message (Discord rate limits)
+
+
+RecordPost = Callable[[str, str, str], Awaitable[None]]  # (job id, platform, message ref)
 
 
 @dataclass
@@ -36,8 +41,11 @@ class StatusTarget:
 
 
 class DiscordPresenter:
-    def __init__(self, client: discord.Client, clock=time.monotonic) -> None:
+    def __init__(
+        self, client: discord.Client, record_post: RecordPost | None = None, clock=time.monotonic
+    ) -> None:
         self.client = client
+        self.record_post = record_post
         self.clock = clock
         self.targets: dict[str, StatusTarget] = {}
 
@@ -65,27 +73,31 @@ class DiscordPresenter:
             )
         elif update.result is not None:
             self.targets.pop(job.id, None)
-            await self.deliver(update.result, target or StatusTarget(thread_id=int(job.where.thread)))
+            await self.deliver(job.id, update.result, target or StatusTarget(thread_id=int(job.where.thread)))
 
-    async def deliver(self, reply: Reply, target: StatusTarget) -> None:
-        """Put a finished result where it belongs: over the status message, or into the thread."""
+    async def deliver(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+        """Put a finished result where it belongs (over the status message, or into the thread)
+        and record where it went, so a restart knows it was delivered."""
         parts = await render(reply, file_limit=target.file_limit)
         try:
+            message = None
             if target.interaction is not None and not target.interaction.is_expired():
-                await target.interaction.edit_original_response(**parts.as_edit_kwargs())
-                return
-            if target.message_id is not None and target.channel_id is not None:
-                message = self.client.get_partial_messageable(target.channel_id).get_partial_message(
-                    target.message_id
-                )
-                await message.edit(**parts.as_edit_kwargs())
-                return
+                message = await target.interaction.edit_original_response(**parts.as_edit_kwargs())
+            elif target.message_id is not None and target.channel_id is not None:
+                channel = self.client.get_partial_messageable(target.channel_id)
+                message = await channel.get_partial_message(target.message_id).edit(**parts.as_edit_kwargs())
         except discord.HTTPException as error:
             log.warning(
                 "could not edit the status message (%s); posting the result in the thread", error.status
             )
             parts = await render(reply, file_limit=target.file_limit)  # files were consumed
-        await self.client.get_partial_messageable(target.thread_id).send(**parts.as_send_kwargs())
+            message = None
+        if message is None:
+            message = await self.client.get_partial_messageable(target.thread_id).send(
+                **parts.as_send_kwargs()
+            )
+        if self.record_post is not None:
+            await self.record_post(job_id, PLATFORM, f"result:{message.channel.id}:{message.id}")
 
     async def _edit_status(self, target: StatusTarget, parts: MessageParts) -> None:
         """Best-effort progress edit of the status message (the result is delivered regardless)."""

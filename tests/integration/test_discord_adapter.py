@@ -393,3 +393,44 @@ async def test_message_menus_edit_and_vary_any_image(
         await fake_discord.wait_for(lambda f: f.interactions[nothing["id"]].response is not None)
         answer = fake_discord.interaction_responses[nothing["id"]]
         assert "no image" in answer["data"]["content"] and answer["data"]["flags"] & 64
+
+
+async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.discord_api import P_SEND_MESSAGES_IN_THREADS
+
+    guild_id = next(iter(fake_discord.guilds))
+
+    def thread_posting(allowed: bool) -> None:
+        for role in fake_discord.guilds[guild_id]["roles"]:
+            perms = int(role["permissions"])
+            perms = perms | P_SEND_MESSAGES_IN_THREADS if allowed else perms & ~P_SEND_MESSAGES_IN_THREADS
+            role["permissions"] = str(perms)
+
+    settings = settings_for(data_dir, fake_discord, fake_openai)
+    fake_openai.gate = asyncio.Event()
+    async with discord_bot(settings) as adapter:
+        payload = fake_discord.slash_interaction(
+            "imagine", {"prompt": "a lost kite --n 1"}, channel=channel_id(fake_discord)
+        )
+        await fake_discord.dispatch("INTERACTION_CREATE", payload)
+        queued = await fake_discord.wait_for(
+            lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
+        )
+        await fake_openai.wait_for_requests(1)
+        fake_discord.expire_interaction(payload["id"])  # the token is gone...
+        thread_posting(False)  # ...and the bot may not post in threads for a while
+        fake_openai.gate.set()
+        job_id = queued["content"].split("`")[1]
+        await fake_discord.wait_for(lambda f: any(c.status == 403 for c in f.failed_calls), timeout=10)
+        assert (await adapter.bot.store.jobs.get(job_id)).status.value == "done"  # stored, not posted
+    assert done_message(fake_discord, queued["id"], "Here you go") is None
+
+    thread_posting(True)
+    async with discord_bot(settings):  # the next run delivers what the last one could not
+        result = await fake_discord.wait_for(lambda f: done_message(f, queued["id"], "Here you go"))
+        assert fake_discord.file_bytes(result["attachments"][0]) == fake_openai.returned[0][0]
+    async with discord_bot(settings):  # ...exactly once
+        pass
+    assert sum(1 for m in fake_discord.messages_in(queued["id"]) if "Here you go" in m["content"]) == 1
