@@ -105,6 +105,10 @@ class SlackAdapter:
         dropped = await forget_before(self.bot.store.db, time.time() - DEDUPE_KEEP_SECONDS)
         if dropped:
             log.info("forgot %d old Slack delivery ids", dropped)
+        # Also at start: results a previous run stored but never managed to post.
+        for job, reply in await self.bot.undelivered(PLATFORM):
+            log.info("job %s [slack]: delivering a result the last run did not post", job.id)
+            await self.presenter.deliver_missed(job, reply)
 
     async def start_socket_mode(self) -> None:
         """Connect to Slack over Socket Mode (SLACK_APP_TOKEN); returns once connected."""

@@ -390,6 +390,13 @@ class SlackPresenter:
             await self.board.update(status[0], status[1], self._final_text(job, update, status), final=True)
         self._status.pop(job.id, None)
 
+    async def deliver_missed(self, job: Job, result: Reply) -> None:
+        """A result a previous run stored but did not post (best effort: it is retried next start)."""
+        try:
+            await self._deliver_result(job, result)
+        except SlackApiError as error:
+            log.warning("job %s [%s]: still cannot post its result: %s", job.id, PLATFORM, slack_error(error))
+
     async def _deliver_result(self, job: Job, result: Reply) -> None:
         refs = await self.store.jobs.posts(job.id)
         if any(ref.startswith("result:") for ref in refs):

@@ -27,7 +27,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from adapters.cli import build_provider
 from adapters.slack import SlackAdapter, SlackUser
 from bot.config import Settings
-from bot.domain import SessionKey
+from bot.domain import SessionKey, UserRef
 from bot.service import ImageBot
 from storage.store import Store
 from tests.conftest import make_settings
@@ -47,6 +47,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
     view_submission_body,
 )
+from tests.integration.helpers import RecordingPresenter
 
 SECRET = "test-signing-secret"
 CHANNEL = DEFAULT_CHANNEL_ID
@@ -727,3 +728,32 @@ async def test_workspace_admins_are_recognised_through_users_info(
             assert "Only admins" in await ask("settings workspace --n 1", ALICE)
             assert "--n 1" in await ask("settings workspace --n 1", ROOT)
             assert slack.calls_to("users.info")  # asked Slack, not a list of our own
+
+
+async def test_a_result_stored_but_never_posted_is_delivered_on_the_next_start(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    async with FakeSlack() as slack:
+        settings = slack_settings(data_dir, slack, fake_openai)
+        parent = slack.add_user_message(CHANNEL, "an /imagine parent")
+        where = SessionKey("slack", slack.team_id, CHANNEL, parent["ts"])
+        # A run that stored the result and stopped before Slack heard of it (no Slack presenter).
+        store = await Store.open(settings.database_path, settings.blobs_dir)
+        bot = ImageBot(settings, store, build_provider(settings))
+        stand_in = RecordingPresenter()
+        bot.register_presenter("slack", stand_in)
+        await bot.start()
+        job_id = (await bot.imagine(UserRef("slack", ALICE, "alice"), where, "a late comet --n 1")).job_id
+        await stand_in.final(job_id)
+        await bot.stop()
+        await bot.provider.close()
+        await store.close()
+        assert not [m for m in slack.messages(CHANNEL, thread_ts=parent["ts"]) if m.get("files")]
+
+        async with running_slack(settings, slack) as h:
+            await h.adapter.start_http(0)
+            [posted] = await h.wait_for_files(parent["ts"])
+            assert h.uploaded(posted) == [fake_openai.returned[0][0]]
+        async with running_slack(settings, slack) as h:  # and never twice
+            await h.adapter.start_http(0)
+        assert len(h.file_messages(parent["ts"])) == 1
