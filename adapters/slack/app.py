@@ -101,11 +101,11 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
 
-    async def _forget_old_deliveries(self) -> None:
+    async def _catch_up(self) -> None:
+        """At start: forget week-old delivery ids, and post results a previous run left unposted."""
         dropped = await forget_before(self.bot.store.db, time.time() - DEDUPE_KEEP_SECONDS)
         if dropped:
             log.info("forgot %d old Slack delivery ids", dropped)
-        # Also at start: results a previous run stored but never managed to post.
         for job, reply in await self.bot.undelivered(PLATFORM):
             log.info("job %s [slack]: delivering a result the last run did not post", job.id)
             await self.presenter.deliver_missed(job, reply)
@@ -117,7 +117,7 @@ class SlackAdapter:
                 "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with"
                 " connections:write; or set SLACK_SIGNING_SECRET and run `imagebot slack --http`"
             )
-        await self._forget_old_deliveries()
+        await self._catch_up()
         self._socket = AsyncSocketModeHandler(
             self.app, self.settings.slack_app_token.get_secret_value(), web_client=self.client
         )
@@ -146,7 +146,7 @@ class SlackAdapter:
         signature verification. Returns the port listened on (useful with port 0)."""
         if self.settings.slack_signing_secret is None:
             raise ValueError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it")
-        await self._forget_old_deliveries()
+        await self._catch_up()
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, self.settings.slack_http_port if port is None else port)
