@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -9,10 +10,13 @@ from discord import app_commands
 
 from adapters.discord.components import MODAL_PREFIX, edit_form
 from bot.domain import OptionOverrides, SessionKey
+from bot.errors import BotError, ErrorKind
 from bot.models import known_models
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordAdapter
+
+log = logging.getLogger(__name__)
 
 Aspect = Literal["1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9"]
 Quality = Literal["auto", "low", "medium", "high", "xhigh", "max"]
@@ -25,6 +29,20 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     from adapters.discord.app import where_of
 
     bot = adapter.bot
+
+    @tree.error
+    async def on_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        # Never leave someone looking at "thinking…": say something, only to them.
+        log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
+        text = "Something went wrong on our side; please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            pass
+
     allowed = adapter.settings.imagebot_allowed_models or known_models()
 
     def here(interaction: discord.Interaction) -> SessionKey:
@@ -169,9 +187,20 @@ def session_opener(interaction: discord.Interaction, where: SessionKey, title: s
         return None, created
 
     async def open_session() -> SessionKey:
-        message = await interaction.original_response()
         name = " ".join(title.split())[:100] or "imagebot"
-        thread = await message.create_thread(name=name, auto_archive_duration=1440)
+        try:
+            message = await interaction.original_response()
+            thread = await message.create_thread(name=name, auto_archive_duration=1440)
+        except discord.Forbidden:
+            raise BotError(
+                ErrorKind.FORBIDDEN,
+                "I need the Create Public Threads permission in this channel to start a session thread.",
+            ) from None
+        except discord.HTTPException as error:
+            raise BotError(
+                ErrorKind.UNAVAILABLE,
+                f"Discord would not let me start a thread here ({error.status}); try a text channel.",
+            ) from None
         created["thread"] = thread.id
         return SessionKey(where.platform, where.workspace, where.channel, str(thread.id))
 

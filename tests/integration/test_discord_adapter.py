@@ -16,6 +16,7 @@ from PIL import Image
 
 from adapters.cli import build_provider
 from adapters.discord.app import DiscordAdapter
+from bot.domain import JobStatus
 from bot.service import ImageBot
 from storage.store import Store
 from tests.conftest import make_settings
@@ -434,3 +435,25 @@ async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
     async with discord_bot(settings):  # ...exactly once
         pass
     assert sum(1 for m in fake_discord.messages_in(queued["id"]) if "Here you go" in m["content"]) == 1
+
+
+async def test_no_thread_permission_gets_a_clear_message_and_stores_nothing(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.discord_api import P_CREATE_PUBLIC_THREADS
+
+    guild_id = next(iter(fake_discord.guilds))
+    for role in fake_discord.guilds[guild_id]["roles"]:
+        role["permissions"] = str(int(role["permissions"]) & ~P_CREATE_PUBLIC_THREADS)
+    settings = settings_for(data_dir, fake_discord, fake_openai)
+    async with discord_bot(settings) as adapter:
+        payload = fake_discord.slash_interaction(
+            "imagine", {"prompt": "a fox --n 1"}, channel=channel_id(fake_discord)
+        )
+        await fake_discord.dispatch("INTERACTION_CREATE", payload)
+        message = await fake_discord.wait_for(
+            lambda f: f.followups(payload["id"]) and f.followups(payload["id"])[0]
+        )
+        assert "Create Public Threads" in message["content"] and message["flags"] & 64
+        assert await adapter.bot.store.jobs.with_status(*JobStatus) == []
+    assert fake_openai.requests == []
