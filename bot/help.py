@@ -21,7 +21,7 @@ Sizes (gpt-image-2): multiples of 16, ratio 1:3 to 3:1, up to 3840x2160. `--ar` 
 REFINING = """\
 **Refine in the thread**
 • Under a grid: U1–U4 pick one, V1–V4 make variations of it, 🔄 rerolls.
-• Under one image: Upscale, Vary (Subtle/Strong), Edit…, Zoom out, Make square, Remove
+• Under one image: Upscale, Vary (Subtle/Strong), Edit…, Zoom out, Make square/16:9/9:16, Remove
   background, Undo.
 • Reply in the thread to edit the current image; attached images are references. After a
   grid, start with `#2` to pick one. `undo` goes back one step."""

@@ -30,10 +30,24 @@ def image_buttons(image: StoredImage) -> tuple[Button, ...]:
         Button("edit", target, "Edit…"),
         Button("zoom", target, "Zoom out 1.5×", arg="1.5"),
         Button("zoom", target, "Zoom out 2×", arg="2"),
-        Button("aspect", target, "Make square", arg="1:1"),
+        *(Button("aspect", target, label, arg=aspect) for aspect, label in reframings(image)),
         Button("nobg", target, "Remove background"),
         Button("undo", target, "Undo"),
     )
+
+
+REFRAMINGS = (("1:1", "Make square"), ("16:9", "Make 16:9"), ("9:16", "Make 9:16"))
+
+
+def reframings(image: StoredImage) -> list[tuple[str, str]]:
+    """The change-aspect buttons that would change something: not the image's own aspect."""
+    ratio = image.width / image.height
+    choices = []
+    for aspect, label in REFRAMINGS:
+        w, h = (int(part) for part in aspect.split(":"))
+        if abs(ratio / (w / h) - 1) > 0.01:
+            choices.append((aspect, label))
+    return choices
 
 
 def retry_buttons(job: Job) -> tuple[Button, ...]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.domain import Attachment, JobUpdate, Reply, SessionKey, Stage, UserRef
+from bot.domain import Attachment, Button, JobUpdate, Reply, SessionKey, Stage, UserRef
 from bot.service import ImageBot
 
 PLATFORM = "console"
@@ -65,7 +65,7 @@ class ConsolePresenter:
             prefix = f"  {number}: " if len(reply.images) > 1 else "  image: "
             self.write(f"{prefix}{path} ({view.width}x{view.height})")
         if reply.buttons:
-            self.write("  next: " + " · ".join(_word_for(b.verb, b.label) for b in reply.buttons))
+            self.write("  next: " + " · ".join(_word_for(b) for b in reply.buttons))
 
     def _save(self, filename: str, data: bytes) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,13 +74,14 @@ class ConsolePresenter:
         return path
 
 
-def _word_for(verb: str, label: str) -> str:
+def _word_for(button: Button) -> str:
     """What to type in the console for a button."""
+    verb, label = button.verb, button.label
     return {
         "vary-subtle": "vary subtle",
         "vary-strong": "vary strong",
-        "zoom": label.replace("Zoom out ", "zoom ").replace("×", ""),
-        "aspect": "square",
+        "zoom": f"zoom {button.arg}",
+        "aspect": "square" if button.arg == "1:1" else f"aspect {button.arg}",
         "edit": "<type an edit>",
         "retry": "retry",
         "cancel": "cancel",

@@ -52,7 +52,7 @@ SLACK_HELP = """\
 • `@imagebot <prompt>` in a channel starts a session in the thread of your message.
 • In a session thread, just reply (no mention needed) to edit the current image; attach images to \
 use them as references. Buttons under each result: U1–U4, V1–V4, 🔄, Upscale, Vary, Edit…, Zoom out, \
-Make square, Remove background, Undo.
+Make square / 16:9 / 9:16, Remove background, Undo.
 • `/imagebot settings` — your defaults; `/imagebot settings me --n 2 --ar 16:9`, admins also \
 `channel` or `workspace`; `reset` clears a layer.
 • `/imagebot show <id>` brings back any image or set · `/imagebot history [mine]` · `/imagebot queue` \

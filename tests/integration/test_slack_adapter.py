@@ -335,7 +335,8 @@ async def test_u2_posts_that_image_alone_with_its_buttons(
         "Edit…",
         "Zoom out 1.5×",
         "Zoom out 2×",
-        "Make square",
+        "Make 16:9",  # a square image: reframing to its own aspect is not offered
+        "Make 9:16",
         "Remove background",
         "Undo",
     ]

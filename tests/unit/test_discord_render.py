@@ -32,4 +32,6 @@ async def test_single_image_buttons_fit() -> None:
         "abcd1234", 1, "0" * 64, "image/png", 1024, 1024, Operation.IMAGINE, "p", {}, "u", 0.0
     )
     rows = button_rows(image_buttons(image))
-    assert [len(r) for r in rows] == [5, 4]
+    assert [len(r) for r in rows] == [5, 5]
+    labels = [b.label for row in rows for b in row]
+    assert "Make square" not in labels and {"Make 16:9", "Make 9:16"} <= set(labels)
