@@ -88,6 +88,13 @@ def done_message(fake: FakeDiscord, channel: str, marker: str) -> dict | None:
     return None
 
 
+async def original_containing(fake: FakeDiscord, payload: dict, text: str, timeout: float = 5.0) -> dict:
+    """Wait until the interaction's original response mentions `text`; returns that message."""
+    return await fake.wait_for(
+        lambda f: (m := f.original_message(payload["id"])) and text in m["content"] and m, timeout=timeout
+    )
+
+
 async def imagine(fake: FakeDiscord, text: str, **options: object) -> tuple[dict, dict]:
     """Run /imagine in #general; returns (interaction payload, the finished result message)."""
     payload = fake.slash_interaction("imagine", {"prompt": text, **options}, channel=channel_id(fake))
@@ -251,9 +258,7 @@ async def test_cancel_is_refused_for_someone_else(
             "imagine", {"prompt": "slow art --n 1"}, channel=channel_id(fake_discord)
         )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
-        queued = await fake_discord.wait_for(
-            lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
-        )
+        queued = await original_containing(fake_discord, payload, "Job")
         cancel = next(c for c in button_ids(queued) if c.startswith("ib:cancel:"))
         stranger = fake_discord.make_user("stranger")
         click = fake_discord.component_interaction(queued["id"], cancel, stranger)
@@ -274,9 +279,7 @@ async def test_safety_refusal_is_shown(
             "imagine", {"prompt": "a battle --n 1"}, channel=channel_id(fake_discord)
         )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
-        failed = await fake_discord.wait_for(
-            lambda f: (m := f.original_message(payload["id"])) and "safety system" in m["content"] and m
-        )
+        failed = await original_containing(fake_discord, payload, "safety system")
         assert "violence" in failed["content"]
 
 
@@ -324,9 +327,7 @@ async def test_results_after_the_token_expired_go_to_the_thread(
             "imagine", {"prompt": "a long render --n 1"}, channel=channel_id(fake_discord)
         )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
-        queued = await fake_discord.wait_for(
-            lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
-        )
+        queued = await original_containing(fake_discord, payload, "Job")
         await fake_openai.wait_for_requests(1)
         fake_discord.expire_interaction(payload["id"])  # 15 minutes later…
         fake_openai.gate.set()
@@ -417,9 +418,7 @@ async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
             "imagine", {"prompt": "a lost kite --n 1"}, channel=channel_id(fake_discord)
         )
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
-        queued = await fake_discord.wait_for(
-            lambda f: (m := f.original_message(payload["id"])) and "Job" in m["content"] and m
-        )
+        queued = await original_containing(fake_discord, payload, "Job")
         await fake_openai.wait_for_requests(1)
         fake_discord.expire_interaction(payload["id"])  # the token is gone...
         thread_posting(False)  # ...and the bot may not post in threads for a while

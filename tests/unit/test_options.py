@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import ImageOptions, OptionOverrides
-from bot.errors import BotError, ErrorKind
 from bot.models import MODELS, RETIRED
 from bot.options import (
     FLAG_ALIASES,
@@ -16,20 +15,9 @@ from bot.options import (
     validate_prompt,
 )
 from bot.sizes import validate_size
+from tests.unit.assertions import assert_words, raises_invalid
 
 Ov = OptionOverrides
-
-
-def raises_invalid(fn, *args, **kwargs) -> str:
-    with pytest.raises(BotError) as info:
-        fn(*args, **kwargs)
-    assert info.value.kind is ErrorKind.INVALID_INPUT
-    return info.value.message
-
-
-def assert_words(message: str, words: list[str]) -> None:
-    for word in words:
-        assert word in message, f"{word!r} not in {message!r}"
 
 
 def resolve(overrides: OptionOverrides, **kwargs) -> ImageOptions:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bot.domain import Placement
-from bot.errors import BotError, ErrorKind
+from bot.errors import BotError
 from bot.models import MODELS, STANDARD_SIZES, ModelInfo
 from bot.sizes import (
     MIN_UPSCALE_GAIN,
@@ -24,6 +24,7 @@ from bot.sizes import (
     validate_size,
     zoom_placement,
 )
+from tests.unit.assertions import assert_words, raises_invalid
 
 G2 = MODELS["gpt-image-2"]
 FLARE = MODELS["gpt-image-2.5-flare"]
@@ -53,18 +54,6 @@ IMAGE_SIZES = [
     (1023, 767),
     (7680, 4320),
 ]
-
-
-def raises_invalid(fn, *args, **kwargs) -> str:
-    with pytest.raises(BotError) as info:
-        fn(*args, **kwargs)
-    assert info.value.kind is ErrorKind.INVALID_INPUT
-    return info.value.message
-
-
-def assert_words(message: str, words: list[str]) -> None:
-    for word in words:
-        assert word in message, f"{word!r} not in {message!r}"
 
 
 def assert_valid(width: int, height: int, model: ModelInfo) -> None:
