@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.text import display_text
+
 Quality = Literal["low", "medium", "high", "xhigh", "max", "auto"]
 OutputFormat = Literal["png", "webp", "jpeg"]
 Background = Literal["transparent", "opaque", "auto"]
@@ -271,10 +273,10 @@ class Caption:
     label: str | None = None  # "offline preview", "local resample", ...
 
     def render(self, prompt_limit: int = 200) -> str:
-        prompt = self.prompt
-        if len(prompt) > prompt_limit:
-            prompt = prompt[: prompt_limit - 1] + "…"
-        bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {self.requester}"]
+        # What people typed is shown as one clean line: no control characters, escapes or bidi.
+        prompt = display_text(self.prompt, prompt_limit)
+        requester = display_text(self.requester, 80)
+        bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {requester}"]
         if self.label:
             bits.append(f"[{self.label}]")
         return " · ".join(bits)

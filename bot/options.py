@@ -16,6 +16,7 @@ from bot.domain import Background, ImageOptions, OptionOverrides, OutputFormat, 
 from bot.errors import BotError, invalid
 from bot.models import EXTRA_QUALITIES, MODELS, RETIRED, ModelInfo, known_models
 from bot.sizes import aspect_to_size, fit_valid_size, is_valid_size, parse_size, validate_size
+from bot.text import has_visible
 
 PROMPT_MAX_CHARS = 32_000
 N_MIN, N_MAX = 1, 10
@@ -348,7 +349,7 @@ def resolve_options(
 def validate_prompt(prompt: str, *, what: str = "prompt") -> str:
     """The prompt without surrounding whitespace; refuses an empty one or one over 32,000 chars."""
     text = prompt.strip()
-    if not text:
+    if not has_visible(text):
         wanted = "describe the image you want" if what == "prompt" else "say what you want changed"
         raise invalid(f"the {what} is empty: {wanted}")
     if len(text) > PROMPT_MAX_CHARS:

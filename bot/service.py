@@ -40,6 +40,7 @@ from bot.operations import HEADLINES, Executor
 from bot.preferences import SCOPES, Scope, describe, layered, scope_key
 from bot.providers.base import Provider
 from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
+from bot.text import display_text
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -808,8 +809,7 @@ def _index(arg: str | None, count: int) -> int:
 
 
 def _trim(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return display_text(text, limit)
 
 
 __all__ = ["ImageBot", "image_buttons", "new_id"]
