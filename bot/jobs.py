@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.domain import Job, JobStatus, JobUpdate, Reply, Stage, UserRef
+from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, Stage, UserRef
 from bot.errors import BotError, ErrorKind
 from storage.jobs import JobRepo
 
@@ -164,8 +164,11 @@ class JobRunner:
             return self._running[job_id][0]
         return next((job for job in self._queued if job.id == job_id), None)
 
-    async def cancel(self, job_id: str, actor: UserRef) -> Job:
+    async def cancel(self, job_id: str, actor: UserRef, where: SessionKey) -> Job:
+        """Cancel a queued or running job of the workspace of `where` (any other is 'not found')."""
         job = self.active_job(job_id)
+        if job is not None and (job.where.platform, job.where.workspace) != (where.platform, where.workspace):
+            job = None
         if job is None:
             raise BotError(ErrorKind.NOT_FOUND, f"Job `{job_id}` is not queued or running.")
         if job.requester.key != actor.key and not actor.is_admin:

@@ -91,7 +91,7 @@ class Executor:
     async def __call__(self, job: Job, progress: Progress) -> Reply:
         sources = []
         for image_id in job.spec.sources:
-            image = await self.store.images.image(image_id)
+            image = await self.store.images.image(image_id, within=job.where)
             if image is None:
                 raise BotError(ErrorKind.NOT_FOUND, f"Image `{image_id}` is no longer stored.")
             sources.append(image)

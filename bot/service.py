@@ -200,7 +200,7 @@ class ImageBot:
             elif session.awaiting_pick:
                 return await self._ask_which(session)
             else:
-                current = await self.store.images.image(session.current_image_id or "")
+                current = await self.store.images.image(session.current_image_id or "", within=where)
                 if current is None:
                     raise invalid("There is no current image in this thread: pick one or /imagine anew.")
                 target = current
@@ -212,7 +212,7 @@ class ImageBot:
         """The Edit… form: an instruction applied to a given image."""
         try:
             self._check_channel(where)
-            image = await self._image(image_id)
+            image = await self._image(image_id, where)
             return await self._edit_image(actor, where, image, instruction, ())
         except BotError as error:
             return error_reply(error)
@@ -259,23 +259,23 @@ class ImageBot:
         self, actor: UserRef, where: SessionKey, verb: str, target: str, arg: str | None, origin: str
     ) -> Reply:
         if verb in ("u", "v"):
-            image_set = await self.store.images.image_set(target)
+            image_set = await self.store.images.image_set(target, within=where)
             if image_set is None:
                 raise BotError(ErrorKind.NOT_FOUND, f"Set `{target}` is not stored here.")
             self._check_may_press(actor, image_set.requester)
             index = _index(arg, len(image_set.image_ids))
-            image = await self._image(image_set.image_ids[index - 1])
+            image = await self._image(image_set.image_ids[index - 1], where)
             if verb == "u":
                 session = await self.store.images.session_for(where)
                 return await self._make_current(session, image, actor, f"👉 Image {index}")
             return await self._vary(actor, where, image, Operation.VARY_STRONG, origin)
         if verb == "retry":
-            return await self._retry(actor, target)
+            return await self._retry(actor, where, target)
         if verb == "cancel":
             return await self.cancel(actor, where, target)
         if verb == "reroll":
             return await self._reroll(actor, where, target, origin)
-        image = await self._image(target)
+        image = await self._image(target, where)
         self._check_may_press(actor, image.requester)
         if verb == "use":
             session = await self.store.images.session_for(where)
@@ -353,8 +353,8 @@ class ImageBot:
         )
 
     async def _reroll(self, actor: UserRef, where: SessionKey, target: str, origin: str) -> Reply:
-        image_set = await self.store.images.image_set(target)
-        first = await self._image(image_set.image_ids[0] if image_set else target)
+        image_set = await self.store.images.image_set(target, within=where)
+        first = await self._image(image_set.image_ids[0] if image_set else target, where)
         self._check_may_press(actor, first.requester)
         chosen = self._options_like(first, n=len(image_set.image_ids) if image_set else 1)
         # The same request again: a new prompt roll for generations, the same operation on the
@@ -364,8 +364,8 @@ class ImageBot:
         sources = first.parents
         return await self._submit(actor, where, op, first.prompt, chosen, sources=sources, origin=origin)
 
-    async def _retry(self, actor: UserRef, job_id: str) -> Reply:
-        job = await self.store.jobs.get(job_id)
+    async def _retry(self, actor: UserRef, where: SessionKey, job_id: str) -> Reply:
+        job = await self.store.jobs.get(job_id, within=where)
         if job is None:
             raise BotError(ErrorKind.NOT_FOUND, f"Job `{job_id}` is not stored here.")
         if job.status is not JobStatus.FAILED:
@@ -393,23 +393,25 @@ class ImageBot:
         return await single_reply(image, self.store.blobs, await self._label(image), headline)
 
     async def _undo(self, actor: UserRef, session: Session, image: StoredImage | None = None) -> Reply:
-        current = image or await self.store.images.image(session.current_image_id or "")
+        current = image or await self.store.images.image(session.current_image_id or "", within=session.key)
         if current is None:
             raise invalid("Nothing to undo: there is no current image in this thread.")
         if not current.parents:
             raise invalid(f"Nothing to undo: `{current.id}` is where this thread's history starts.")
-        parent = await self._image(current.parents[0])
+        parent = await self._image(current.parents[0], session.key)
         return await self._make_current(session, parent, actor, f"↩️ Back to `{parent.id}`")
 
     async def _pick(self, session: Session, number: int) -> StoredImage:
         if session.last_set_id is None:
             raise invalid("There is no multi-image result in this thread to pick from.")
-        image_set = await self.store.images.image_set(session.last_set_id)
+        image_set = await self.store.images.image_set(session.last_set_id, within=session.key)
         assert image_set is not None
-        return await self._image(image_set.image_ids[_index(str(number), len(image_set.image_ids)) - 1])
+        return await self._image(
+            image_set.image_ids[_index(str(number), len(image_set.image_ids)) - 1], session.key
+        )
 
     async def _ask_which(self, session: Session) -> Reply:
-        image_set = await self.store.images.image_set(session.last_set_id or "")
+        image_set = await self.store.images.image_set(session.last_set_id or "", within=session.key)
         assert image_set is not None
         count = len(image_set.image_ids)
         picks = tuple(b for b in set_buttons(image_set) if b.verb == "u")
@@ -430,15 +432,15 @@ class ImageBot:
         ident = ident.strip().lstrip("`#")
         try:
             self._check_channel(where)
-            image = await self.store.images.image(ident)
-            image_set = None if image is not None else await self.store.images.image_set(ident)
+            image = await self.store.images.image(ident, within=where)
+            image_set = None if image is not None else await self.store.images.image_set(ident, within=where)
             if (image is not None or image_set is not None) and open_session is not None:
                 where = await open_session()
             if image is not None:
                 session = await self.store.images.session_for(where)
                 return await self._make_current(session, image, actor, f"🖼️ `{image.id}`")
             if image_set is not None:
-                members = [await self._image(i) for i in image_set.image_ids]
+                members = [await self._image(i, where) for i in image_set.image_ids]
                 return await set_reply(
                     image_set, members, self.store.blobs, await self._label(members[0]), "🖼️ Set"
                 )
@@ -452,10 +454,10 @@ class ImageBot:
         """/history: this thread's images (or mine), newest first, with ids for /show."""
         session = await self.store.images.find_session(where)
         if mine or session is None:
-            images = await self.store.images.history(requester=actor.key, limit=limit)
+            images = await self.store.images.requester_history(actor.key, within=where, limit=limit)
             title = "Your recent images"
         else:
-            images = await self.store.images.history(session_id=session.id, limit=limit)
+            images = await self.store.images.session_history(session.id, limit=limit)
             title = "This thread's images"
         if not images:
             return Reply(text=f"{title}: none yet. Start with /imagine <prompt>.", ephemeral=True)
@@ -476,6 +478,8 @@ class ImageBot:
         waiting = len(entries) - running
         lines = [f"{running} running, {waiting} waiting."]
         for entry in entries:
+            if not _same_workspace(entry.job.where, where):
+                continue  # another workspace's jobs are never listed, not even to admins
             if entry.job.requester.key != actor.key and not actor.is_admin:
                 continue
             state = "running" if entry.running else f"#{entry.position} in line"
@@ -489,11 +493,15 @@ class ImageBot:
     async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Reply:
         try:
             if not job_id:
-                mine = [e.job for e in self.runner.entries() if e.job.requester.key == actor.key]
+                mine = [
+                    e.job
+                    for e in self.runner.entries()
+                    if e.job.requester.key == actor.key and _same_workspace(e.job.where, where)
+                ]
                 if not mine:
                     raise BotError(ErrorKind.NOT_FOUND, "You have no job queued or running.")
                 job_id = mine[-1].id
-            job = await self.runner.cancel(job_id.strip().lstrip("`"), actor)
+            job = await self.runner.cancel(job_id.strip().lstrip("`"), actor, where)
             return Reply(text=f"Cancelling job `{job.id}`.", ephemeral=True, job_id=job.id)
         except BotError as error:
             return error_reply(error)
@@ -581,12 +589,12 @@ class ImageBot:
 
     async def _result_of(self, job: Job) -> Reply | None:
         headline = HEADLINES[job.spec.operation]
-        image_set = await self.store.images.image_set(job.result_set_id or "")
+        image_set = await self.store.images.image_set(job.result_set_id or "", within=job.where)
         if image_set is not None:
-            members = [await self._image(i) for i in image_set.image_ids]
+            members = [await self._image(i, job.where) for i in image_set.image_ids]
             label = await self._label(members[0])
             return await set_reply(image_set, members, self.store.blobs, label, headline, job_id=job.id)
-        image = await self.store.images.image(job.result_set_id or "")
+        image = await self.store.images.image(job.result_set_id or "", within=job.where)
         if image is None:
             return None
         return await single_reply(image, self.store.blobs, await self._label(image), headline, job_id=job.id)
@@ -769,8 +777,9 @@ class ImageBot:
                 f"Only {requester.split(':', 1)[-1]} (who made this) or an admin can use these buttons here.",
             )
 
-    async def _image(self, image_id: str) -> StoredImage:
-        image = await self.store.images.image(image_id)
+    async def _image(self, image_id: str, where: SessionKey) -> StoredImage:
+        """An image of the workspace of `where`; any other id is 'not found'."""
+        image = await self.store.images.image(image_id, within=where)
         if image is None:
             raise BotError(ErrorKind.NOT_FOUND, f"No image with id `{image_id}`.")
         return image
@@ -796,6 +805,10 @@ def _queued_reply(job: Job, position: int) -> Reply:
         queue_position=position,
         buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
     )
+
+
+def _same_workspace(a: SessionKey, b: SessionKey) -> bool:
+    return (a.platform, a.workspace) == (b.platform, b.workspace)
 
 
 def _index(arg: str | None, count: int) -> int:

@@ -66,8 +66,14 @@ class ImageRepo:
             await set_current_in(conn, session_id, image_id, last_set_id, awaiting_pick)
 
     # --- images ---------------------------------------------------------------------------------
-    async def image(self, image_id: str) -> StoredImage | None:
-        row = await self.db.fetchone("SELECT * FROM images WHERE id=?", (image_id,))
+    async def image(self, image_id: str, *, within: SessionKey) -> StoredImage | None:
+        """The image with this id, if it belongs to the workspace of `within`: another
+        workspace's id is answered exactly like an unknown one."""
+        row = await self.db.fetchone(
+            "SELECT images.* FROM images JOIN sessions ON sessions.id = images.session_id"
+            " WHERE images.id=? AND sessions.platform=? AND sessions.workspace=?",
+            (image_id, within.platform, within.workspace),
+        )
         if row is None:
             return None
         parents = await self.db.fetchall(
@@ -75,8 +81,13 @@ class ImageRepo:
         )
         return _image(row, tuple(p["parent_id"] for p in parents))
 
-    async def image_set(self, set_id: str) -> ImageSet | None:
-        row = await self.db.fetchone("SELECT * FROM image_sets WHERE id=?", (set_id,))
+    async def image_set(self, set_id: str, *, within: SessionKey) -> ImageSet | None:
+        """The set with this id, if it belongs to the workspace of `within` (as `image`)."""
+        row = await self.db.fetchone(
+            "SELECT image_sets.* FROM image_sets JOIN sessions ON sessions.id = image_sets.session_id"
+            " WHERE image_sets.id=? AND sessions.platform=? AND sessions.workspace=?",
+            (set_id, within.platform, within.workspace),
+        )
         if row is None:
             return None
         members = await self.db.fetchall("SELECT id FROM images WHERE set_id=? ORDER BY set_index", (set_id,))
@@ -91,20 +102,24 @@ class ImageRepo:
             job_id=row["job_id"],
         )
 
-    async def history(
-        self, *, session_id: int | None = None, requester: str | None = None, limit: int = 10
+    async def session_history(self, session_id: int, limit: int = 10) -> list[StoredImage]:
+        """Most recent images of one session first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM images WHERE session_id=? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (session_id, limit),
+        )
+        return [_image(row, ()) for row in rows]
+
+    async def requester_history(
+        self, requester: str, *, within: SessionKey, limit: int = 10
     ) -> list[StoredImage]:
-        """Most recent images first, of one session or one person."""
-        if session_id is not None:
-            rows = await self.db.fetchall(
-                "SELECT * FROM images WHERE session_id=? ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (session_id, limit),
-            )
-        else:
-            rows = await self.db.fetchall(
-                "SELECT * FROM images WHERE requester=? ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (requester, limit),
-            )
+        """Most recent images of one person first, in the workspace of `within` only."""
+        rows = await self.db.fetchall(
+            "SELECT images.* FROM images JOIN sessions ON sessions.id = images.session_id"
+            " WHERE images.requester=? AND sessions.platform=? AND sessions.workspace=?"
+            " ORDER BY images.created_at DESC, images.rowid DESC LIMIT ?",
+            (requester, within.platform, within.workspace, limit),
+        )
         return [_image(row, ()) for row in rows]
 
     async def add_upload(self, image: StoredImage) -> None:

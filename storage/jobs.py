@@ -94,8 +94,17 @@ class JobRepo:
             ),
         )
 
-    async def get(self, job_id: str) -> Job | None:
-        row = await self.db.fetchone("SELECT * FROM jobs WHERE id=?", (job_id,))
+    async def get(self, job_id: str, *, within: SessionKey | None = None) -> Job | None:
+        """The job with this id. Given `within`, only a job of that workspace: another
+        workspace's id is answered exactly like an unknown one. (Without it, for the bot's own
+        bookkeeping of ids it made itself, never for ids a person typed or clicked.)"""
+        if within is None:
+            row = await self.db.fetchone("SELECT * FROM jobs WHERE id=?", (job_id,))
+        else:
+            row = await self.db.fetchone(
+                "SELECT * FROM jobs WHERE id=? AND platform=? AND workspace=?",
+                (job_id, within.platform, within.workspace),
+            )
         return _job(row) if row else None
 
     async def with_status(self, *statuses: JobStatus) -> list[Job]:

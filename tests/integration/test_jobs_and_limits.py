@@ -178,5 +178,5 @@ async def test_upscale_beyond_the_model_is_a_labelled_local_resample(
         assert (view.width, view.height) == (2048, 2048)  # 2x, since 1024x1024 is this model's largest
         assert "local resample" in up.result.text
         assert len(fake_openai.requests) == 1  # the provider was not asked for what it cannot do
-        stored = await bot.store.images.image(view.image_id)
+        stored = await bot.store.images.image(view.image_id, within=THREAD)
         assert stored.label == "local resample" and stored.parents == (image_id,)

@@ -43,11 +43,11 @@ async def test_reply_rules_pick_undo_and_show(data_dir: Path) -> None:
         third = grid.result.images[2].image_id
         assert done.stage is Stage.DONE
         edited_id = done.result.images[0].image_id
-        assert (await bot.store.images.image(edited_id)).parents == (third,)
+        assert (await bot.store.images.image(edited_id, within=THREAD)).parents == (third,)
 
         again = await bot.reply(BOB, THREAD, "now add a sun", [Attachment("sun.png", png(256, 256))])
         second = await presenter.final(again.job_id)
-        parents = (await bot.store.images.image(second.result.images[0].image_id)).parents
+        parents = (await bot.store.images.image(second.result.images[0].image_id, within=THREAD)).parents
         assert parents[0] == edited_id and len(parents) == 2  # current image first, then the reference
 
         back = await bot.reply(BOB, THREAD, "undo")
@@ -80,13 +80,13 @@ async def test_reroll_repeats_the_same_request(data_dir: Path) -> None:
         again = await presenter.final((await bot.press(BOB, THREAD, f"ib:reroll:{set_id}")).job_id)
         assert len(again.result.images) == 2
         assert again.result.images[0].data != first.result.images[0].data  # a new roll, not a copy
-        rerolled = await bot.store.images.image(again.result.images[0].image_id)
+        rerolled = await bot.store.images.image(again.result.images[0].image_id, within=THREAD)
         assert rerolled.operation.value == "reroll" and rerolled.prompt == "two moons"
 
         varied = await presenter.final((await bot.press(BOB, THREAD, f"ib:v:{set_id}:1")).job_id)
         vary_set = varied.result.caption.short_id
         more = await presenter.final((await bot.press(BOB, THREAD, f"ib:reroll:{vary_set}")).job_id)
-        image = await bot.store.images.image(more.result.images[0].image_id)
+        image = await bot.store.images.image(more.result.images[0].image_id, within=THREAD)
         assert image.operation.value == "vary_strong"
         assert image.parents == (first.result.images[0].image_id,)  # variations of the same image
 
