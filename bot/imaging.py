@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.domain import FORMAT_BY_MIME, MIME_BY_FORMAT, Placement
 from bot.errors import invalid
@@ -164,10 +164,9 @@ def decode_upload(
 
     Checks, in order: not empty, at most `max_bytes`, really PNG/JPEG/WebP (by content, not
     extension), not animated, at most `max_pixels` (read from the header, before decoding, so
-    decompression bombs cost nothing), fully decodable. An EXIF orientation other than "upright"
-    is applied and the image re-encoded (JPEG q95 for JPEG photos, PNG otherwise) so width and
-    height describe what people see; the same happens to photos carrying a GPS location, which
-    is dropped. Otherwise the original bytes are kept untouched.
+    decompression bombs cost nothing), fully decodable. The EXIF orientation is applied, so width
+    and height describe what people see, and the image is re-encoded without any metadata
+    (`_without_metadata`).
     """
     name = filename or "upload"
     if not data:
@@ -199,22 +198,30 @@ def decode_upload(
         raise damaged from exc
     mime = _ACCEPTED[fmt]
 
-    exif = im.getexif()
-    orientation = exif.get(ExifTags.Base.Orientation, 1)
-    # A location in a photo's metadata must not travel on to the provider or into storage.
-    located = ExifTags.Base.GPSInfo in exif
-    if orientation in (2, 3, 4, 5, 6, 7, 8) or located:
-        upright = ImageOps.exif_transpose(im)
-        buf = io.BytesIO()
-        if mime == "image/jpeg" and upright.mode in ("L", "RGB", "CMYK"):
-            # A photo stays a photo: PNG would make it several times larger (and over limits).
-            # No EXIF is written: the orientation is applied and the location is dropped.
-            upright.save(buf, "JPEG", quality=95, icc_profile=im.info.get("icc_profile"))
-        else:
-            _png_ready(upright).save(buf, "PNG")
-            mime = "image/png"
-        return DecodedImage(buf.getvalue(), mime, upright.width, upright.height)
-    return DecodedImage(data, mime, width, height)
+    return _without_metadata(im, mime)
+
+
+def _without_metadata(im: Image.Image, mime: str) -> DecodedImage:
+    """The upload upright and re-encoded with its pixels only: no EXIF (GPS, Artist, camera
+    serial), no XMP packet, no comments or PNG text chunks (Location, Author...). Only what
+    changes how the pixels look survives: the ICC colour profile and PNG/GIF-style transparency.
+
+    Every upload goes through this, so no location or identity reaches the provider or storage.
+    """
+    upright = ImageOps.exif_transpose(im)  # a copy, even when nothing had to turn
+    kept = {key: im.info[key] for key in ("icc_profile", "transparency") if key in im.info}
+    upright.info = dict(kept)
+    buf = io.BytesIO()
+    icc = kept.get("icc_profile")
+    if mime == "image/jpeg" and upright.mode in ("L", "RGB", "CMYK"):
+        # A photo stays a photo: PNG would make it several times larger (and over limits).
+        upright.save(buf, "JPEG", quality=95, icc_profile=icc)
+    elif mime == "image/webp":
+        upright.save(buf, "WEBP", quality=95, method=4, icc_profile=icc)
+    else:
+        _png_ready(upright).save(buf, "PNG", icc_profile=icc)
+        mime = "image/png"
+    return DecodedImage(buf.getvalue(), mime, upright.width, upright.height)
 
 
 # ---- encoding --------------------------------------------------------------------------------
