@@ -105,7 +105,7 @@ class Executor:
             )
         else:
             result = await self.provider.run(plan.request, on_partial=progress.partial)
-        return await self._store(job, plan, result)
+        return await self._store(job, plan, result, sources)
 
     async def plan(self, job: Job, sources: list[StoredImage]) -> Plan:
         """The provider call for a job. Sizes were settled when it was queued (spec.options)."""
@@ -166,7 +166,7 @@ class Executor:
         data = await self.store.blobs.get(image.blob)
         return InputImage(f"{image.id}.{EXTENSIONS.get(image.mime, 'png')}", data, image.mime)
 
-    async def _store(self, job: Job, plan: Plan, result: ProviderResult) -> Reply:
+    async def _store(self, job: Job, plan: Plan, result: ProviderResult, sources: list[StoredImage]) -> Reply:
         spec = job.spec
         now = self.clock()
         model = spec.options.model
@@ -184,6 +184,8 @@ class Executor:
         }
         if plan.request and plan.request.prompt != spec.prompt:
             params["instruction"] = plan.request.prompt
+        if _keeps_upscale(spec.operation, sources):
+            params["upscaled"] = True  # so its variations are not rendered (and paid) at this size
         if spec.zoom:
             params["zoom"] = spec.zoom
         if spec.aspect:
@@ -256,3 +258,12 @@ class Executor:
                 image_set, stored, self.store.blobs, job.requester.label, headline, job_id=job.id
             )
         return await single_reply(stored[0], self.store.blobs, job.requester.label, headline, job_id=job.id)
+
+
+def _keeps_upscale(op: Operation, sources: list[StoredImage]) -> bool:
+    """Whether a result is an upscale or keeps one's size (edits, zoom, reframe, cut-out)."""
+    if op is Operation.UPSCALE:
+        return True
+    first = sources[0] if sources else None
+    inherits = op in (Operation.EDIT, Operation.ZOOM_OUT, Operation.ASPECT, Operation.REMOVE_BG)
+    return bool(inherits and first and (first.operation is Operation.UPSCALE or first.params.get("upscaled")))

@@ -35,7 +35,7 @@ from bot.domain import (
 from bot.errors import BotError, ErrorKind, invalid
 from bot.help import SLASH_COMMANDS, help_text
 from bot.jobs import JobRunner, Presenter
-from bot.models import model_info
+from bot.models import MODELS, ModelInfo, model_info
 from bot.operations import HEADLINES, Executor
 from bot.preferences import SCOPES, Scope, describe, layered, scope_key
 from bot.providers.base import Provider
@@ -228,9 +228,13 @@ class ImageBot:
         text, flags = options.split_flags(instruction)
         text = options.validate_prompt(text, what="instruction")
         refs = await self._decode_all(attachments)
-        model = flags.model or str(image.params.get("model") or self.settings.imagebot_model)
+        # One rule for replies and buttons: the image's own model, quality, format and
+        # background, unless the reply's flags say otherwise; the image's size.
+        inherited = self._inherited(image)
+        if flags.output_format and flags.background is None:
+            inherited = dataclasses.replace(inherited, background=None)  # e.g. --format jpeg on a cut-out
         chosen = self._resolve(
-            dataclasses.replace(flags, model=model), default_n=1, keep_size=(image.width, image.height)
+            flags.merged_over(inherited), default_n=1, keep_size=(image.width, image.height)
         )
         return await self._submit(
             actor, where, Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs
@@ -306,7 +310,12 @@ class ImageBot:
     async def _vary(
         self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str
     ) -> Reply:
-        chosen = self._options_like(image, n=self.settings.imagebot_default_n)
+        # Variations are new renders: an upscaled image is varied at its aspect's everyday size
+        # (as --ar picks it), never at the upscale's size and cost by accident.
+        size = (image.width, image.height)
+        if _is_upscaled(image):
+            size = sizes.standard_size_like(image.width, image.height, self._model_of(image))
+        chosen = self._options_like(image, n=self.settings.imagebot_default_n, size=size)
         return await self._submit(actor, where, op, image.prompt, chosen, sources=(image.id,), origin=origin)
 
     async def _finish_op(
@@ -623,16 +632,31 @@ class ImageBot:
             default_quality=self.settings.imagebot_default_quality,
         )
 
-    def _options_like(self, image: StoredImage, *, n: int) -> ImageOptions:
-        """Options for a button on `image`: its model and format, at its own size."""
-        model = str(image.params.get("model") or self.settings.imagebot_model)
-        fmt = str(image.params.get("output_format") or "png")
+    def _inherited(self, image: StoredImage) -> OptionOverrides:
+        """What a new render from `image` keeps unless asked otherwise: its model, quality, format
+        and background (an upload has none of these, so the defaults apply)."""
+
+        def param(name: str) -> str | None:
+            value = image.params.get(name)
+            return str(value) if value else None
+
+        return OptionOverrides(
+            model=param("model") or self.settings.imagebot_model,
+            quality=param("quality"),
+            output_format=param("output_format"),
+            background=param("background"),
+        )
+
+    def _model_of(self, image: StoredImage) -> ModelInfo:
+        info = model_info(str(image.params.get("model") or self.settings.imagebot_model))
+        return info or model_info(self.settings.imagebot_model) or MODELS["gpt-image-2"]
+
+    def _options_like(
+        self, image: StoredImage, *, n: int, size: tuple[int, int] | None = None
+    ) -> ImageOptions:
+        """Options for a button on `image`: what it inherits, at its own size unless given one."""
         return self._resolve(
-            OptionOverrides(
-                model=model, output_format=fmt, quality=str(image.params.get("quality") or "auto")
-            ),
-            default_n=n,
-            keep_size=(image.width, image.height),
+            self._inherited(image), default_n=n, keep_size=size or (image.width, image.height)
         )
 
     async def _decode_all(
@@ -805,6 +829,11 @@ def _queued_reply(job: Job, position: int) -> Reply:
         queue_position=position,
         buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
     )
+
+
+def _is_upscaled(image: StoredImage) -> bool:
+    """An upscale, or an edit/zoom/reframe/cut-out of one (they keep its size)."""
+    return image.operation is Operation.UPSCALE or bool(image.params.get("upscaled"))
 
 
 def _same_workspace(a: SessionKey, b: SessionKey) -> bool:

@@ -285,6 +285,26 @@ def aspect_to_size(aspect: str, model: ModelInfo) -> str:
     return _size_text(width, height)
 
 
+def standard_size_like(width: int, height: int, model: ModelInfo) -> tuple[int, int]:
+    """The everyday size of this image's aspect, as `--ar` would choose it: 1024x1024 for a
+    square, otherwise a long edge of 1536 (3520x2352 -> 1536x1024). Variations of an upscaled
+    image render here, so an upscale is never inherited (and paid for) by accident.
+    Standard-size models: the standard size with the nearest aspect."""
+    _check_dims(width, height)
+    rules = model.arbitrary_sizes
+    if rules is None:
+        return _nearest_standard(width, height)
+    ratio = width / height
+    if abs(math.log(ratio)) < 0.01:
+        return SQUARE_SIZE
+    long_edge, short_edge = max(width, height), min(width, height)
+    short = _snap(ASPECT_LONG_EDGE * short_edge / long_edge, rules.multiple)
+    size = (ASPECT_LONG_EDGE, short) if width >= height else (short, ASPECT_LONG_EDGE)
+    if _size_problems(*size, rules):
+        return _nearest_valid(ratio, max(size[0] * size[1], rules.min_pixels), rules)
+    return size
+
+
 def fit_valid_size(
     width: int, height: int, model: ModelInfo, *, max_pixels: int | None = None
 ) -> tuple[int, int]:

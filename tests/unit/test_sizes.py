@@ -499,3 +499,21 @@ def test_aspect_placement_invariants_standard(size, aspect, model):
 )
 def test_images_without_pixels_are_refused(call):
     assert_words(raises_invalid(call), ["no pixels"])
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((3840, 2160), (1536, 864)),
+        ((2880, 2880), (1024, 1024)),
+        ((3520, 2352), (1536, 1024)),
+        ((2160, 3840), (864, 1536)),
+        ((1536, 1024), (1536, 1024)),
+    ],
+)
+def test_standard_size_like_is_what_ar_would_pick(size, expected) -> None:
+    from bot.models import MODELS
+    from bot.sizes import standard_size_like
+
+    assert standard_size_like(*size, MODELS["gpt-image-2"]) == expected
+    assert standard_size_like(*size, MODELS["gpt-image-1.5"]) in ((1024, 1024), (1536, 1024), (1024, 1536))
