@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain import OptionOverrides, SessionKey, UserRef
 
 Scope = Literal["me", "channel", "workspace"]
+QualitiesOf = Callable[[str], Collection[str] | None]  # a model's qualities; None = unknown model
 SCOPES: tuple[Scope, ...] = ("me", "channel", "workspace")
 _STORED_SCOPE = {"me": "user", "channel": "channel", "workspace": "workspace"}
 
@@ -25,12 +28,67 @@ def scope_key(scope: Scope, actor: UserRef, where: SessionKey) -> tuple[str, str
     return _STORED_SCOPE[scope], f"{where.platform}:{where.workspace}"
 
 
+# --ar and --size are one setting: whichever layer sets either of them decides the size.
+SIZE_GROUP = ("aspect", "size")
+
+
 def layered(*layers: OptionOverrides) -> OptionOverrides:
-    """The first layer that sets a field wins (most specific first)."""
-    result = OptionOverrides()
-    for layer in reversed(layers):
-        result = layer.merged_over(result)
-    return result
+    """Most specific layer first. Field by field, the first layer that sets it wins, except the
+    size group: the first layer that sets --ar or --size gives both (so a channel's --ar never
+    collides with a person's --size)."""
+    values: dict[str, object] = {}
+    for name in (f.name for f in dataclasses.fields(OptionOverrides)):
+        if name not in SIZE_GROUP:
+            values[name] = next(
+                (getattr(layer, name) for layer in layers if getattr(layer, name) is not None), None
+            )
+    sizing = next(
+        (layer for layer in layers if layer.aspect is not None or layer.size is not None), OptionOverrides()
+    )
+    return OptionOverrides(aspect=sizing.aspect, size=sizing.size, **values)  # type: ignore[arg-type]
+
+
+def updated(layer: OptionOverrides, changes: OptionOverrides) -> OptionOverrides:
+    """A stored layer after `/settings … --flags`: changed fields replace, and setting --ar or
+    --size replaces the layer's whole size group."""
+    if changes.aspect is not None or changes.size is not None:
+        layer = dataclasses.replace(layer, aspect=None, size=None)
+    return changes.merged_over(layer)
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A request's options over the saved defaults, and the format default they imply."""
+
+    overrides: OptionOverrides
+    default_format: str | None  # a saved --format: a default, so --background transparent may switch it
+
+
+def combine(request: OptionOverrides, defaults: OptionOverrides, qualities_of: QualitiesOf) -> Combined:
+    """What a request asks for, with the saved defaults filling the gaps.
+
+    A flag typed in the request wins over every saved default, including defaults that would
+    clash with it: a saved --format jpeg does not block --background transparent, a saved
+    transparent background does not block --format jpeg, a saved quality the requested model
+    lacks is dropped, and a saved --compression does not block --format png.
+    """
+    merged = layered(request, defaults)
+    default_format = None
+    if request.output_format is None and defaults.output_format is not None:
+        merged = dataclasses.replace(merged, output_format=None)
+        default_format = defaults.output_format
+    if request.output_format is not None and request.background is None:
+        if request.output_format.lower() in ("jpeg", "jpg") and merged.background == "transparent":
+            merged = dataclasses.replace(merged, background=None)
+    if request.quality is None and merged.quality is not None and merged.model is not None:
+        supported = qualities_of(merged.model)
+        if supported is not None and merged.quality not in supported:
+            merged = dataclasses.replace(merged, quality=None)
+    if request.compression is None and merged.compression is not None:
+        final_format = (merged.output_format or default_format or "png").lower()
+        if final_format == "png":
+            merged = dataclasses.replace(merged, compression=None)
+    return Combined(merged, default_format)
 
 
 def describe(values: OptionOverrides) -> str:

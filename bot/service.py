@@ -37,7 +37,7 @@ from bot.help import SLASH_COMMANDS, help_text
 from bot.jobs import JobRunner, Presenter
 from bot.models import MODELS, ModelInfo, model_info
 from bot.operations import HEADLINES, Executor
-from bot.preferences import SCOPES, Scope, describe, layered, scope_key
+from bot.preferences import SCOPES, Scope, combine, describe, layered, scope_key, updated
 from bot.providers.base import Provider
 from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
 from bot.text import display_text
@@ -104,14 +104,20 @@ class ImageBot:
             self._check_channel(where)
             prompt, flags = options.split_flags(text)
             prompt = options.validate_prompt(prompt)
-            defaults = await self._preferences(actor, where)
-            chosen = self._resolve(layered(flags, overrides, defaults))
+            chosen = await self.options_for(actor, where, flags.merged_over(overrides))
             refs = await self._decode_all(references)
             return await self._submit(
                 actor, where, Operation.IMAGINE, prompt, chosen, uploads=refs, open_session=open_session
             )
         except BotError as error:
             return error_reply(error)
+
+    async def options_for(self, actor: UserRef, where: SessionKey, request: OptionOverrides) -> ImageOptions:
+        """The options a new /imagine gets: what the request typed, over the saved defaults
+        (me > channel > workspace), over the bot's. A typed flag or option always wins."""
+        defaults = await self._preferences(actor, where)
+        combined = combine(request, defaults, _qualities_of)
+        return self._resolve(combined.overrides, default_format=combined.default_format)
 
     async def edit_upload(
         self,
@@ -548,7 +554,7 @@ class ImageBot:
         lines = ["Defaults for new /imagine requests (a --flag or option always wins):"]
         for scope in SCOPES:
             values = await self.store.preferences.get(*scope_key(scope, actor, where))
-            lines.append(f"• {_SCOPE_NAMES[scope]}: {describe(values)}")
+            lines.append(f"• {_SCOPE_NAMES[scope]} defaults: {describe(values)}")
         s = self.settings
         lines.append(
             f"• bot: --model {s.imagebot_model} --n {s.imagebot_default_n} --quality {s.imagebot_default_quality}"
@@ -575,7 +581,7 @@ class ImageBot:
                 raise invalid(
                     f"Settings are options like --n 2 or --ar 16:9; I did not understand {rest.strip()!r}."
                 )
-            merged = values.merged_over(await self.store.preferences.get(*key))
+            merged = updated(await self.store.preferences.get(*key), values)
             self._resolve(merged)  # refuse what would make every later /imagine fail
             await self.store.preferences.put(*key, merged, actor.key)
             return Reply(text=f"{_SCOPE_NAMES[layer]} defaults: {describe(merged)}", ephemeral=True)
@@ -619,6 +625,7 @@ class ImageBot:
         *,
         default_n: int | None = None,
         keep_size: tuple[int, int] | None = None,
+        default_format: str | None = None,
     ) -> ImageOptions:
         base_size = None
         if keep_size is not None and overrides.size is None and overrides.aspect is None:
@@ -630,6 +637,7 @@ class ImageBot:
             allowed_models=self.settings.imagebot_allowed_models or None,
             base_size=base_size,
             default_quality=self.settings.imagebot_default_quality,
+            default_format=default_format or "png",
         )
 
     def _inherited(self, image: StoredImage) -> OptionOverrides:
@@ -817,7 +825,7 @@ class ImageBot:
         return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
 
 
-_SCOPE_NAMES = {"me": "Yours", "channel": "This channel's", "workspace": "This workspace's"}
+_SCOPE_NAMES = {"me": "Your", "channel": "This channel's", "workspace": "This workspace's"}
 
 
 def _queued_reply(job: Job, position: int) -> Reply:
@@ -829,6 +837,11 @@ def _queued_reply(job: Job, position: int) -> Reply:
         queue_position=position,
         buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
     )
+
+
+def _qualities_of(model: str) -> frozenset[str] | None:
+    info = model_info(model)
+    return info.qualities if info else None
 
 
 def _is_upscaled(image: StoredImage) -> bool:

@@ -30,6 +30,12 @@ SAME_ASPECT_TOLERANCE = 0.01
 _SIZE_RE = re.compile(r"^\s*(\d{1,6})\s*[x×]\s*(\d{1,6})\s*$", re.IGNORECASE)
 _ASPECT_RE = re.compile(r"^\s*(\d{1,6})\s*:\s*(\d{1,6})\s*$")
 _DECIMAL_ASPECT_RE = re.compile(r"^\s*\d*\.?\d+\s*:\s*\d*\.?\d+\s*$")
+_HUGE_ASPECT_RE = re.compile(r"^\s*\d+\s*:\s*\d+\s*$")  # whole numbers, but too long for _ASPECT_RE
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    """Echo a person's value back, but not a screenful of it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---- small helpers ----------------------------------------------------------------------------
@@ -160,6 +166,10 @@ def _parse_aspect(text: str, label: str) -> tuple[int, int]:
     shown = text.strip()
     match = _ASPECT_RE.match(text)
     if match is None:
+        if _HUGE_ASPECT_RE.match(text):
+            raise invalid(
+                f"{label} {_clip(shown)}: those numbers are far too large; write a ratio such as 16:9"
+            )
         if _DECIMAL_ASPECT_RE.match(text):
             raise invalid(f"{label} {shown}: use whole numbers in the ratio, e.g. 239:100 instead of 2.39:1")
         as_size = _SIZE_RE.match(text)

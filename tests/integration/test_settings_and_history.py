@@ -28,7 +28,7 @@ async def test_settings_layers_apply_to_new_images(data_dir: Path) -> None:
         view = await bot.settings_view(ALICE, THREAD)
         assert "--n 3" in view.text and "--ar 16:9" in view.text
         await bot.update_settings(ALICE, THREAD, "me", "reset")
-        assert "Yours: nothing set" in (await bot.settings_view(ALICE, THREAD)).text
+        assert "Your defaults: nothing set" in (await bot.settings_view(ALICE, THREAD)).text
 
 
 async def test_reply_rules_pick_undo_and_show(data_dir: Path) -> None:

@@ -555,7 +555,7 @@ async def test_imagebot_subcommands(h: Harness, slack: FakeSlack, fake_openai: F
     assert "--n 2" in await ask("settings me --n 2")
     assert "Only admins" in await ask("settings channel --n 1")
     assert "--quality high" in await ask("settings channel --quality high", user=ROOT)
-    assert "This channel's: --quality high" in await ask("settings")
+    assert "This channel's defaults: --quality high" in await ask("settings")
     assert "I don't know `/imagebot frobnicate`" in await ask("frobnicate")
     assert "You have nothing queued" in await ask("queue")
     assert "You today: 0 images" in await ask("usage")
