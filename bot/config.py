@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     imagebot_user_max_queued: int = Field(10, ge=0)
     imagebot_daily_image_quota: int = Field(200, ge=0, description="per user per day; 0 = unlimited")
     imagebot_monthly_budget_usd: float = Field(0.0, ge=0, description="per workspace; 0 = unlimited")
+    imagebot_person_monthly_budget_usd: float = Field(
+        0.0, ge=0, description="per person in a workspace; 0 = unlimited"
+    )
     imagebot_prices: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     imagebot_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="channel ids the bot answers in; empty = every channel"

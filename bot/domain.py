@@ -227,6 +227,33 @@ class Job:
     error_kind: str | None = None
     error_message: str | None = None
     result_set_id: str | None = None
+    # USD held against the budgets while the job is queued or running; once it finishes, the
+    # cost from the API's reported usage counts instead.
+    reserved_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpendLimit:
+    """A monthly budget a new job's reservation must fit in: a workspace's, or one person's there."""
+
+    platform: str
+    workspace: str
+    budget_usd: float
+    since: float  # start of the budget period (epoch seconds)
+    requester: str | None = None  # UserRef.key for a person's budget; None for the workspace's
+
+
+@dataclass(frozen=True)
+class SpendRefusal:
+    """Why a job was not accepted: the limit, what was spent and what is still reserved."""
+
+    limit: SpendLimit
+    spent_usd: float  # cost of finished jobs this period
+    reserved_usd: float  # held by jobs still queued or running
+
+    @property
+    def left_usd(self) -> float:
+        return max(self.limit.budget_usd - self.spent_usd - self.reserved_usd, 0.0)
 
 
 # ---- what the core answers -------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, Stage, UserRef
+from bot.costs import budget_refusal
+from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, SpendLimit, Stage, UserRef
 from bot.errors import BotError, ErrorKind
 from storage.jobs import JobRepo
 
@@ -122,10 +123,14 @@ class JobRunner:
     def active_job_for_origin(self, origin: str) -> str | None:
         return self._origins.get(origin)
 
-    async def submit(self, job: Job, origin: str | None = None) -> int:
-        """Persist and queue a job; returns its 1-based queue position (0: starting now)."""
+    async def submit(self, job: Job, origin: str | None = None, limits: Sequence[SpendLimit] = ()) -> int:
+        """Persist and queue a job, its `reserved_usd` held against `limits` in the same
+        transaction; returns its 1-based queue position (0: starting now). Raises QUOTA when the
+        reservation would cross a budget (nothing is recorded then)."""
         self.check_capacity(job.requester)
-        await self._repo.create(job)
+        refusal = await self._repo.create(job, limits)
+        if refusal is not None:
+            raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, job.reserved_usd))
         self._track(job, origin)
         self._pump()
         return self.position(job.id) or 0

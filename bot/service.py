@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot import imaging, options, sizes
 from bot.config import Settings
+from bot.costs import budget_refusal, estimate_job_cost
 from bot.domain import (
     Attachment,
     Button,
@@ -29,6 +30,8 @@ from bot.domain import (
     Reply,
     Session,
     SessionKey,
+    SpendLimit,
+    SpendRefusal,
     StoredImage,
     UserRef,
 )
@@ -388,6 +391,8 @@ class ImageBot:
         if job.requester.key != actor.key and not actor.is_admin:
             raise BotError(ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can retry this job.")
         await self._check_quota(actor, job.where, job.spec.options.n)
+        inputs = [(i.width, i.height) for i in [await self._image(s, job.where) for s in job.spec.sources]]
+        reserve = self._estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
         retry = Job(
             id=new_id(),
             session_id=job.session_id,
@@ -396,8 +401,10 @@ class ImageBot:
             spec=job.spec,
             status=JobStatus.QUEUED,
             created_at=self.clock(),
+            reserved_usd=reserve,
         )
-        position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}")
+        limits = self._spend_limits(job.requester, job.where)
+        position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}", limits=limits)
         return _queued_reply(retry, position)
 
     # --- selecting, undo, show, history ---------------------------------------------------------
@@ -522,26 +529,32 @@ class ImageBot:
             return error_reply(error)
 
     async def usage(self, actor: UserRef, where: SessionKey) -> Reply:
+        """/usage: my images and estimated spend; the budgets in force and what is left of them
+        (jobs still running hold their estimate); admins: the whole team."""
         now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         day = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        month = self._month_start()
         today = await self.store.jobs.usage_of_requester(actor.key, day)
         this_month = await self.store.jobs.usage_of_requester(actor.key, month)
         quota = self.settings.imagebot_daily_image_quota
         lines = [
-            f"You today: {today.images} images, ~${today.cost_usd:.2f}"
+            f"You today: {_count(today.images, 'image')}, ~${today.cost_usd:.2f}"
             + (f" (daily quota {quota})" if quota else ""),
-            f"You this month: {this_month.images} images, ~${this_month.cost_usd:.2f}",
+            f"You this month: {_count(this_month.images, 'image')}, ~${this_month.cost_usd:.2f}",
         ]
+        for limit in self._spend_limits(actor, where):
+            spent, held = await self.store.jobs.committed(limit)
+            left = max(limit.budget_usd - spent - held, 0.0)
+            whose = "Your" if limit.requester else "Team"
+            lines.append(
+                f"{whose} budget this month: ${left:.2f} of ${limit.budget_usd:.2f} left"
+                f" (~${spent:.2f} spent" + (f", ${held:.2f} held by jobs still running)" if held else ")")
+            )
         if actor.is_admin:
             team = await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)
-            budget = self.settings.imagebot_monthly_budget_usd
-            lines.append(
-                f"Team this month: {team.images} images, ~${team.cost_usd:.2f}"
-                + (f" of ${budget:.2f} budget" if budget else "")
-            )
+            lines.append(f"Team this month: {_count(team.images, 'image')}, ~${team.cost_usd:.2f}")
             for who, images, cost in await self.store.jobs.top_users(where.platform, where.workspace, month):
-                lines.append(f"  {who}: {images} images, ~${cost:.2f}")
+                lines.append(f"  {display_text(who, 60)}: {_count(images, 'image')}, ~${cost:.2f}")
         lines.append("Costs are estimates from the API's token usage.")
         return Reply(text="\n".join(lines), ephemeral=True)
 
@@ -690,17 +703,53 @@ class ImageBot:
                     f"Daily quota reached: you have made {used} of {quota} images today"
                     f" and this would make {count} more. It resets at midnight UTC.",
                 )
-        budget = self.settings.imagebot_monthly_budget_usd
-        if budget:
-            month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-            spent = (
-                await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)
-            ).cost_usd
-            if spent >= budget:
-                raise BotError(
-                    ErrorKind.QUOTA,
-                    f"This team's monthly budget of ${budget:.2f} is used up (~${spent:.2f} spent).",
+
+    def _month_start(self) -> float:
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+    def _spend_limits(self, actor: UserRef, where: SessionKey) -> list[SpendLimit]:
+        """The monthly budgets a new job of `actor` in `where` must fit in (0 = no budget)."""
+        s, month = self.settings, self._month_start()
+        limits = []
+        if s.imagebot_monthly_budget_usd:
+            limits.append(SpendLimit(where.platform, where.workspace, s.imagebot_monthly_budget_usd, month))
+        if s.imagebot_person_monthly_budget_usd:
+            limits.append(
+                SpendLimit(
+                    where.platform, where.workspace, s.imagebot_person_monthly_budget_usd, month, actor.key
                 )
+            )
+        return limits
+
+    def _estimate(
+        self, chosen: ImageOptions, op: Operation, prompt: str, inputs: Sequence[tuple[int, int]]
+    ) -> float:
+        """What a job may cost, reserved against the budgets until its real usage is known.
+        Nothing for a provider that does not charge, or for an upscale done as a local resample."""
+        if not self.provider.charges:
+            return 0.0
+        if op is Operation.UPSCALE and inputs:
+            info = model_info(chosen.model)
+            if info is not None and sizes.upscale_target(*inputs[0], info) is None:
+                return 0.0
+        partials = self.settings.imagebot_partial_images if chosen.n == 1 else 0
+        return estimate_job_cost(
+            chosen,
+            self.settings.price_for(chosen.model),
+            prompt=prompt,
+            input_sizes=inputs,
+            partial_images=max(partials, self.provider.partial_images),
+        )
+
+    async def _check_budgets(self, limits: Sequence[SpendLimit], cost: float) -> None:
+        """Refuse early (before a thread is opened or an upload stored) a job that would cross a
+        budget; the job's record makes the same check again in one transaction."""
+        for limit in limits:
+            spent, reserved = await self.store.jobs.committed(limit)
+            refusal = SpendRefusal(limit, spent, reserved)
+            if spent + reserved + cost > limit.budget_usd + 1e-9:
+                raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, cost))
 
     async def _submit(
         self,
@@ -723,6 +772,12 @@ class ImageBot:
         self._check_role(actor, chosen)
         await self._check_quota(actor, where, chosen.n)
         self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
+        inputs = [(d.width, d.height) for _, d in uploads] + [
+            (image.width, image.height) for image in [await self._image(i, where) for i in sources]
+        ]
+        reserve = self._estimate(chosen, op, prompt, inputs)
+        limits = self._spend_limits(actor, where)
+        await self._check_budgets(limits, reserve)  # again, atomically, when the job is recorded
         if open_session is not None:
             where = await open_session()
         session = await self.store.images.session_for(where)
@@ -744,8 +799,9 @@ class ImageBot:
             ),
             status=JobStatus.QUEUED,
             created_at=self.clock(),
+            reserved_usd=reserve,
         )
-        position = await self.runner.submit(job, origin=origin)
+        position = await self.runner.submit(job, origin=origin, limits=limits)
         log.info("job %s [%s] queued: %s", job.id, where.platform, op.value)
         return _queued_reply(job, position)
 
@@ -829,10 +885,11 @@ _SCOPE_NAMES = {"me": "Your", "channel": "This channel's", "workspace": "This wo
 
 
 def _queued_reply(job: Job, position: int) -> Reply:
-    what = f"{job.spec.options.n} image{'s' if job.spec.options.n > 1 else ''}"
+    options = job.spec.options
+    cost = f", up to ~${job.reserved_usd:.2f}" if job.reserved_usd >= 0.005 else ""
     where = "starting now" if position == 0 else f"#{position} in line"
     return Reply(
-        text=f"⏳ Job `{job.id}`: {what}, {job.spec.options.model}, {job.spec.options.size} — {where}.",
+        text=f"⏳ Job `{job.id}`: {_count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}.",
         job_id=job.id,
         queue_position=position,
         buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
@@ -847,6 +904,10 @@ def _qualities_of(model: str) -> frozenset[str] | None:
 def _is_upscaled(image: StoredImage) -> bool:
     """An upscale, or an edit/zoom/reframe/cut-out of one (they keep its size)."""
     return image.operation is Operation.UPSCALE or bool(image.params.get("upscaled"))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _same_workspace(a: SessionKey, b: SessionKey) -> bool:

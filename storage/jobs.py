@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiosqlite
 
@@ -16,6 +17,8 @@ from bot.domain import (
     JobStatus,
     Operation,
     SessionKey,
+    SpendLimit,
+    SpendRefusal,
     StoredImage,
     UserRef,
 )
@@ -35,6 +38,37 @@ def spec_from_json(text: str) -> JobSpec:
     return JobSpec(**raw)
 
 
+Fetch = Callable[[str, tuple], Awaitable[float]]  # one scalar from a query
+
+# Budgets are compared in dollars; allow for float rounding well below a cent.
+_CENT_FRACTION = 1e-9
+
+
+async def _committed(fetch: Fetch, limit: SpendLimit) -> tuple[float, float]:
+    person = " AND requester=?" if limit.requester is not None else ""
+    args: tuple = (limit.platform, limit.workspace) + ((limit.requester,) if limit.requester else ())
+    spent = await fetch(
+        f"SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=? AND workspace=?{person}"
+        " AND created_at>=?",
+        (*args, limit.since),
+    )
+    reserved = await fetch(
+        f"SELECT COALESCE(SUM(reserved_usd), 0) FROM jobs WHERE platform=? AND workspace=?{person}"
+        " AND status IN ('queued', 'running')",
+        args,
+    )
+    return spent, reserved
+
+
+def _scalar_in(conn: aiosqlite.Connection) -> Fetch:
+    async def fetch(sql: str, params: tuple) -> float:
+        async with conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return float(row[0]) if row else 0.0
+
+    return fetch
+
+
 def _job(row: aiosqlite.Row) -> Job:
     return Job(
         id=row["id"],
@@ -48,6 +82,7 @@ def _job(row: aiosqlite.Row) -> Job:
         error_kind=row["error_kind"],
         error_message=row["error_message"],
         result_set_id=row["result_set_id"],
+        reserved_usd=row["reserved_usd"],
     )
 
 
@@ -75,24 +110,49 @@ class JobRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, job: Job) -> None:
-        await self.db.execute(
-            "INSERT INTO jobs (id, session_id, platform, workspace, channel, thread, requester_json,"
-            " spec_json, status, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                job.id,
-                job.session_id,
-                job.where.platform,
-                job.where.workspace,
-                job.where.channel,
-                job.where.thread,
-                json.dumps(dataclasses.asdict(job.requester)),
-                spec_to_json(job.spec),
-                job.status.value,
-                job.attempts,
-                job.created_at,
-            ),
-        )
+    async def create(self, job: Job, limits: Sequence[SpendLimit] = ()) -> SpendRefusal | None:
+        """Record a queued job, holding its `reserved_usd` against `limits`.
+
+        The check and the insert are one write transaction, so jobs racing for the last dollars
+        of a budget are decided one at a time and the reservations never add up past it. Returns
+        the first limit the job would cross (and records nothing), or None when it was recorded.
+        """
+        async with self.db.transaction() as conn:
+            for limit in limits:
+                spent, reserved = await _committed(_scalar_in(conn), limit)
+                if spent + reserved + job.reserved_usd > limit.budget_usd + _CENT_FRACTION:
+                    return SpendRefusal(limit, spent, reserved)
+            await conn.execute(
+                "INSERT INTO jobs (id, session_id, platform, workspace, channel, thread, requester_json,"
+                " requester, spec_json, status, attempts, reserved_usd, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.id,
+                    job.session_id,
+                    job.where.platform,
+                    job.where.workspace,
+                    job.where.channel,
+                    job.where.thread,
+                    json.dumps(dataclasses.asdict(job.requester)),
+                    job.requester.key,
+                    spec_to_json(job.spec),
+                    job.status.value,
+                    job.attempts,
+                    job.reserved_usd,
+                    job.created_at,
+                ),
+            )
+        return None
+
+    async def committed(self, limit: SpendLimit) -> tuple[float, float]:
+        """(spent, reserved) in USD against a limit now: finished jobs' costs this period, and
+        the reservations of jobs still queued or running."""
+
+        async def fetch(sql: str, params: tuple) -> float:
+            row = await self.db.fetchone(sql, params)
+            return float(row[0]) if row else 0.0
+
+        return await _committed(fetch, limit)
 
     async def get(self, job_id: str, *, within: SessionKey | None = None) -> Job | None:
         """The job with this id. Given `within`, only a job of that workspace: another

@@ -59,6 +59,8 @@ class Provider(Protocol):
 
     name: str
     label: str | None  # e.g. "offline preview"; None for the real API
+    charges: bool  # whether its images cost money (so jobs reserve their estimate against budgets)
+    partial_images: int  # partial previews streamed per image (each one is billed)
 
     async def run(self, request: ProviderRequest, on_partial: OnPartial | None = None) -> ProviderResult:
         """Generate or edit; call `on_partial` with partial previews when the provider streams."""

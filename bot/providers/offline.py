@@ -41,6 +41,8 @@ class OfflineProvider:
 
     name = "offline"
     label: str | None = LABEL
+    charges = False  # a local renderer: nothing is billed
+    partial_images = 0
 
     async def run(self, request: ProviderRequest, on_partial: OnPartial | None = None) -> ProviderResult:
         """Generate or edit `request.options.n` images; previews of the first go to `on_partial`."""

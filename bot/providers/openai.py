@@ -24,6 +24,7 @@ _CATEGORIES = re.compile(r"safety_violations=\[([^\]]*)\]")
 
 class OpenAIProvider:
     name = "openai"
+    charges = True
     label: str | None = None
 
     def __init__(

@@ -708,7 +708,7 @@ async def test_socket_mode_envelopes_work_unsigned_and_redeliveries_run_once(
     response = await run_async_bolt_app(h.adapter.app, SocketModeRequest("slash_commands", "env-3", command))
     assert response.status == 200
     await slack.wait_for(lambda: slack.ephemerals)
-    assert "You today: 1 images" in slack.ephemerals[-1]["text"]
+    assert "You today: 1 image," in slack.ephemerals[-1]["text"]
 
 
 async def test_workspace_admins_are_recognised_through_users_info(
