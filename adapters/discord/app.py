@@ -101,7 +101,10 @@ class DiscordAdapter:
     def _new_client(self) -> ImagebotClient:
         intents = discord.Intents.default()
         intents.message_content = self.message_content
-        return ImagebotClient(self, intents=intents, **self.client_options)
+        # Prompts, instructions and file names are echoed everywhere (captions, thread posts,
+        # errors): nothing in a message may ping unless a call names whom, by id.
+        options = {**self.client_options, "allowed_mentions": discord.AllowedMentions.none()}
+        return ImagebotClient(self, intents=intents, **options)
 
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
