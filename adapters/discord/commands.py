@@ -12,6 +12,8 @@ from adapters.discord.components import MODAL_PREFIX, edit_form
 from bot.domain import OptionOverrides, SessionKey
 from bot.errors import BotError, ErrorKind
 from bot.models import known_models
+from bot.options import split_flags
+from bot.text import display_text
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordAdapter
@@ -23,6 +25,9 @@ Quality = Literal["auto", "low", "medium", "high", "xhigh", "max"]
 Format = Literal["png", "webp", "jpeg"]
 BackgroundChoice = Literal["auto", "transparent", "opaque"]
 Scope = Literal["me", "channel", "workspace"]
+
+THREAD_NAME_LIMIT = 100  # Discord's limit for a thread (channel) name
+FALLBACK_THREAD_NAME = "imagebot session"
 
 
 def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
@@ -180,6 +185,16 @@ def _images_of(message: discord.Message) -> list[discord.Attachment]:
     return [a for a in message.attachments if (a.content_type or "").startswith("image/")]
 
 
+def thread_name(title: str) -> str:
+    """A session thread's name: what was asked, without its --flags, as one clean line within
+    Discord's limit (the name is shown in the channel list and thread header)."""
+    try:
+        prompt, _ = split_flags(title)
+    except BotError:
+        prompt = title  # the core refuses such flags before any thread is opened
+    return display_text(prompt, THREAD_NAME_LIMIT) or FALLBACK_THREAD_NAME
+
+
 def session_opener(interaction: discord.Interaction, where: SessionKey, title: str):
     """In a thread the session already exists; in a channel, the response message gets a thread."""
     created: dict[str, int] = {}
@@ -187,10 +202,9 @@ def session_opener(interaction: discord.Interaction, where: SessionKey, title: s
         return None, created
 
     async def open_session() -> SessionKey:
-        name = " ".join(title.split())[:100] or "imagebot"
         try:
             message = await interaction.original_response()
-            thread = await message.create_thread(name=name, auto_archive_duration=1440)
+            thread = await message.create_thread(name=thread_name(title), auto_archive_duration=1440)
         except discord.Forbidden:
             raise BotError(
                 ErrorKind.FORBIDDEN,
