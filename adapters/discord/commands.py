@@ -87,7 +87,11 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     ) -> None:
         await interaction.response.defer(thinking=True)
         where = here(interaction)
-        refs = await adapter.read_attachments([a for a in (reference1, reference2, reference3) if a])
+        refs = await adapter.read_or_refuse(
+            interaction, [a for a in (reference1, reference2, reference3) if a]
+        )
+        if refs is None:
+            return
         overrides = OptionOverrides(
             aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
         )
@@ -109,8 +113,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     ) -> None:
         await interaction.response.defer(thinking=True)
         where = here(interaction)
-        (upload,) = await adapter.read_attachments([image])
-        mask_upload = (await adapter.read_attachments([mask]))[0] if mask else None
+        uploads = await adapter.read_or_refuse(interaction, [image, mask] if mask else [image])
+        if uploads is None:
+            return
+        upload, mask_upload = uploads[0], (uploads[1] if mask else None)
         opener, created = session_opener(interaction, where, instruction)
         reply = await bot.edit_upload(
             adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
@@ -175,7 +181,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             return
         await interaction.response.defer(thinking=True)
         where = here(interaction)
-        (upload,) = await adapter.read_attachments(images[:1])
+        uploads = await adapter.read_or_refuse(interaction, images[:1])
+        if uploads is None:
+            return
+        (upload,) = uploads
         opener, created = session_opener(interaction, where, f"Variations of {upload.filename}")
         reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
         await adapter.answer(interaction, reply, thread_id=created.get("thread"))
