@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import discord
 import pytest
 
+from adapters.discord.files import is_image
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.test_bad_input import png
@@ -144,3 +147,16 @@ async def test_vary_image_on_a_message_whose_image_is_declared_too_big_is_refuse
     assert "photo.png is 80 MB; images must be under 50 MB" in message["content"]
     assert message["flags"] & 64
     assert downloads(fake) == [] and fake_openai.requests == []
+
+
+def test_without_a_declared_type_the_file_name_decides() -> None:
+    def attachment(filename: str, content_type: str | None = None) -> discord.Attachment:
+        data = {"id": "1", "filename": filename, "size": 10, "url": "", "proxy_url": ""}
+        if content_type is not None:
+            data["content_type"] = content_type
+        return discord.Attachment(data=data, state=SimpleNamespace(http=None))  # type: ignore[arg-type]
+
+    assert is_image(attachment("photo.JPG")) and is_image(attachment("x.webp"))
+    assert not is_image(attachment("notes.pdf")) and not is_image(attachment("README"))
+    assert is_image(attachment("no-extension", "image/png"))
+    assert not is_image(attachment("looks.png", "application/pdf"))  # the declared type wins
