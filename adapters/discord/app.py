@@ -17,10 +17,13 @@ from discord import app_commands
 
 from adapters.discord.commands import register_commands, session_opener
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
+from adapters.discord.files import AttachmentReader
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
 from adapters.discord.render import render
 from bot.config import Settings
 from bot.domain import Attachment, Reply, SessionKey, UserRef
+from bot.errors import BotError
+from bot.replies import error_reply
 from bot.service import ImageBot
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ class DiscordAdapter:
         self.client_options = client_options or {}
         self.ready = asyncio.Event()  # set once connected (tests and `imagebot run` wait on it)
         self.message_content = settings.discord_message_content
+        self.files = AttachmentReader()
         self.client = self._new_client()
         self.presenter = DiscordPresenter(self.client, record_post=bot.store.jobs.record_post)
         bot.register_presenter(PLATFORM, self.presenter)
@@ -101,7 +105,10 @@ class DiscordAdapter:
     def _new_client(self) -> ImagebotClient:
         intents = discord.Intents.default()
         intents.message_content = self.message_content
-        return ImagebotClient(self, intents=intents, **self.client_options)
+        # Prompts, instructions and file names are echoed everywhere (captions, thread posts,
+        # errors): nothing in a message may ping unless a call names whom, by id.
+        options = {**self.client_options, "allowed_mentions": discord.AllowedMentions.none()}
+        return ImagebotClient(self, intents=intents, **options)
 
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -146,7 +153,19 @@ class DiscordAdapter:
         return user_ref(interaction.user, interaction.permissions)
 
     async def read_attachments(self, attachments: list[discord.Attachment]) -> list[Attachment]:
-        return [Attachment(a.filename, await a.read(), a.content_type) for a in attachments]
+        """Their bytes; BotError (for the person) if one is not an image or is too big."""
+        return await self.files.read_all(attachments)
+
+    async def read_or_refuse(
+        self, interaction: discord.Interaction, attachments: list[discord.Attachment]
+    ) -> list[Attachment] | None:
+        """For a deferred command: the attachments' bytes, or None once the person has been told
+        (privately) why they cannot be used."""
+        try:
+            return await self.read_attachments(attachments)
+        except BotError as error:
+            await self.answer(interaction, error_reply(error))
+            return None
 
     async def answer(
         self, interaction: discord.Interaction, reply: Reply, *, thread_id: int | None = None
@@ -249,7 +268,10 @@ class DiscordAdapter:
                 interaction, Reply(text="That message has no image to edit.", error_kind="invalid_input")
             )
             return
-        (upload,) = await self.read_attachments(images[:1])
+        uploads = await self.read_or_refuse(interaction, images[:1])
+        if uploads is None:
+            return
+        (upload,) = uploads
         where = where_of(interaction.channel, interaction.guild_id)
         opener, created = session_opener(interaction, where, instruction)
         reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=opener)
@@ -269,7 +291,11 @@ class DiscordAdapter:
         text = _MENTION.sub("", message.content).strip()
         if not text and not message.attachments:
             return
-        attachments = await self.read_attachments(list(message.attachments))
+        try:
+            attachments = await self.read_attachments(list(message.attachments))
+        except BotError as error:
+            await self.post_in_thread(message.channel.id, error_reply(error, ephemeral=False))
+            return
         permissions = (
             message.channel.permissions_for(message.author)
             if isinstance(message.author, discord.Member)

@@ -12,6 +12,8 @@ from adapters.discord.components import MODAL_PREFIX, edit_form
 from bot.domain import OptionOverrides, SessionKey
 from bot.errors import BotError, ErrorKind
 from bot.models import known_models
+from bot.options import split_flags
+from bot.text import display_text
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordAdapter
@@ -23,6 +25,9 @@ Quality = Literal["auto", "low", "medium", "high", "xhigh", "max"]
 Format = Literal["png", "webp", "jpeg"]
 BackgroundChoice = Literal["auto", "transparent", "opaque"]
 Scope = Literal["me", "channel", "workspace"]
+
+THREAD_NAME_LIMIT = 100  # Discord's limit for a thread (channel) name
+FALLBACK_THREAD_NAME = "imagebot session"
 
 
 def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
@@ -82,7 +87,11 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     ) -> None:
         await interaction.response.defer(thinking=True)
         where = here(interaction)
-        refs = await adapter.read_attachments([a for a in (reference1, reference2, reference3) if a])
+        refs = await adapter.read_or_refuse(
+            interaction, [a for a in (reference1, reference2, reference3) if a]
+        )
+        if refs is None:
+            return
         overrides = OptionOverrides(
             aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
         )
@@ -104,8 +113,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     ) -> None:
         await interaction.response.defer(thinking=True)
         where = here(interaction)
-        (upload,) = await adapter.read_attachments([image])
-        mask_upload = (await adapter.read_attachments([mask]))[0] if mask else None
+        uploads = await adapter.read_or_refuse(interaction, [image, mask] if mask else [image])
+        if uploads is None:
+            return
+        upload, mask_upload = uploads[0], (uploads[1] if mask else None)
         opener, created = session_opener(interaction, where, instruction)
         reply = await bot.edit_upload(
             adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
@@ -170,7 +181,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             return
         await interaction.response.defer(thinking=True)
         where = here(interaction)
-        (upload,) = await adapter.read_attachments(images[:1])
+        uploads = await adapter.read_or_refuse(interaction, images[:1])
+        if uploads is None:
+            return
+        (upload,) = uploads
         opener, created = session_opener(interaction, where, f"Variations of {upload.filename}")
         reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
         await adapter.answer(interaction, reply, thread_id=created.get("thread"))
@@ -180,6 +194,16 @@ def _images_of(message: discord.Message) -> list[discord.Attachment]:
     return [a for a in message.attachments if (a.content_type or "").startswith("image/")]
 
 
+def thread_name(title: str) -> str:
+    """A session thread's name: what was asked, without its --flags, as one clean line within
+    Discord's limit (the name is shown in the channel list and thread header)."""
+    try:
+        prompt, _ = split_flags(title)
+    except BotError:
+        prompt = title  # the core refuses such flags before any thread is opened
+    return display_text(prompt, THREAD_NAME_LIMIT) or FALLBACK_THREAD_NAME
+
+
 def session_opener(interaction: discord.Interaction, where: SessionKey, title: str):
     """In a thread the session already exists; in a channel, the response message gets a thread."""
     created: dict[str, int] = {}
@@ -187,10 +211,9 @@ def session_opener(interaction: discord.Interaction, where: SessionKey, title: s
         return None, created
 
     async def open_session() -> SessionKey:
-        name = " ".join(title.split())[:100] or "imagebot"
         try:
             message = await interaction.original_response()
-            thread = await message.create_thread(name=name, auto_archive_duration=1440)
+            thread = await message.create_thread(name=thread_name(title), auto_archive_duration=1440)
         except discord.Forbidden:
             raise BotError(
                 ErrorKind.FORBIDDEN,

@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -347,6 +348,9 @@ class FakeDiscord:
         self.channels: SnowflakeDict[dict[str, Any]] = SnowflakeDict()
         self.messages: SnowflakeDict[dict[str, Any]] = SnowflakeDict()
         self.files: SnowflakeDict[bytes] = SnowflakeDict()
+        # Attachment id -> zero bytes served past its data; -> bytes the CDN wrote for it, all downloads.
+        self.cdn_extra_bytes: SnowflakeDict[int] = SnowflakeDict()
+        self.cdn_bytes_sent: SnowflakeDict[int] = SnowflakeDict()
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self._command_ids: dict[tuple[str | None, str, int], str] = {}
         self.interactions: SnowflakeDict[FakeInteraction] = SnowflakeDict()
@@ -778,11 +782,24 @@ class FakeDiscord:
         channel_id: object = 0,
         description: str | None = None,
         ephemeral: bool = False,
+        declared_size: int | None = None,
+        extra_bytes: int = 0,
     ) -> dict[str, Any]:
-        """Register bytes on the fake CDN; returns a Discord attachment object (``attachment.read()`` works)."""
-        return self._store_attachment(
+        """Register bytes on the fake CDN; returns a Discord attachment object (``attachment.read()`` works).
+
+        A lying attachment, for testing download caps: ``declared_size`` replaces the ``size`` the
+        payload claims, and ``extra_bytes`` zero bytes are streamed after ``data`` (chunked, without a
+        Content-Length, generated as they are sent). ``cdn_bytes_sent`` counts what each download
+        really wrote, so a test can see that a client stopped reading early.
+        """
+        att = self._store_attachment(
             filename, data, content_type, str(channel_id), description=description, ephemeral=ephemeral
         )
+        if declared_size is not None:
+            att["size"] = declared_size
+        if extra_bytes:
+            self.cdn_extra_bytes[att["id"]] = extra_bytes
+        return att
 
     def _store_attachment(
         self,
@@ -1991,7 +2008,24 @@ class FakeDiscord:
         if data is None or request.match_info["kind"] not in ("attachments", "ephemeral-attachments"):
             return web.Response(status=404, text="Not Found")
         ctype = mimetypes.guess_type(request.match_info["filename"])[0] or "application/octet-stream"
-        return web.Response(body=data, headers={"Content-Type": ctype})
+        extra = self.cdn_extra_bytes.get(aid, 0)
+        if not extra:
+            self.cdn_bytes_sent[aid] = self.cdn_bytes_sent.get(aid, 0) + len(data)
+            return web.Response(body=data, headers={"Content-Type": ctype})
+        # A body longer than the attachment says: streamed, so only what the client reads is made.
+        response = web.StreamResponse(headers={"Content-Type": ctype})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = bytes(64 * 1024)
+        pieces = [data] + [chunk] * (extra // len(chunk)) + [bytes(extra % len(chunk))]
+        try:
+            for piece in pieces:
+                await response.write(piece)
+                self.cdn_bytes_sent[aid] = self.cdn_bytes_sent.get(aid, 0) + len(piece)
+            await response.write_eof()
+        except (ConnectionError, aiohttp.ClientConnectionResetError):
+            pass  # the client stopped reading and hung up
+        return response
 
     # ------------------------------------------------------------------ message building
 
@@ -2010,7 +2044,7 @@ class FakeDiscord:
             fields["components"] = copy.deepcopy(body["components"])
         if body.get("nonce") is not None:
             fields["nonce"] = body["nonce"]
-        fields["mentions"] = self._parse_mentions(fields["content"], body.get("allowed_mentions"))
+        fields.update(self._pings(fields["content"], body.get("allowed_mentions"), channel))
         if not (
             fields["content"]
             or fields.get("embeds")
@@ -2022,13 +2056,67 @@ class FakeDiscord:
             raise ApiError(400, 50006, "Cannot send an empty message")
         return fields
 
-    def _parse_mentions(self, content: str, allowed: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(re.findall(r"<@!?(\d+)>", content)))
-        if allowed is not None:
-            permitted = set(map(str, allowed.get("users") or []))
-            if "users" not in (allowed.get("parse") or []):
-                ids = [i for i in ids if i in permitted]
-        return [copy.deepcopy(self.users[i]) for i in ids if i in self.users]
+    def _pings(
+        self, content: str, allowed: Mapping[str, Any] | None, channel: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Who a message by the bot notifies, as Discord decides it: ``mentions`` (users),
+        ``mention_roles`` and ``mention_everyone`` (``@everyone``/``@here``).
+
+        Without ``allowed_mentions`` everything in the content is parsed. With it, ``parse`` names
+        the kinds parsed wholesale and ``users``/``roles`` list the only ids that may ping.
+        @everyone and unmentionable roles also need Mention Everyone in a guild.
+        """
+        gid = channel.get("guild_id")
+        can_everyone = gid is not None and bool(
+            self._permissions(gid, self.application_id) & P_MENTION_EVERYONE
+        )
+        parse = (
+            set((allowed or {}).get("parse") or []) if allowed is not None else {"users", "roles", "everyone"}
+        )
+
+        def permitted(kind: str, ident: str) -> bool:
+            return kind in parse or ident in {str(i) for i in (allowed or {}).get(kind) or []}
+
+        user_ids = [i for i in dict.fromkeys(re.findall(r"<@!?(\d+)>", content)) if permitted("users", i)]
+        roles = {r["id"]: r for r in self.guilds[gid]["roles"]} if gid is not None else {}
+        role_ids = [
+            i
+            for i in dict.fromkeys(re.findall(r"<@&(\d+)>", content))
+            if i in roles and permitted("roles", i) and (roles[i]["mentionable"] or can_everyone)
+        ]
+        everyone = "everyone" in parse and can_everyone and bool(re.search(r"@(everyone|here)\b", content))
+        return {
+            "mentions": [copy.deepcopy(self.users[i]) for i in user_ids if i in self.users],
+            "mention_roles": role_ids,
+            "mention_everyone": everyone,
+        }
+
+    def bot_pings(self) -> list[dict[str, Any]]:
+        """The bot's stored messages that notify anyone (users, roles, @everyone/@here)."""
+        return [
+            copy.deepcopy(m)
+            for m in self.messages.values()
+            if m["author"]["id"] == self.application_id
+            and (m["mentions"] or m["mention_roles"] or m["mention_everyone"])
+        ]
+
+    def message_requests(self) -> list[tuple[Call, dict[str, Any]]]:
+        """Every request that created or edited a message with content the bot chose, with the
+        message body it sent: channel messages (POST/PATCH), interaction webhooks (followups and
+        ``@original`` edits) and interaction callbacks that carry a message (types 4 and 7)."""
+        found: list[tuple[Call, dict[str, Any]]] = []
+        for call in self.calls:
+            body = call.json if isinstance(call.json, dict) else None
+            if body is None or call.method not in ("POST", "PATCH"):
+                continue
+            if re.fullmatch(r"/interactions/\d+/[^/]+/callback", call.path):
+                if body.get("type") in (4, 7):
+                    found.append((call, body.get("data") or {}))
+            elif re.fullmatch(
+                r"/channels/\d+/messages(/\d+)?|/webhooks/\d+/[^/]+(/messages/[^/]+)?", call.path
+            ):
+                found.append((call, body))
+        return found
 
     def _attachments(
         self,
@@ -2203,7 +2291,7 @@ class FakeDiscord:
         new = copy.deepcopy(message)
         if "content" in body:
             new["content"] = body["content"] or ""
-            new["mentions"] = self._parse_mentions(new["content"], body.get("allowed_mentions"))
+            new.update(self._pings(new["content"], body.get("allowed_mentions"), channel))
         if "embeds" in body:
             new["embeds"] = copy.deepcopy(body["embeds"] or [])
         if "components" in body:

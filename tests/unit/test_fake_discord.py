@@ -613,3 +613,59 @@ async def test_slash_command_in_a_dm() -> None:
             await wait_event(done)
         assert errors == [] and seen == {"guild": None, "channel": "DMChannel"}
         assert [m["content"] for m in fake.messages_in(dm["id"])] == ["pong"]
+
+
+# ---------------------------------------------------------------------------------- mentions
+
+
+async def test_pings_follow_allowed_mentions_and_every_message_body_is_recorded() -> None:
+    async with FakeDiscord() as fake:
+        guild = fake.make_guild()
+        roles = fake.guilds[guild["id"]]["roles"]
+        role_id = fake.snowflake()
+        roles.append({**roles[0], "id": role_id, "name": "artists"})  # not mentionable: needs the permission
+        victim = fake.make_user("victim")
+        hostile = f"@everyone @here <@&{role_id}> <@{victim['id']}> hi"
+        client, _tree, _ = make_client()
+        async with connected_client(client, fake):
+            channel = client.get_channel(int(guild["channels"][0]["id"]))
+            loud = await channel.send(hostile)  # no allowed_mentions: Discord parses everything
+            quiet = await channel.send(hostile, allowed_mentions=discord.AllowedMentions.none())
+            only_victim = await channel.send(
+                hostile,
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(id=int(victim["id"]))]
+                ),
+            )
+            await quiet.edit(content=hostile + "!", allowed_mentions=None)
+
+        stored = fake.message(loud.id)
+        assert stored["mention_everyone"] and stored["mention_roles"] == [role_id]
+        assert [u["id"] for u in stored["mentions"]] == [victim["id"]]
+        assert [u["id"] for u in fake.message(only_victim.id)["mentions"]] == [victim["id"]]
+        assert not fake.message(only_victim.id)["mention_everyone"]
+        quiet_stored = fake.message(quiet.id)
+        assert quiet_stored["content"].endswith("!")  # an edit without allowed_mentions parses again
+        assert [m["id"] for m in fake.bot_pings()] == [str(loud.id), str(quiet.id), str(only_victim.id)]
+        bodies = [body.get("allowed_mentions") for _, body in fake.message_requests()]
+        assert bodies[:2] == [None, {"parse": []}] and bodies[3] is None
+        assert bodies[2]["parse"] == [] and bodies[2]["users"] == [int(victim["id"])]
+
+
+async def test_an_attachment_can_lie_about_its_size_and_the_cdn_streams_the_truth() -> None:
+    async with FakeDiscord() as fake:
+        image = png(5, 7)
+        extra = 32 * 1024 * 1024
+        att = fake.add_attachment("small.png", image, "image/png", declared_size=100, extra_bytes=extra)
+        assert att["size"] == 100
+        async with aiohttp.ClientSession() as session:
+            async with session.get(att["url"]) as response:
+                assert response.status == 200 and response.content_length is None  # chunked
+                head = await response.content.readexactly(len(image) + 10)
+            # Hung up after a few bytes: the fake stops writing long before the whole body.
+            assert head[: len(image)] == image and head[len(image) :] == bytes(10)
+            await fake.wait_for(lambda f: f.calls_to("GET", r"/cdn/.*")[-1].status == 200)
+            assert fake.cdn_bytes_sent[att["id"]] < extra // 2
+            async with session.get(att["url"]) as response:
+                whole = await response.read()
+        assert len(whole) == len(image) + extra
