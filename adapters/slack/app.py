@@ -14,9 +14,10 @@ import logging
 import time
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -26,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import FileFetcher
 from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, SlackHandlers
+from adapters.slack.http import Refused, check_signature, parse_body
 from adapters.slack.presenter import DEFAULT_MAX_UPLOAD_BYTES, Poster, SlackPresenter, StatusBoard
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, UserLookup, Users, users_info_lookup
@@ -127,11 +129,31 @@ class SlackAdapter:
     def web_app(self) -> web.Application:
         """The aiohttp application serving POST /slack/events (and GET /healthz)."""
 
+        secret = (
+            self.settings.slack_signing_secret.get_secret_value()
+            if self.settings.slack_signing_secret
+            else ""
+        )
+
         async def events(request: web.Request) -> web.Response:
             if not self._accepting:
                 return web.Response(status=503, text="shutting down")
-            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(bolt_response)
+            raw = await request.read()
+            try:
+                # Nothing reads the body before its signature is known to be Slack's.
+                check_signature(secret, raw, request.headers)
+                body = parse_body(raw, request.headers.get("Content-Type", ""))
+            except Refused as refused:
+                log.warning(
+                    "slack: refused a request to %s (%d): %s", EVENTS_PATH, refused.status, refused.reason
+                )
+                return web.json_response({"error": "invalid request"}, status=refused.status)
+            # Verified above on the raw bytes, so the parsed payload goes in as Socket Mode
+            # envelopes do (Bolt skips its own check and its form parser, see parse_body).
+            bolt_request = AsyncBoltRequest(
+                body=body, query=request.query_string, headers=dict(request.headers), mode="socket_mode"
+            )
+            return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
         async def health(request: web.Request) -> web.Response:
             return web.Response(text="ok")
