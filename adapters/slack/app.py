@@ -18,6 +18,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -40,17 +41,25 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"  # Bolt's default: events, commands and interactivity on one path
 
 
+def _retry_handlers() -> list[AsyncRetryHandler]:
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=3),
+    ]
+
+
+def configure_client(client: AsyncWebClient, api_url: str | None = None) -> AsyncWebClient:
+    """Point `client` at SLACK_API_URL (when set) and make it retry connection errors, 429s
+    (after Retry-After) and 5xx; returns it."""
+    client.base_url = api_url or AsyncWebClient.BASE_URL
+    client.retry_handlers = _retry_handlers()
+    return client
+
+
 def build_client(token: str, api_url: str | None = None) -> AsyncWebClient:
     """A Web API client that retries connection errors, 429s (after Retry-After) and 5xx."""
-    return AsyncWebClient(
-        token=token,
-        base_url=api_url or AsyncWebClient.BASE_URL,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
-        ],
-    )
+    return configure_client(AsyncWebClient(token=token), api_url)
 
 
 class SlackAdapter:
@@ -68,18 +77,21 @@ class SlackAdapter:
         from a previous run report to Slack too)."""
         self.bot = bot
         self.settings = settings
+        # Empty in Socket Mode, where Bolt skips signature checks; start_http() requires it.
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         if client is None:
             if settings.slack_bot_token is None:
                 raise ValueError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…)")
-            client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+            # Bolt gets the token only and builds the client, which is then pointed and tuned.
+            # Given a client, Bolt also reads SLACK_BOT_TOKEN from the environment and warns on
+            # every start that it is unused.
+            self.app = AsyncApp(
+                name="imagebot", token=settings.slack_bot_token.get_secret_value(), signing_secret=secret
+            )
+            client = configure_client(self.app.client, settings.slack_api_url)
+        else:
+            self.app = AsyncApp(name="imagebot", client=client, signing_secret=secret)
         self.client = client
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-        self.app = AsyncApp(
-            name="imagebot",
-            client=client,
-            # Empty in Socket Mode, where Bolt skips signature checks; start_http() requires it.
-            signing_secret=secret,
-        )
         self.tasks = TaskSet()
         self.poster = Poster(client, max_upload_bytes=max_upload_bytes)
         self.board = StatusBoard(self.poster.update, interval=status_interval)

@@ -8,10 +8,14 @@ real process.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import os
+import signal
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -138,3 +142,55 @@ async def test_signed_requests_still_work_over_http(
     assert "a payload bay, open" in parent["text"]
     await h.wait_for_files(parent["ts"])
     assert len(fake_openai.requests) == 1
+
+
+# --- the real process -----------------------------------------------------------------------------
+
+
+async def test_the_slack_process_starts_without_bolt_warnings_and_refuses_quietly(tmp_path: Path) -> None:
+    """`imagebot slack --http` with SLACK_BOT_TOKEN in its environment (as deployed): Bolt must not
+    warn that a token was given next to the client, and junk gets one log line, no traceback."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))
+    }
+    async with FakeSlack() as fake:
+        env |= {
+            "IMAGEBOT_DATA_DIR": str(tmp_path / "data"),
+            "PYTHONPATH": str(ROOT),
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "adapters.cli", "slack", "--http", "--port", "0"),
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        startup: list[str] = []
+        try:
+            async with asyncio.timeout(30):
+                while line := (await process.stderr.readline()).decode():
+                    startup.append(line)
+                    if "serving /slack/events on" in line:
+                        break
+            assert startup and "serving /slack/events on" in startup[-1], "".join(startup)
+            url = f"http://127.0.0.1:{int(startup[-1].rsplit(':', 1)[1])}/slack/events"
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url, data=BINARY, headers={"content-type": JSON}) as response:
+                    assert response.status == 401
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                _, rest = await process.communicate()
+    stderr = "".join(startup) + rest.decode()
+    assert process.returncode == 0, stderr
+    assert "will be unused" not in stderr and "WARNING slack_bolt" not in stderr, stderr
+    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
+    assert stderr.count("refused a request") == 1, stderr
+    assert fake.bot_token not in stderr and SECRET not in stderr
