@@ -14,9 +14,11 @@ import logging
 import time
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -26,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import FileFetcher
 from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, SlackHandlers
+from adapters.slack.http import Refused, check_signature, parse_body
 from adapters.slack.presenter import DEFAULT_MAX_UPLOAD_BYTES, Poster, SlackPresenter, StatusBoard
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, UserLookup, Users, users_info_lookup
@@ -38,17 +41,25 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"  # Bolt's default: events, commands and interactivity on one path
 
 
+def _retry_handlers() -> list[AsyncRetryHandler]:
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=3),
+    ]
+
+
+def configure_client(client: AsyncWebClient, api_url: str | None = None) -> AsyncWebClient:
+    """Point `client` at SLACK_API_URL (when set) and make it retry connection errors, 429s
+    (after Retry-After) and 5xx; returns it."""
+    client.base_url = api_url or AsyncWebClient.BASE_URL
+    client.retry_handlers = _retry_handlers()
+    return client
+
+
 def build_client(token: str, api_url: str | None = None) -> AsyncWebClient:
     """A Web API client that retries connection errors, 429s (after Retry-After) and 5xx."""
-    return AsyncWebClient(
-        token=token,
-        base_url=api_url or AsyncWebClient.BASE_URL,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
-        ],
-    )
+    return configure_client(AsyncWebClient(token=token), api_url)
 
 
 class SlackAdapter:
@@ -66,18 +77,21 @@ class SlackAdapter:
         from a previous run report to Slack too)."""
         self.bot = bot
         self.settings = settings
+        # Empty in Socket Mode, where Bolt skips signature checks; start_http() requires it.
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         if client is None:
             if settings.slack_bot_token is None:
                 raise ValueError("SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…)")
-            client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+            # Bolt gets the token only and builds the client, which is then pointed and tuned.
+            # Given a client, Bolt also reads SLACK_BOT_TOKEN from the environment and warns on
+            # every start that it is unused.
+            self.app = AsyncApp(
+                name="imagebot", token=settings.slack_bot_token.get_secret_value(), signing_secret=secret
+            )
+            client = configure_client(self.app.client, settings.slack_api_url)
+        else:
+            self.app = AsyncApp(name="imagebot", client=client, signing_secret=secret)
         self.client = client
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-        self.app = AsyncApp(
-            name="imagebot",
-            client=client,
-            # Empty in Socket Mode, where Bolt skips signature checks; start_http() requires it.
-            signing_secret=secret,
-        )
         self.tasks = TaskSet()
         self.poster = Poster(client, max_upload_bytes=max_upload_bytes)
         self.board = StatusBoard(self.poster.update, interval=status_interval)
@@ -127,11 +141,31 @@ class SlackAdapter:
     def web_app(self) -> web.Application:
         """The aiohttp application serving POST /slack/events (and GET /healthz)."""
 
+        secret = (
+            self.settings.slack_signing_secret.get_secret_value()
+            if self.settings.slack_signing_secret
+            else ""
+        )
+
         async def events(request: web.Request) -> web.Response:
             if not self._accepting:
                 return web.Response(status=503, text="shutting down")
-            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(bolt_response)
+            raw = await request.read()
+            try:
+                # Nothing reads the body before its signature is known to be Slack's.
+                check_signature(secret, raw, request.headers)
+                body = parse_body(raw, request.headers.get("Content-Type", ""))
+            except Refused as refused:
+                log.warning(
+                    "slack: refused a request to %s (%d): %s", EVENTS_PATH, refused.status, refused.reason
+                )
+                return web.json_response({"error": "invalid request"}, status=refused.status)
+            # Verified above on the raw bytes, so the parsed payload goes in as Socket Mode
+            # envelopes do (Bolt skips its own check and its form parser, see parse_body).
+            bolt_request = AsyncBoltRequest(
+                body=body, query=request.query_string, headers=dict(request.headers), mode="socket_mode"
+            )
+            return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
         async def health(request: web.Request) -> web.Response:
             return web.Response(text="ok")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.domain import Button, SessionKey
+from bot.text import display_text
 
 MAX_BLOCKS = 50
 MAX_ACTIONS_PER_BLOCK = 25
@@ -30,14 +31,33 @@ _SPECIAL = re.compile(r"<!(\w+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^<>|@#!][^<>|]*)(?:\|([^<>]*))?>")
 
 
-def mrkdwn(text: str) -> str:
-    """Core text (Markdown-ish, may quote user prompts) as Slack mrkdwn.
+def _clean_line(line: str) -> str:
+    # display_text, but a line's indentation (bullets the core indents) survives.
+    body = display_text(line)
+    return line[: len(line) - len(line.lstrip(" "))] + body if body else ""
 
-    `&`, `<` and `>` are escaped, so a prompt can never turn into a mention or a link;
-    `**bold**` becomes Slack's `*bold*`; backticks work as they are.
+
+def escape(text: str) -> str:
+    """`&`, `<` and `>` as Slack's entities: whatever `text` holds shows as typed, never as a
+    mention (`<!here>`, `<@U…>`, `<!subteam^…>`), a channel link or a URL."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> str:
+    """Core text (Markdown-ish, may quote what people typed) as Slack mrkdwn.
+
+    Every line loses control characters, ANSI escapes and bidi overrides (`display_text`), then
+    `&`, `<` and `>` are escaped, so nothing in it can turn into a mention or a link; line breaks,
+    backticks and `**bold**` (as Slack's `*bold*`) keep working.
     """
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BOLD.sub(r"*\1*", text)
+    text = "\n".join(_clean_line(line) for line in text.split("\n"))
+    return _BOLD.sub(r"*\1*", escape(text))
+
+
+def shown(text: str, limit: int) -> str:
+    """Something a person typed or chose (a prompt, a display name, an id) as one line of mrkdwn
+    of at most `limit` characters before escaping."""
+    return escape(display_text(text, limit))
 
 
 def plain_text(text: str, bot_user_id: str | None = None) -> str:
@@ -45,9 +65,9 @@ def plain_text(text: str, bot_user_id: str | None = None) -> str:
     mentions and links as their labels, HTML entities decoded."""
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
-    text = _USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _USER.sub(lambda m: "@" + (m.group(2) or m.group(1)).lstrip("@"), text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
-    text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)).lstrip("@"), text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return re.sub(r"[ \t]{2,}", " ", text).strip()
@@ -58,7 +78,8 @@ def trim(text: str, limit: int) -> str:
 
 
 def one_line(text: str, limit: int) -> str:
-    return trim(" ".join(text.split()), limit)
+    """Plain text (not mrkdwn) on one line, without control characters, cut to `limit`."""
+    return display_text(text, limit)
 
 
 def section(text: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Fetching the files people share in a session thread, as core `Attachment`s.
 
 The bot token goes only to Slack's own file hosts (or the configured SLACK_API_URL host, for
-tests and proxies), never to a host a redirect points at; non-images are refused from their
-metadata, before anything is downloaded.
+tests and proxies), never to a host a redirect points at. Files that are not PNG, JPEG or WebP
+images, or that say they are too big, are refused from their metadata before anything is
+downloaded; a download is read in chunks and abandoned as soon as it passes the limit, whatever
+the metadata or the Content-Length said.
 """
 
 from __future__ import annotations
@@ -20,16 +22,37 @@ from adapters.slack.errors import slack_error
 from bot.domain import Attachment
 from bot.errors import BotError, ErrorKind, invalid
 from bot.imaging import DEFAULT_MAX_BYTES
+from bot.text import display_text
 
 log = logging.getLogger(__name__)
 
 SLACK_FILE_DOMAINS = ("slack.com", "slack-edge.com", "slack-gov.com")
 MAX_REDIRECTS = 3
 _IMAGE_HINT = "attach PNG, JPEG or WebP images, or reply with text only"
+# What the core can use (bot/imaging.py decodes the bytes again; this only saves the download).
+IMAGE_MIMETYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/pjpeg", "image/webp"})
+IMAGE_FILETYPES = frozenset({"png", "jpg", "jpeg", "webp"})
+CHUNK_BYTES = 64 * 1024
 
 
 def _human(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+def _name(file: Mapping[str, Any], default: str) -> str:
+    """The file's name as the person gave it, safe to show (one line, no control characters)."""
+    return display_text(str(file.get("name") or file.get("title") or ""), 120) or default
+
+
+def _declared_size(file: Mapping[str, Any]) -> int | None:
+    size = file.get("size")
+    if isinstance(size, bool):
+        return None
+    if isinstance(size, int):
+        return size
+    if isinstance(size, str) and size.isascii() and size.isdigit():
+        return int(size)
+    return None
 
 
 class FileFetcher:
@@ -85,21 +108,25 @@ class FileFetcher:
         return response.get("file") or file
 
     def _check_metadata(self, file: Mapping[str, Any]) -> None:
-        name = str(file.get("name") or file.get("title") or "the file")
+        name = _name(file, "the file")
         if file.get("mode") == "tombstone" or file.get("file_access") == "file_not_found":
             raise invalid(f"{name} was deleted before I could read it.")
-        mimetype = str(file.get("mimetype") or "")
-        if not mimetype.startswith("image/"):
-            kind = file.get("pretty_type") or file.get("filetype") or mimetype or "unknown type"
+        mimetype = str(file.get("mimetype") or "").lower()
+        filetype = str(file.get("filetype") or "").lower()
+        kind = display_text(str(file.get("pretty_type") or filetype or mimetype or "unknown type"), 40)
+        if not mimetype.startswith("image/") and filetype not in IMAGE_FILETYPES:
             raise invalid(f"{name} is not an image ({kind}); {_IMAGE_HINT}.")
-        size = file.get("size")
-        if isinstance(size, int) and size > self.max_bytes:
+        if mimetype not in IMAGE_MIMETYPES and filetype not in IMAGE_FILETYPES:
+            raise invalid(f"{name} is an image I can't use ({kind}); {_IMAGE_HINT}.")
+        size = _declared_size(file)
+        if size is not None and size > self.max_bytes:
             raise invalid(f"{name} is {_human(size)}; images must be under {_human(self.max_bytes)}.")
         if not (file.get("url_private_download") or file.get("url_private")):
             raise invalid(f"Slack did not give me a download link for {name}.")
 
     async def _download(self, http: aiohttp.ClientSession, file: Mapping[str, Any]) -> Attachment:
-        name = str(file.get("name") or file.get("title") or "upload")
+        name = _name(file, "upload")
+        too_big = f"{name} is over {_human(self.max_bytes)}; images must be smaller."
         url = str(file.get("url_private_download") or file.get("url_private"))
         cannot = f"I could not download {name} from Slack"
         if not self.token_allowed(url):
@@ -126,11 +153,26 @@ class FileFetcher:
                             f"{cannot}: Slack answered with a sign-in page. The app needs the files:read"
                             " scope; an admin can add it and reinstall the app.",
                         )
-                    data = await response.content.read(self.max_bytes + 1)
+                    if response.content_length is not None and response.content_length > self.max_bytes:
+                        raise invalid(too_big)  # said up front: not a byte of the body is read
+                    data = await self._read_capped(response.content)
+                    if data is None:
+                        # Leaving the block closes the connection: the rest is never received.
+                        raise invalid(too_big)
             except aiohttp.ClientError as error:
                 log.warning("download of a shared file failed: %s", type(error).__name__)
                 raise BotError(ErrorKind.UNAVAILABLE, f"{cannot}; try again.") from None
-            if len(data) > self.max_bytes:
-                raise invalid(f"{name} is over {_human(self.max_bytes)}; images must be smaller.")
             return Attachment(name, data, content_type or None)
         raise BotError(ErrorKind.UNAVAILABLE, f"{cannot}: too many redirects.")
+
+    async def _read_capped(self, stream: aiohttp.StreamReader) -> bytes | None:
+        """The whole body, or None as soon as it passes `max_bytes` (at most one byte more is
+        ever held). One `read(n)` returns whatever has arrived so far, hence the loop."""
+        data = bytearray()
+        while True:
+            chunk = await stream.read(min(CHUNK_BYTES, self.max_bytes + 1 - len(data)))
+            if not chunk:
+                return bytes(data)
+            data += chunk
+            if len(data) > self.max_bytes:
+                return None

@@ -24,9 +24,9 @@ from adapters.slack.blocks import (
     EDIT_CALLBACK_ID,
     edit_modal,
     mrkdwn,
-    one_line,
     parse_edit_metadata,
     plain_text,
+    shown,
 )
 from adapters.slack.errors import slack_error
 from adapters.slack.files import FileFetcher
@@ -222,7 +222,7 @@ class SlackHandlers:
 
         async def open_session() -> SessionKey:
             # Called by the core only once the request is valid, so a refused one posts nothing.
-            opening = f"🎨 /imagine by *{mrkdwn(actor.label)}*: “{mrkdwn(one_line(text, 150))}”\n⏳ Starting…"
+            opening = f"🎨 /imagine by *{shown(actor.label, 80)}*: “{shown(text, 150)}”\n⏳ Starting…"
             try:
                 parent["ts"] = await self.poster.post(channel, None, opening)
             except SlackApiError as error:
@@ -297,7 +297,7 @@ class SlackHandlers:
             # Posted only once the core knows the id, so an unknown one never flashes a message.
             try:
                 ts = await self.poster.post(
-                    channel, None, f"🖼️ *{mrkdwn(actor.label)}* brought back `{mrkdwn(ident)}`"
+                    channel, None, f"🖼️ *{shown(actor.label, 80)}* brought back `{shown(ident, 60)}`"
                 )
             except SlackApiError as error:
                 raise BotError(ErrorKind.UNAVAILABLE, _explain_post_failure(error).message) from None

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_line, trim
+from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_line, shown, trim
 from adapters.slack.errors import slack_error
 from adapters.slack.tasks import TaskSet
 from bot import imaging
@@ -430,5 +430,4 @@ class SlackPresenter:
 
 def status_head(job: Job) -> str:
     title = OP_TITLES.get(job.spec.operation, job.spec.operation.value)
-    prompt = mrkdwn(one_line(job.spec.prompt, 150))
-    return f"{title} by *{mrkdwn(job.requester.label)}*: “{prompt}”"
+    return f"{title} by *{shown(job.requester.label, 80)}*: “{shown(job.spec.prompt, 150)}”"

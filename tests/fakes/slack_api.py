@@ -514,6 +514,8 @@ class _StoredFile:
     alt_txt: str | None = None
     declared_length: int | None = None
     completed: bool = False
+    size: int | None = None  # what the file object says, when it lies (None: the real size)
+    stream_bytes: int | None = None  # serve this many bytes, streamed without Content-Length
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -586,6 +588,7 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []  # posts to response_url
         self.downloads: list[dict[str, Any]] = []
+        self.streamed: list[dict[str, Any]] = []  # streamed downloads: bytes sent, and whether done
         self.channels: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.files: dict[str, _StoredFile] = {}
@@ -718,8 +721,16 @@ class FakeSlack:
         *,
         user_id: str = DEFAULT_USER_ID,
         title: str | None = None,
+        size: int | None = None,
+        stream_bytes: int | None = None,
     ) -> dict[str, Any]:
-        """Register a file uploaded by a user; returns the Slack file object for event fixtures."""
+        """Register a file uploaded by a user; returns the Slack file object for event fixtures.
+
+        ``size`` makes the file object declare a size other than the real one. ``stream_bytes``
+        serves that many bytes (``data``, then zeros) in chunks without a Content-Length, as a
+        host whose metadata lied would; ``fake.streamed`` records how much was actually sent
+        before the client stopped reading.
+        """
         mimetype = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         sf = _StoredFile(
             id=_new_id("F"),
@@ -731,6 +742,8 @@ class FakeSlack:
             user=user_id,
             created=int(time.time()),
             completed=True,
+            size=size,
+            stream_bytes=stream_bytes,
         )
         self.files[sf.id] = sf
         self._changed()
@@ -817,7 +830,7 @@ class FakeSlack:
             "user": sf.user,
             "user_team": self.team_id,
             "editable": False,
-            "size": len(sf.data) if sf.data is not None else 0,
+            "size": sf.size if sf.size is not None else len(sf.data) if sf.data is not None else 0,
             "mode": "hosted",
             "is_external": False,
             "external_type": "",
@@ -1460,11 +1473,37 @@ class FakeSlack:
         if not authorized:
             # What Slack does without a (files:read) token: a 200 HTML sign-in page, not the bytes.
             return web.Response(text=_LOGIN_PAGE, content_type="text/html")
+        if sf.stream_bytes is not None:
+            return await self._stream_download(request, sf)
         return web.Response(
             body=sf.data,
             content_type=sf.mimetype,
             headers={"Content-Disposition": f'attachment; filename="{sf.name}"'},
         )
+
+    async def _stream_download(self, request: web.Request, sf: _StoredFile) -> web.StreamResponse:
+        assert sf.data is not None and sf.stream_bytes is not None
+        record: dict[str, Any] = {"file_id": sf.id, "sent": 0, "total": sf.stream_bytes, "done": False}
+        self.streamed.append(record)
+        response = web.StreamResponse(headers={"Content-Type": sf.mimetype})
+        response.enable_chunked_encoding()  # no Content-Length: the client cannot know the size
+        await response.prepare(request)
+        head, zeros = sf.data[: sf.stream_bytes], bytes(64 * 1024)
+        try:
+            if head:
+                await response.write(head)
+                record["sent"] += len(head)
+            while record["sent"] < sf.stream_bytes:
+                chunk = zeros[: sf.stream_bytes - record["sent"]]
+                await response.write(chunk)
+                record["sent"] += len(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up: what was sent is recorded
+        finally:
+            record["done"] = True
+            self._changed()
+        return response
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]

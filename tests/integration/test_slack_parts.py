@@ -25,6 +25,7 @@ from adapters.slack.blocks import (
     mrkdwn,
     parse_edit_metadata,
     plain_text,
+    shown,
 )
 from adapters.slack.errors import slack_error
 from adapters.slack.files import FileFetcher
@@ -88,6 +89,13 @@ def test_markup_both_ways() -> None:
         plain_text("make it <!here> blue <https://x.example/a>", None)
         == "make it @here blue https://x.example/a"
     )
+    assert plain_text("ask <!subteam^S123|@designers> or <!channel>") == "ask @designers or @channel"
+
+
+def test_mrkdwn_drops_controls_and_keeps_the_bots_own_layout() -> None:
+    core = "**Settings**\n  • yours: `--n 2`\n“\u202eevil\u202c \x1b[31m<!channel>\x1b[0m”"
+    assert mrkdwn(core) == "*Settings*\n  • yours: `--n 2`\n“evil &lt;!channel&gt;”"
+    assert shown("<@U1>\u202e  says\nhi", 10) == "&lt;@U1&gt; say…"
 
 
 # --- delivery dedupe ------------------------------------------------------------------------------

@@ -344,6 +344,19 @@ async def test_download_user_file_needs_token(fake: FakeSlack) -> None:
     assert [d["authorized"] for d in fake.downloads] == [True, True, False]
 
 
+async def test_a_user_file_can_declare_a_false_size_and_stream_more(fake: FakeSlack) -> None:
+    f = fake.add_user_file("liar.png", PNG, "image/png", size=10, stream_bytes=len(PNG) + 100_000)
+    assert f["size"] == 10
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {fake.bot_token}"}
+        async with http.get(f["url_private_download"], headers=headers) as r:
+            assert r.status == 200 and r.content_length is None  # chunked: no size up front
+            body = await r.read()
+    assert body == PNG + bytes(100_000)
+    [stream] = await fake.wait_for(lambda: [s for s in fake.streamed if s["done"]])
+    assert stream["sent"] == stream["total"] == len(body)
+
+
 # --------------------------------------------------------------------------------------------
 # AsyncApp in HTTP mode, signed requests
 # --------------------------------------------------------------------------------------------
