@@ -7,6 +7,8 @@ so each adapter can word and style it the same way (and decide whether a Retry b
 from __future__ import annotations
 
 import enum
+import errno
+import sqlite3
 
 
 class ErrorKind(enum.StrEnum):
@@ -45,3 +47,46 @@ class BotError(Exception):
 def invalid(message: str) -> BotError:
     """Shorthand for the most common kind: the input is wrong, and here is exactly why."""
     return BotError(ErrorKind.INVALID_INPUT, message)
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_AFTER = "An admin needs to fix the server's storage; then press Retry."
+
+
+def storage_error(exc: BaseException) -> BotError | None:
+    """A failed write to the server's own storage (disk full, read-only, I/O error, a locked or
+    damaged database) in words the requester understands; None for any other exception."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return BotError(
+            ErrorKind.UNAVAILABLE, f"The server's disk is full, so the result could not be saved. {_AFTER}"
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return BotError(
+            ErrorKind.UNAVAILABLE,
+            f"The server's storage is read-only, so the result could not be saved. {_AFTER}",
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return BotError(
+            ErrorKind.UNAVAILABLE, f"The server's disk reported an I/O error while saving. {_AFTER}"
+        )
+    if isinstance(exc, sqlite3.Error):
+        text = str(exc).lower()
+        if "full" in text:
+            return BotError(
+                ErrorKind.UNAVAILABLE,
+                f"The server's disk is full, so the result could not be saved. {_AFTER}",
+            )
+        if "locked" in text or "busy" in text:
+            return BotError(
+                ErrorKind.UNAVAILABLE, "The bot's database was busy for too long. Please press Retry."
+            )
+        if "readonly" in text or "read-only" in text:
+            return BotError(
+                ErrorKind.UNAVAILABLE, f"The bot's database is read-only, so nothing could be saved. {_AFTER}"
+            )
+        if "malformed" in text or "not a database" in text or "disk i/o" in text:
+            return BotError(
+                ErrorKind.INTERNAL,
+                "The bot's database is damaged, so this job could not be saved. An admin must restore it.",
+            )
+    return None

@@ -15,11 +15,12 @@ from typing import Protocol
 
 from bot.costs import budget_refusal
 from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, SpendLimit, Stage, UserRef
-from bot.errors import BotError, ErrorKind
+from bot.errors import BotError, ErrorKind, storage_error
 from storage.jobs import JobRepo
 
 log = logging.getLogger(__name__)
 
+RECORD_RETRY_DELAYS = (0.1, 0.5)  # back-off before giving up on recording a failure
 MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reported as failed
 
 
@@ -224,8 +225,13 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         try:
-            await self._repo.mark_running(job.id)
             running = replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
+            try:
+                await self._repo.mark_running(job.id)
+            except Exception as exc:
+                # The database cannot take the job's first step: tell its requester, do not hang.
+                await self._fail(running, self._classify(job, exc))
+                return
             await self._emit(JobUpdate(running, Stage.RUNNING))
             try:
                 result = await self._execute(running, Progress(self, running))
@@ -237,9 +243,8 @@ class JobRunner:
                 raise
             except BotError as error:
                 await self._fail(running, error)
-            except Exception:
-                log.exception("job %s [%s] crashed", job.id, job.where.platform)
-                await self._fail(running, BotError(ErrorKind.INTERNAL, "Something went wrong on our side."))
+            except Exception as exc:
+                await self._fail(running, self._classify(job, exc))
             else:
                 done = replace(running, status=JobStatus.DONE)
                 log.info("job %s [%s] done", job.id, job.where.platform)
@@ -248,11 +253,34 @@ class JobRunner:
             self._running.pop(job.id, None)
             self._pump()
 
+    @staticmethod
+    def _classify(job: Job, exc: Exception) -> BotError:
+        """A failure that is not already a BotError: storage trouble in plain words, else a bug."""
+        error = storage_error(exc)
+        if error is not None:
+            log.warning("job %s [%s] failed writing to storage: %s", job.id, job.where.platform, exc)
+            return error
+        log.exception("job %s [%s] crashed", job.id, job.where.platform, exc_info=exc)
+        return BotError(ErrorKind.INTERNAL, "Something went wrong on our side.")
+
     async def _fail(self, job: Job, error: BotError) -> None:
         log.info("job %s [%s] failed: %s", job.id, job.where.platform, error.kind.value)
-        await self._repo.mark_finished(
-            job.id, JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
-        )
+        # The requester hears about the failure even when the database cannot record it (full
+        # disk, locked or damaged database): then the row stays 'running' and the next start
+        # retries the job once, which is better than a status left at "working" forever.
+        for delay in (*RECORD_RETRY_DELAYS, None):
+            try:
+                await self._repo.mark_finished(
+                    job.id, JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
+                )
+                break
+            except Exception as exc:
+                if delay is None:
+                    log.warning(
+                        "job %s [%s]: could not record its failure: %s", job.id, job.where.platform, exc
+                    )
+                    break
+                await asyncio.sleep(delay)
         failed = replace(
             job, status=JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
         )

@@ -35,7 +35,7 @@ from bot.domain import (
     StoredImage,
     UserRef,
 )
-from bot.errors import BotError, ErrorKind, invalid
+from bot.errors import BotError, ErrorKind, invalid, storage_error
 from bot.help import SLASH_COMMANDS, help_text
 from bot.jobs import JobRunner, Presenter
 from bot.models import MODELS, ModelInfo, model_info
@@ -780,6 +780,48 @@ class ImageBot:
         await self._check_budgets(limits, reserve)  # again, atomically, when the job is recorded
         if open_session is not None:
             where = await open_session()
+        try:
+            return await self._record(
+                actor,
+                where,
+                op,
+                prompt,
+                chosen,
+                sources,
+                uploads,
+                mask_png,
+                origin,
+                zoom,
+                aspect,
+                reserve,
+                limits,
+            )
+        except BotError:
+            raise
+        except Exception as exc:
+            error = storage_error(exc)
+            if error is None:
+                raise
+            log.warning("request [%s] could not be stored: %s", where.platform, exc)
+            raise BotError(error.kind, error.message.replace("the result", "your request")) from exc
+
+    async def _record(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        op: Operation,
+        prompt: str,
+        chosen: ImageOptions,
+        sources: tuple[str, ...],
+        uploads: Sequence[tuple[Attachment, imaging.DecodedImage]],
+        mask_png: bytes | None,
+        origin: str | None,
+        zoom: float | None,
+        aspect: str | None,
+        reserve: float,
+        limits: Sequence[SpendLimit],
+    ) -> Reply:
+        """Store the uploads and the job, and queue it."""
         session = await self.store.images.session_for(where)
         uploaded = [await self._store_upload(session, actor, a, d) for a, d in uploads]
         mask_blob = await self.store.blobs.put(mask_png) if mask_png is not None else None
