@@ -349,26 +349,32 @@ def make_grid(images: Sequence[bytes], *, cell: int = 512, gap: int = 8) -> byte
     """A PNG preview of a set, in reading order, each image numbered so people can say U2/V3.
 
     Image 1 is top-left, then left to right and top to bottom; each image is fitted into a
-    cell x cell box keeping its aspect, transparent ones over a checkerboard.
+    cell x cell box keeping its aspect, and the cells are as wide and tall as the fitted images
+    need; transparent ones are shown over a checkerboard.
     """
     if not images:
         raise ValueError("make_grid needs at least one image")
     n = len(images)
     cols = grid_columns(n)
     rows = math.ceil(n / cols)
+    fitted_all = []
+    for data in images:
+        im = load_image(data)
+        fitted_all.append(_fit_into(im.convert("RGBA" if _image_has_alpha(im) else "RGB"), cell))
+    # Cells take the images' own shape (a set of 16:9 images makes 16:9 cells), so wide or tall
+    # sets are not letterboxed into squares with wide empty bands.
+    cell_w = max(f.width for f in fitted_all)
+    cell_h = max(f.height for f in fitted_all)
     canvas = Image.new(
-        "RGB", (cols * cell + (cols + 1) * gap, rows * cell + (rows + 1) * gap), _GRID_BACKGROUND
+        "RGB", (cols * cell_w + (cols + 1) * gap, rows * cell_h + (rows + 1) * gap), _GRID_BACKGROUND
     )
     draw = ImageDraw.Draw(canvas)
     font = load_font(max(12, cell // 14))
     pad = max(4, cell // 48)
-    for i, data in enumerate(images):
+    for i, fitted in enumerate(fitted_all):
         row, col = divmod(i, cols)
-        cell_x, cell_y = gap + col * (cell + gap), gap + row * (cell + gap)
-        im = load_image(data)
-        im = im.convert("RGBA" if _image_has_alpha(im) else "RGB")
-        fitted = _fit_into(im, cell)
-        x, y = cell_x + (cell - fitted.width) // 2, cell_y + (cell - fitted.height) // 2
+        cell_x, cell_y = gap + col * (cell_w + gap), gap + row * (cell_h + gap)
+        x, y = cell_x + (cell_w - fitted.width) // 2, cell_y + (cell_h - fitted.height) // 2
         if fitted.mode == "RGBA":
             canvas.paste(_checkerboard(fitted.size, max(4, cell // 32)), (x, y))
             canvas.paste(fitted, (x, y), fitted)

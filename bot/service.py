@@ -148,7 +148,7 @@ class ImageBot:
                 mask_png = await asyncio.to_thread(
                     imaging.mask_from_upload, mask.data, main.width, main.height
                 )
-            return await self._submit(
+            queued = await self._submit(
                 actor,
                 where,
                 Operation.EDIT,
@@ -158,6 +158,9 @@ class ImageBot:
                 mask_png=mask_png,
                 open_session=open_session,
             )
+            asked = flags.merged_over(overrides)
+            sized = asked.size is not None or asked.aspect is not None
+            return queued if sized else _with_size_note(queued, image.filename, main, chosen)
         except BotError as error:
             return error_reply(error)
 
@@ -177,7 +180,7 @@ class ImageBot:
             main = decoded[0][1]
             chosen = self._resolve(OptionOverrides(), keep_size=(main.width, main.height))
             op = Operation.VARY_STRONG if strong else Operation.VARY_SUBTLE
-            return await self._submit(
+            queued = await self._submit(
                 actor,
                 where,
                 op,
@@ -186,6 +189,7 @@ class ImageBot:
                 uploads=decoded,
                 open_session=open_session,
             )
+            return _with_size_note(queued, image.filename, main, chosen)
         except BotError as error:
             return error_reply(error)
 
@@ -946,6 +950,20 @@ def _qualities_of(model: str) -> frozenset[str] | None:
 def _is_upscaled(image: StoredImage) -> bool:
     """An upscale, or an edit/zoom/reframe/cut-out of one (they keep its size)."""
     return image.operation is Operation.UPSCALE or bool(image.params.get("upscaled"))
+
+
+def _with_size_note(
+    queued: Reply, filename: str, upload: imaging.DecodedImage, chosen: ImageOptions
+) -> Reply:
+    """Say so when the result cannot have the uploaded image's own size (the model's size rules)."""
+    own = f"{upload.width}x{upload.height}"
+    if queued.job_id is None or chosen.size in (own, "auto"):
+        return queued
+    note = (
+        f"{display_text(filename, 60)} is {own}; {chosen.model} cannot make exactly that size,"
+        f" so the result will be {chosen.size}."
+    )
+    return dataclasses.replace(queued, text=f"{queued.text}\n{note}")
 
 
 def _count(number: int, noun: str) -> str:

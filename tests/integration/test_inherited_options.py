@@ -110,3 +110,23 @@ async def test_variations_of_an_ordinary_image_keep_its_size(data_dir: Path, fak
             (await bot.press(ALICE, THREAD, f"ib:vary-subtle:{image.image_id}")).job_id
         )
         assert {(v.width, v.height) for v in varied.result.images} == {(2048, 1152)}  # asked for, so kept
+
+
+async def test_an_upload_whose_size_the_model_cannot_make_is_told_so(data_dir: Path) -> None:
+    from bot.domain import Attachment
+    from tests.conftest import make_settings
+    from tests.integration.test_bad_input import png
+
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        photo = Attachment("beach.png", png(1200, 900))
+        queued = await bot.edit_upload(ALICE, THREAD, photo, "add a sunset")
+        assert queued.error_kind is None, queued.text
+        assert "beach.png is 1200x900" in queued.text and "1200x896" in queued.text
+        done = await presenter.final(queued.job_id)
+        assert (done.result.images[0].width, done.result.images[0].height) == (1200, 896)
+        exact = await bot.edit_upload(ALICE, THREAD, Attachment("ok.png", png(1024, 768)), "add a moon")
+        assert "cannot make exactly" not in exact.text
+        asked = await bot.edit_upload(ALICE, THREAD, photo, "add a moon --size 1024x1024")
+        assert "cannot make exactly" not in asked.text
+        for reply in (exact, asked):
+            await presenter.final(reply.job_id)

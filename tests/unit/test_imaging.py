@@ -250,9 +250,10 @@ COLOURS = [
 ]
 
 
-def cell_centre(index: int, cols: int, cell: int, gap: int) -> tuple[int, int]:
+def cell_centre(index: int, cols: int, cell: int, gap: int, cell_h: int | None = None) -> tuple[int, int]:
+    cell_h = cell if cell_h is None else cell_h
     row, col = divmod(index, cols)
-    return gap + col * (cell + gap) + cell // 2, gap + row * (cell + gap) + cell // 2
+    return gap + col * (cell + gap) + cell // 2, gap + row * (cell_h + gap) + cell_h // 2
 
 
 def assert_close(actual, expected, tolerance=8):
@@ -263,12 +264,13 @@ def assert_close(actual, expected, tolerance=8):
 def test_grid_reading_order(n, cols):
     images = [solid(c, (300, 200)) for c in COLOURS[:n]]
     cell, gap = 128, 6
+    cell_h = 85  # 3:2 images make 3:2 cells
     grid = open_image(imaging.make_grid(images, cell=cell, gap=gap))
     rows = -(-n // cols)
     assert grid.format == "PNG"
-    assert grid.size == (cols * cell + (cols + 1) * gap, rows * cell + (rows + 1) * gap)
+    assert grid.size == (cols * cell + (cols + 1) * gap, rows * cell_h + (rows + 1) * gap)
     for i, colour in enumerate(COLOURS[:n]):
-        assert_close(grid.getpixel(cell_centre(i, cols, cell, gap)), colour)
+        assert_close(grid.getpixel(cell_centre(i, cols, cell, gap, cell_h)), colour)
 
 
 def test_grid_of_four_is_two_by_two_with_badges():
@@ -287,6 +289,27 @@ def test_grid_of_four_is_two_by_two_with_badges():
 
 def test_grid_keeps_aspect():
     grid = open_image(imaging.make_grid([solid((255, 0, 0), (400, 100))], cell=200, gap=0))
+    assert grid.size == (200, 50)  # the cell takes the image's shape: no empty bands
+    assert_close(grid.getpixel((100, 25)), (255, 0, 0))
+
+
+def test_grid_of_wide_images_has_wide_cells():
+    images = [solid(c, (1536, 864)) for c in COLOURS[:4]]
+    grid = open_image(imaging.make_grid(images, cell=256, gap=8))
+    assert grid.size == (3 * 8 + 2 * 256, 3 * 8 + 2 * 144)
+    # Every pixel inside a cell is the image: nothing was letterboxed.
+    for i, colour in enumerate(COLOURS[:4]):
+        row, col = divmod(i, 2)
+        x0, y0 = 8 + col * (256 + 8), 8 + row * (144 + 8)
+        assert_close(grid.getpixel((x0 + 200, y0 + 2)), colour)
+        assert_close(grid.getpixel((x0 + 200, y0 + 141)), colour)
+
+
+def test_grid_of_mixed_shapes_letterboxes_and_stretches_nothing():
+    grid = open_image(
+        imaging.make_grid([solid((255, 0, 0), (400, 100)), solid((0, 0, 255), (100, 400))], cell=200, gap=0)
+    )
+    assert grid.size == (400, 200)
     assert_close(grid.getpixel((100, 100)), (255, 0, 0))
     assert grid.getpixel((100, 10)) != (255, 0, 0)  # letterboxed, not stretched
 
