@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -299,10 +300,12 @@ class Caption:
     requester: str
     label: str | None = None  # "offline preview", "local resample", ...
 
-    def render(self, prompt_limit: int = 200) -> str:
-        # What people typed is shown as one clean line: no control characters, escapes or bidi.
-        prompt = display_text(self.prompt, prompt_limit)
-        requester = display_text(self.requester, 80)
+    def render(self, prompt_limit: int = 200, escape: Callable[[str], str] = str) -> str:
+        """One caption line. What people typed is shown as one clean line (no control characters,
+        escapes or bidi), then passed through `escape`: a platform's way to make it plain text
+        (Discord's markdown escaping, for one), so a prompt can never format or link."""
+        prompt = escape(display_text(self.prompt, prompt_limit))
+        requester = escape(display_text(self.requester, 80))
         bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {requester}"]
         if self.label:
             bits.append(f"[{self.label}]")

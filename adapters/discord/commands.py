@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
@@ -42,6 +43,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         text = "Something went wrong on our side; please try again."
         try:
             if interaction.response.is_done():
+                # After a public defer, the first followup would replace the channel-visible
+                # "thinking…" message: remove that first, so only the person sees the error.
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)

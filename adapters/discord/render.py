@@ -88,6 +88,11 @@ async def render(reply: Reply, *, file_limit: int, with_images: bool = True) -> 
             if note:
                 notes.append(note)
     text = reply.text
+    if reply.caption is not None:
+        # The caption quotes the prompt: as plain text here, never markdown (no masked links).
+        text = text.replace(
+            reply.caption.render(), reply.caption.render(escape=discord.utils.escape_markdown)
+        )
     if notes:
         text += "\n" + "\n".join(f"-# {note}" for note in notes)
     return MessageParts(trim(text), files, build_view(reply.buttons))

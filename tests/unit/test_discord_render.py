@@ -35,3 +35,22 @@ async def test_single_image_buttons_fit() -> None:
     assert [len(r) for r in rows] == [5, 5]
     labels = [b.label for row in rows for b in row]
     assert "Make square" not in labels and {"Make 16:9", "Make 9:16"} <= set(labels)
+
+
+async def test_a_prompt_in_a_caption_cannot_format_or_link() -> None:
+    from adapters.discord.render import render
+    from bot.domain import Caption, Reply
+
+    caption = Caption(
+        "abcd1234",
+        "free nitro: [click here](https://evil.example) **now**",
+        "gpt-image-2",
+        "1024x1024",
+        "Eve_",
+    )
+    parts = await render(
+        Reply(text=f"🎨 Here you go\n{caption.render()}", caption=caption), file_limit=10_000_000
+    )
+    assert "\\[click here](https://evil.example)" in parts.content
+    assert "\\*\\*now\\*\\*" in parts.content and "by Eve\\_" in parts.content
+    assert parts.content.startswith("🎨 Here you go\n`abcd1234`")  # the bot's own formatting stays
