@@ -8,6 +8,7 @@ first, so after a restart queued jobs run and interrupted ones are retried once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -16,11 +17,11 @@ from typing import Protocol
 from bot.costs import budget_refusal
 from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, SpendLimit, Stage, UserRef
 from bot.errors import BotError, ErrorKind, storage_error
+from bot.retry import persist
 from storage.jobs import JobRepo
 
 log = logging.getLogger(__name__)
 
-RECORD_RETRY_DELAYS = (0.1, 0.5)  # back-off before giving up on recording a failure
 MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reported as failed
 
 
@@ -62,6 +63,8 @@ class JobRunner:
         max_concurrency: int = 4,
         user_max_running: int = 2,
         user_max_queued: int = 10,
+        storage_patience: float = 20.0,
+        rescan_interval: float = 5.0,
     ) -> None:
         self._repo = repo
         self._execute = execute
@@ -76,6 +79,13 @@ class JobRunner:
         self._origins: dict[str, str] = {}  # button custom_id -> job id, while that job is active
         self._accepting = False
         self._notices: set[asyncio.Task[None]] = set()  # queue-position updates in flight
+        self.storage_patience = storage_patience
+        self.rescan_interval = rescan_interval
+        # Final states the database refused to record (its requester was told already); the
+        # sweep records them later instead of running the job again.
+        self._unrecorded: dict[str, tuple[JobStatus, str | None, str | None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_now = asyncio.Event()
 
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
         self._presenters[platform] = presenter
@@ -85,25 +95,9 @@ class JobRunner:
         """Pick up what a previous process left: queued jobs run, interrupted ones retry once."""
         self._accepting = True
         for job in await self._repo.with_status(JobStatus.RUNNING, JobStatus.QUEUED):
-            if job.status is JobStatus.RUNNING and job.attempts >= MAX_ATTEMPTS:
-                error = BotError(
-                    ErrorKind.UNAVAILABLE,
-                    "The bot restarted while this job was running, twice; it was not finished.",
-                )
-                await self._repo.mark_finished(
-                    job.id, JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
-                )
-                failed = replace(job, status=JobStatus.FAILED)
-                await self._emit(
-                    JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
-                )
-                continue
-            if job.status is JobStatus.RUNNING:
-                log.info("job %s [%s] was interrupted by a restart; retrying it", job.id, job.where.platform)
-                await self._repo.requeue(job.id)
-                job = replace(job, status=JobStatus.QUEUED)
-            self._track(job)
+            await self._adopt(job, "restarted")
         self._pump()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="job-sweeper")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking jobs, give running ones `grace` seconds, then interrupt the rest.
@@ -111,6 +105,10 @@ class JobRunner:
         Interrupted jobs stay 'running' in the database, so the next start retries them.
         """
         self._accepting = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         tasks = [task for _, task in self._running.values()]
         if self._notices:
             await asyncio.gather(*self._notices, return_exceptions=True)
@@ -149,8 +147,11 @@ class JobRunner:
             )
 
     def _track(self, job: Job, origin: str | None = None) -> None:
-        self._queued.append(job)
-        self._finished[job.id] = asyncio.get_running_loop().create_future()
+        """Queue a job in memory, once (a sweep may find a job its submitter is still adding)."""
+        if job.id not in self._running and all(q.id != job.id for q in self._queued):
+            self._queued.append(job)
+        if job.id not in self._finished or self._finished[job.id].done():
+            self._finished[job.id] = asyncio.get_running_loop().create_future()
         if origin:
             self._origins[origin] = job.id
 
@@ -185,7 +186,7 @@ class JobRunner:
             self._running[job_id][1].cancel()
             return job
         self._queued = [q for q in self._queued if q.id != job_id]
-        await self._repo.mark_finished(job_id, JobStatus.CANCELLED, error_kind=ErrorKind.CANCELLED.value)
+        await self._record_final(job, JobStatus.CANCELLED, ErrorKind.CANCELLED.value, None)
         cancelled = replace(job, status=JobStatus.CANCELLED)
         await self._finish(
             cancelled, JobUpdate(cancelled, Stage.CANCELLED, result=_cancelled_reply(cancelled))
@@ -227,7 +228,11 @@ class JobRunner:
         try:
             running = replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
             try:
-                await self._repo.mark_running(job.id)
+                await persist(
+                    lambda: self._repo.mark_running(job.id),
+                    patience=self.storage_patience,
+                    what=f"job {job.id}: recording its start",
+                )
             except Exception as exc:
                 # The database cannot take the job's first step: tell its requester, do not hang.
                 await self._fail(running, self._classify(job, exc))
@@ -237,7 +242,7 @@ class JobRunner:
                 result = await self._execute(running, Progress(self, running))
             except asyncio.CancelledError:
                 if self._accepting:  # cancelled by a person, not by shutdown
-                    await self._repo.mark_finished(job.id, JobStatus.CANCELLED, error_kind="cancelled")
+                    await self._record_final(running, JobStatus.CANCELLED, ErrorKind.CANCELLED.value, None)
                     done = replace(running, status=JobStatus.CANCELLED)
                     await self._finish(done, JobUpdate(done, Stage.CANCELLED, result=_cancelled_reply(done)))
                 raise
@@ -265,28 +270,84 @@ class JobRunner:
 
     async def _fail(self, job: Job, error: BotError) -> None:
         log.info("job %s [%s] failed: %s", job.id, job.where.platform, error.kind.value)
-        # The requester hears about the failure even when the database cannot record it (full
-        # disk, locked or damaged database): then the row stays 'running' and the next start
-        # retries the job once, which is better than a status left at "working" forever.
-        for delay in (*RECORD_RETRY_DELAYS, None):
-            try:
-                await self._repo.mark_finished(
-                    job.id, JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
-                )
-                break
-            except Exception as exc:
-                if delay is None:
-                    log.warning(
-                        "job %s [%s]: could not record its failure: %s", job.id, job.where.platform, exc
-                    )
-                    break
-                await asyncio.sleep(delay)
+        await self._record_final(job, JobStatus.FAILED, error.kind.value, error.message)
         failed = replace(
             job, status=JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
         )
         await self._finish(
             failed, JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
         )
+
+    async def _record_final(self, job: Job, status: JobStatus, kind: str | None, message: str | None) -> None:
+        """Record how a job ended, retrying through short storage faults. The requester hears
+        about it even when the database cannot record it (full disk, locked or damaged): the
+        sweep records it later, so the job is neither run again nor left 'working'."""
+        try:
+            await persist(
+                lambda: self._repo.mark_finished(job.id, status, error_kind=kind, error_message=message),
+                patience=self.storage_patience,
+                what=f"job {job.id}: recording that it {status.value}",
+            )
+        except Exception as exc:
+            log.warning(
+                "job %s [%s]: could not record that it %s: %s", job.id, job.where.platform, status.value, exc
+            )
+            self._unrecorded[job.id] = (status, kind, message)
+            self._sweep_now.set()
+
+    # --- the sweep: the database is the queue -----------------------------------------------------
+    async def _sweep_forever(self) -> None:
+        """Re-read the database on a timer (and soon after a storage error), so nothing stays
+        'queued' or 'running' there while this process is alive, whatever a fault dropped."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.rescan_interval):
+                    await self._sweep_now.wait()
+            self._sweep_now.clear()
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("job sweep failed (%s); trying again in %.0f s", exc, self.rescan_interval)
+
+    async def sweep(self) -> None:
+        """One pass: record final states the database refused before, then pick up every job the
+        database says is queued or running that this process is not working on."""
+        for job_id, (status, kind, message) in list(self._unrecorded.items()):
+            await self._repo.mark_finished(job_id, status, error_kind=kind, error_message=message)
+            del self._unrecorded[job_id]
+        if not self._accepting:
+            return
+        for job in await self._repo.with_status(JobStatus.QUEUED, JobStatus.RUNNING):
+            ended_here = job.id in self._finished and self._finished[job.id].done()
+            if ended_here or job.id in self._running or job.id in self._unrecorded:
+                continue
+            if any(queued.id == job.id for queued in self._queued):
+                continue
+            # Not in hand here, and this process owns the data directory: a job a fault dropped.
+            await self._adopt(job, "lost track of it")
+        self._pump()
+
+    async def _adopt(self, job: Job, how: str) -> None:
+        """Take over a job the database holds: a queued one waits its turn; an interrupted
+        running one is retried once, then reported as failed."""
+        if job.status is JobStatus.RUNNING and job.attempts >= MAX_ATTEMPTS:
+            error = BotError(
+                ErrorKind.UNAVAILABLE,
+                f"The bot {how} while this job was running, twice; it was not finished.",
+            )
+            await self._record_final(job, JobStatus.FAILED, error.kind.value, error.message)
+            failed = replace(job, status=JobStatus.FAILED)
+            await self._emit(JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error)))
+            return
+        if job.status is JobStatus.RUNNING:
+            log.info("job %s [%s]: the bot %s while it ran; retrying it", job.id, job.where.platform, how)
+            await self._repo.requeue(job.id)
+            job = replace(job, status=JobStatus.QUEUED)
+        else:
+            log.info("job %s [%s]: the bot %s while it waited; queueing it", job.id, job.where.platform, how)
+        self._track(job)
 
     async def _finish(self, job: Job, update: JobUpdate) -> None:
         for origin, job_id in list(self._origins.items()):

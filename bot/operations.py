@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ from bot.jobs import Progress
 from bot.models import model_info
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
 from bot.replies import EXTENSIONS, set_reply, single_reply
+from bot.retry import persist
 from storage.jobs import UsageRow
 from storage.store import Store
+
+log = logging.getLogger(__name__)
 
 LOCAL_RESAMPLE = "local resample"
 
@@ -81,12 +85,17 @@ class Executor:
         prices_for: Callable[[str], dict[str, float]],
         new_id: Callable[[], str],
         clock: Callable[[], float] = time.time,
+        *,
+        storage_patience: float = 20.0,
+        provider_retry_delay: float | None = 2.0,
     ) -> None:
         self.store = store
         self.provider = provider
         self.prices_for = prices_for
         self.new_id = new_id
         self.clock = clock
+        self.storage_patience = storage_patience
+        self.provider_retry_delay = provider_retry_delay
 
     async def __call__(self, job: Job, progress: Progress) -> Reply:
         sources = []
@@ -104,8 +113,20 @@ class Executor:
                 images=(GeneratedImage(resized, "image/png", *plan.local_size),), label=LOCAL_RESAMPLE
             )
         else:
-            result = await self.provider.run(plan.request, on_partial=progress.partial)
+            result = await self._generate(job, plan.request, progress)
         return await self._store(job, plan, result, sources)
+
+    async def _generate(self, job: Job, request: ProviderRequest, progress: Progress) -> ProviderResult:
+        """The provider call, with one more attempt after a transient failure (a connection
+        reset or a 5xx mid-stream), so a single network hiccup does not fail the job."""
+        try:
+            return await self.provider.run(request, on_partial=progress.partial)
+        except BotError as error:
+            if error.kind is not ErrorKind.UNAVAILABLE or self.provider_retry_delay is None:
+                raise
+            log.info("job %s [%s]: %s; one more attempt", job.id, job.where.platform, error.message)
+            await asyncio.sleep(self.provider_retry_delay)
+            return await self.provider.run(request, on_partial=progress.partial)
 
     async def plan(self, job: Job, sources: list[StoredImage]) -> Plan:
         """The provider call for a job. Sizes were settled when it was queued (spec.options)."""
@@ -192,7 +213,13 @@ class Executor:
             params["aspect"] = spec.aspect
         stored: list[StoredImage] = []
         for index, generated in enumerate(result.images, start=1):
-            blob = await self.store.blobs.put(generated.data)  # the file exists before any row names it
+            # The file exists before any row names it; the image is paid for, so a full disk
+            # is waited out (for a while) rather than the image thrown away.
+            blob = await persist(
+                lambda data=generated.data: self.store.blobs.put(data),
+                patience=self.storage_patience,
+                what=f"job {job.id}: saving an image",
+            )
             stored.append(
                 StoredImage(
                     id=self.new_id(),
@@ -242,13 +269,17 @@ class Executor:
             usage.output_tokens,
             cost,
         )
-        await self.store.jobs.complete(
-            job,
-            stored,
-            image_set,
-            usage_row,
-            current_image_id=stored[0].id if image_set is None else session.current_image_id,
-            awaiting_pick=image_set is not None,
+        await persist(
+            lambda: self.store.jobs.complete(
+                job,
+                stored,
+                image_set,
+                usage_row,
+                current_image_id=stored[0].id if image_set is None else session.current_image_id,
+                awaiting_pick=image_set is not None,
+            ),
+            patience=self.storage_patience,
+            what=f"job {job.id}: recording its results",
         )
         headline = HEADLINES[spec.operation]
         if plan.note:

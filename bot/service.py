@@ -67,7 +67,15 @@ class ImageBot:
         self.store = store
         self.provider = provider
         self.clock = clock
-        self.executor = Executor(store, provider, settings.price_for, new_id, clock)
+        self.executor = Executor(
+            store,
+            provider,
+            settings.price_for,
+            new_id,
+            clock,
+            storage_patience=settings.imagebot_storage_patience_seconds,
+            provider_retry_delay=settings.imagebot_provider_retry_seconds,
+        )
         self.runner = JobRunner(
             store.jobs,
             self.executor,
@@ -75,6 +83,7 @@ class ImageBot:
             max_concurrency=settings.imagebot_max_concurrency,
             user_max_running=settings.imagebot_user_max_running,
             user_max_queued=settings.imagebot_user_max_queued,
+            storage_patience=settings.imagebot_storage_patience_seconds,
         )
 
     # --- life cycle -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ def openai_settings(data_dir: Path, fake: FakeOpenAI, **extra: object):
         "openai_base_url": fake.base_url,
         "imagebot_partial_images": 0,
         "imagebot_openai_max_retries": 0,
+        "imagebot_provider_retry_seconds": 0.0,
     }
     values.update(extra)
     return make_settings(data_dir, **values)

@@ -64,6 +64,7 @@ def slack_settings(data_dir: Path, slack: FakeSlack, openai: FakeOpenAI, **extra
         "openai_base_url": openai.base_url,
         "imagebot_partial_images": 0,
         "imagebot_openai_max_retries": 0,
+        "imagebot_provider_retry_seconds": 0.0,
         "slack_bot_token": slack.bot_token,
         "slack_signing_secret": SECRET,
         "slack_api_url": slack.api_url,
@@ -414,7 +415,7 @@ async def test_a_click_on_an_old_message_works_after_a_restart(
 async def test_a_failed_job_says_why_in_the_thread_with_a_retry_button(
     h: Harness, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.fail_next(503)
+    fake_openai.fail_next(503, times=2)  # the job's one extra attempt after a 5xx fails too
     await h.command("/imagine", "a storm at sea --n 1")
     [parent] = await slack.wait_for(lambda: h.parents())
     failure = await slack.wait_for(lambda: [m for m in h.thread(parent["ts"]) if m["text"].startswith("❌")])
@@ -422,7 +423,7 @@ async def test_a_failed_job_says_why_in_the_thread_with_a_retry_button(
     await slack.wait_for(lambda: "failed" in slack.message(CHANNEL, parent["ts"])["text"])
     await h.click(failure[0], retry)
     await h.wait_for_files(parent["ts"])
-    assert len(fake_openai.requests) == 2
+    assert len(fake_openai.requests) == 3
 
 
 async def test_cancel_button_on_the_parent_cancels_the_job(

@@ -66,7 +66,10 @@ def image_rows(data_dir: Path) -> int:
 async def test_a_full_disk_fails_the_job_clearly_and_the_next_one_works(
     data_dir: Path, small_blob_disk: Path
 ) -> None:
-    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+    async with running_bot(make_settings(data_dir, imagebot_storage_patience_seconds=0.3)) as (
+        bot,
+        presenter,
+    ):
         filler = fill(small_blob_disk)
         queued = await bot.imagine(ALICE, THREAD, "a lighthouse in a storm --n 2")
         assert queued.error_kind is None, queued.text
@@ -99,7 +102,10 @@ async def test_write_errors_are_named_and_leave_no_temporary_file(
         real_fsync(fd)
         raise OSError(code, os.strerror(code))
 
-    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+    async with running_bot(make_settings(data_dir, imagebot_storage_patience_seconds=0.3)) as (
+        bot,
+        presenter,
+    ):
         monkeypatch.setattr("storage.blobs.os.fsync", failing_fsync)
         queued = await bot.imagine(ALICE, THREAD, "a kite --n 1")
         failed = await presenter.final(queued.job_id)
@@ -110,7 +116,10 @@ async def test_write_errors_are_named_and_leave_no_temporary_file(
 async def test_a_database_that_cannot_record_a_job_still_answers_the_request(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+    async with running_bot(make_settings(data_dir, imagebot_storage_patience_seconds=0.3)) as (
+        bot,
+        presenter,
+    ):
 
         async def full(*_args: object, **_kwargs: object) -> None:
             raise sqlite3.OperationalError("database or disk is full")

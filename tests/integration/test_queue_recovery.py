@@ -1,0 +1,101 @@
+"""The queue survives faults while the process lives (issue 8, item 3).
+
+A transient provider error mid-job gets one more attempt; a generated image whose write fails is
+kept and its write retried while the disk is full; and the runner re-reads the database, so a
+job the process dropped (a queued row it does not hold, a 'running' row with no task) still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.domain import Job, JobSpec, JobStatus, Operation, Stage
+from tests.conftest import make_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.integration.helpers import ALICE, THREAD, running_bot
+from tests.integration.test_jobs_and_limits import openai_settings
+from tests.integration.test_storage_faults import fill, small_blob_disk  # noqa: F401 (fixture)
+
+
+async def test_a_5xx_mid_job_gets_one_more_attempt(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        fake_openai.fail_next(502)
+        done = await presenter.final((await bot.imagine(ALICE, THREAD, "a harbour --n 1")).job_id)
+        assert done.stage is Stage.DONE and len(fake_openai.requests) == 2
+
+
+async def test_a_safety_refusal_is_not_retried(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        fake_openai.refuse_next()
+        failed = await presenter.final((await bot.imagine(ALICE, THREAD, "a harbour --n 1")).job_id)
+        assert failed.stage is Stage.FAILED and len(fake_openai.requests) == 1  # paid once, told once
+
+
+class _Seen(logging.Handler):
+    """Sets an event when a log line containing `words` is emitted (no sleeping to find out)."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+async def test_a_generated_image_waits_out_a_full_disk(data_dir: Path, small_blob_disk: Path) -> None:  # noqa: F811
+    seen = _Seen("saving an image failed")
+    logging.getLogger("bot.retry").addHandler(seen)
+    try:
+        async with running_bot(make_settings(data_dir, imagebot_storage_patience_seconds=30)) as (
+            bot,
+            presenter,
+        ):
+            filler = fill(small_blob_disk)
+            queued = await bot.imagine(ALICE, THREAD, "a lighthouse --n 2")
+            async with asyncio.timeout(10):
+                await seen.event.wait()  # the disk is full and the job is holding on to its images
+            filler.unlink()
+            done = await presenter.final(queued.job_id, timeout=15)
+            assert done.stage is Stage.DONE and len(done.result.images) == 2
+    finally:
+        logging.getLogger("bot.retry").removeHandler(seen)
+
+
+@pytest.mark.parametrize("status", ["queued", "running"])
+async def test_a_job_the_process_dropped_is_found_by_the_sweep(data_dir: Path, status: str) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        session = await bot.store.images.session_for(THREAD)
+        options = await bot.options_for(ALICE, THREAD, bot_overrides())
+        job = Job(
+            id="d0d0d0d0",
+            session_id=session.id,
+            where=THREAD,
+            requester=ALICE,
+            spec=JobSpec(Operation.IMAGINE, "a dropped kite", options),
+            status=JobStatus.QUEUED,
+            created_at=time.time(),
+        )
+        await bot.store.jobs.create(job)  # in the database, but never handed to the runner
+        if status == "running":
+            await bot.store.jobs.mark_running(job.id)  # and marked running, with no task behind it
+        await bot.runner.sweep()
+        done = await presenter.final(job.id)
+        assert done.stage is Stage.DONE
+        with sqlite3.connect(data_dir / "imagebot.sqlite3") as conn:
+            assert conn.execute("SELECT status FROM jobs WHERE id=?", (job.id,)).fetchone()[0] == "done"
+        await bot.runner.sweep()  # a second pass finds nothing to do: the job is not run twice
+        assert [u.stage for u in presenter.updates if u.job.id == job.id].count(Stage.DONE) == 1
+
+
+def bot_overrides():
+    from bot.options import split_flags
+
+    return split_flags("x --n 1")[1]
