@@ -9,17 +9,26 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
 from bot.config import Settings
 from bot.providers.base import Provider
 from bot.service import ImageBot
+from storage.db import (
+    DatabaseCorrupt,
+    DataDirLock,
+    StorageError,
+    data_dir_problem,
+    describe_problems,
+    lock_holder,
+    quick_check,
+)
 from storage.store import Store
 
 log = logging.getLogger("imagebot")
@@ -29,19 +38,29 @@ Nothing is configured, so this is the console on the offline provider (labelled 
   • OpenAI images:  set OPENAI_API_KEY (in the environment or a .env file; see .env.example)
   • Discord:        set DISCORD_TOKEN (README: "Set up on Discord")
   • Slack:          set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (README: "Set up on Slack")
-  • Check it all:   imagebot doctor"""
+  • Check it all:   make doctor (or .venv/bin/imagebot doctor)"""
 
 
 def load_settings() -> Settings:
     """Settings from the environment and .env, or a clear list of what is wrong and exit 2."""
-    try:
-        return Settings()
-    except ValidationError as error:
+    settings, problems = read_settings()
+    if settings is None:
         print("imagebot: the configuration is invalid:", file=sys.stderr)
-        for line in describe_validation_error(error):
+        for line in problems:
             print(f"  • {line}", file=sys.stderr)
-        print("Run `imagebot doctor` for the whole picture.", file=sys.stderr)
-        raise SystemExit(2) from None
+        print("Run `make doctor` (or `.venv/bin/imagebot doctor`) for the whole picture.", file=sys.stderr)
+        raise SystemExit(2)
+    return settings
+
+
+def read_settings() -> tuple[Settings | None, list[str]]:
+    """The Settings, or None and one line per invalid setting (never a traceback)."""
+    try:
+        return Settings(), []
+    except ValidationError as error:
+        return None, describe_validation_error(error)
+    except SettingsError as error:  # a value pydantic-settings could not even decode
+        return None, [str(error)]
 
 
 def describe_validation_error(error: ValidationError) -> list[str]:
@@ -152,13 +171,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return _run_until_interrupted(
             run_platforms(settings, discord=settings.discord_configured, slack=settings.slack_configured)
         )
-    return asyncio.run(
-        run_console_mode(settings, Path(args.out), explain=settings.provider_name == "offline")
-    )
+    return _run_console(settings, Path(args.out), explain=settings.provider_name == "offline")
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(run_console_mode(settings, Path(args.out), explain=False))
+    return _run_console(settings, Path(args.out), explain=False)
+
+
+def _run_console(settings: Settings, out_dir: Path, *, explain: bool) -> int:
+    """The console until end of input. Ctrl-C at the prompt ends it at once: exit 0 when typed at
+    a terminal (like `quit`, and so `make run` stays quiet), 130 when a script is interrupted."""
+    try:
+        return asyncio.run(run_console_mode(settings, out_dir, explain=explain))
+    except KeyboardInterrupt:
+        print(flush=True)  # end the prompt's line
+        return 0 if sys.stdin.isatty() else 130
 
 
 def cmd_discord(settings: Settings) -> int:
@@ -200,13 +227,29 @@ def _mask(secret: SecretStr | None) -> str:
     return f"set ({value[:3]}…{value[-4:]})" if len(value) > 12 else "set (****)"
 
 
+def _database_problems(path: Path) -> list[str]:
+    """`PRAGMA quick_check` on the database, read-only (doctor): what is wrong, if anything."""
+    if not path.exists():
+        print("  database:       not created yet (the first start creates it)")
+        return []
+    try:
+        found = quick_check(path)
+    except StorageError as error:
+        print("  database:       DAMAGED")
+        return [str(error)]
+    if found:
+        print("  database:       DAMAGED")
+        return [str(DatabaseCorrupt(path, describe_problems(found)))]
+    print("  database:       OK (quick_check)")
+    return []
+
+
 def cmd_doctor() -> int:
     """Print what is configured (secrets masked) and exactly what is missing or invalid."""
-    try:
-        settings = Settings()
-    except ValidationError as error:
+    settings, invalid = read_settings()
+    if settings is None:
         print("Configuration: INVALID")
-        for line in describe_validation_error(error):
+        for line in invalid:
             print(f"  ✗ {line}")
         return 1
     problems: list[str] = []
@@ -221,13 +264,14 @@ def cmd_doctor() -> int:
     print(f"  model:          {settings.imagebot_model} (default n={settings.imagebot_default_n})")
     data_dir = settings.imagebot_data_dir
     print(f"  data dir:       {data_dir.resolve()}")
-    probe = (
-        data_dir
-        if data_dir.exists()
-        else next((p for p in data_dir.resolve().parents if p.exists()), Path("/"))
-    )
-    if not os.access(probe, os.W_OK):
-        problems.append(f"IMAGEBOT_DATA_DIR: {probe} is not writable")
+    problem = data_dir_problem(data_dir)
+    if problem:
+        problems.append(f"IMAGEBOT_DATA_DIR: {problem}")
+    else:
+        holder = lock_holder(data_dir)
+        if holder:
+            notes.append(f"the data directory is in use by a running imagebot ({holder})")
+        problems.extend(_database_problems(settings.database_path))
     print(
         f"  limits:         {settings.imagebot_max_concurrency} jobs at once; per user "
         f"{settings.imagebot_user_max_running} running / {settings.imagebot_user_max_queued} queued; "
@@ -296,19 +340,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         return cmd_doctor()
     settings = load_settings()
+    console = args.command == "console" or (
+        args.command == "run" and not (settings.discord_configured or settings.slack_configured)
+    )
     level = settings.imagebot_log_level
-    if args.command in ("run", "console") and level == "INFO":
+    if console and level == "INFO":
         level = "WARNING"  # the console's own output is the conversation; keep logs to problems
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if args.command == "run":
-        return cmd_run(settings, args)
-    if args.command == "console":
-        return cmd_console(settings, args)
-    if args.command == "discord":
-        return cmd_discord(settings)
-    return cmd_slack(settings, args)
+    try:
+        # Held until the process ends: a second imagebot on this data directory would resume
+        # (and pay for) this one's jobs.
+        lock = DataDirLock.acquire(settings.imagebot_data_dir, owner=f"imagebot {args.command}")
+    except StorageError as error:
+        print(f"imagebot: {error}", file=sys.stderr)
+        return 1
+    try:
+        if args.command == "run":
+            return cmd_run(settings, args)
+        if args.command == "console":
+            return cmd_console(settings, args)
+        if args.command == "discord":
+            return cmd_discord(settings)
+        return cmd_slack(settings, args)
+    except StorageError as error:  # e.g. the database file is damaged
+        print(f"imagebot: cannot start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        lock.release()
 
 
 if __name__ == "__main__":
