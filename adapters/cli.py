@@ -10,10 +10,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
@@ -120,6 +123,135 @@ async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) 
         await close_bot(bot)
 
 
+# Back-off between attempts to reach a platform that cannot be reached (no network, outage).
+RETRY_FIRST_DELAY = 1.0
+RETRY_MAX_DELAY = 60.0
+
+
+@dataclass
+class Platform:
+    """One chat platform as `run_platforms` drives it: start (runs until closed), reset (tidy up
+    after a failed attempt, before the next), and what its failures mean."""
+
+    name: str
+    adapter: object
+    start: Callable[[], Awaitable[None]]
+    reset: Callable[[], Awaitable[None]]
+    explain: Callable[[BaseException], Failure | None]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a platform cannot run: `retry` for network trouble (try again later), otherwise it
+    stays down; `config` when a setting is missing (exit 2 when nothing else runs)."""
+
+    message: str
+    retry: bool = False
+    config: bool = False
+
+
+async def supervise(platform: Platform) -> Failure | None:
+    """Start a platform and keep it started: network failures are retried with back-off (one log
+    line per attempt) for as long as it takes; a refusal (bad token, missing setting) is logged
+    in one line and ends only this platform. Returns None when the platform was closed."""
+    delay = RETRY_FIRST_DELAY
+    attempt = 1
+    while True:
+        try:
+            await platform.start()
+            return None
+        except (asyncio.CancelledError, StorageError):
+            raise
+        except Exception as error:
+            failure = platform.explain(error) or _common_failure(error)
+            if failure is None:
+                log.error("%s: could not start", platform.name, exc_info=error)  # a bug: keep the trace
+                return Failure(f"{type(error).__name__}: {error}")
+            if not failure.retry:
+                log.error("%s: %s", platform.name, failure.message)
+                return failure
+            log.warning(
+                "%s: %s; retrying in %.0f s (attempt %d)", platform.name, failure.message, delay, attempt
+            )
+        await platform.reset()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_DELAY)
+        attempt += 1
+
+
+def _common_failure(error: BaseException) -> Failure | None:
+    if isinstance(error, ValueError):  # an adapter named a missing setting
+        return Failure(str(error), config=True)
+    if isinstance(error, aiohttp.ClientConnectionError | ConnectionError | socket.gaierror | TimeoutError):
+        return Failure(f"cannot connect ({error or type(error).__name__})", retry=True)
+    return None
+
+
+def _discord_platform(bot: ImageBot, settings: Settings) -> Platform:
+    import discord
+
+    from adapters.discord.app import DiscordAdapter
+
+    adapter = DiscordAdapter(bot, settings)
+
+    async def reset() -> None:
+        # A discord.py client cannot log in twice; start again from a fresh one, as the adapter
+        # itself does when the gateway refuses the Message Content intent.
+        await adapter.client.close()
+        adapter.client = adapter._new_client()
+        adapter.presenter.client = adapter.client
+
+    def explain(error: BaseException) -> Failure | None:
+        refused = (
+            "Discord refused DISCORD_TOKEN (401 Unauthorized): it is wrong or was reset. Get a new one in"
+            " the Discord Developer Portal → your application → Bot → Reset Token, and put it in"
+            " DISCORD_TOKEN."
+        )
+        if isinstance(error, discord.LoginFailure):
+            return Failure(refused)
+        if isinstance(error, discord.ConnectionClosed):
+            return Failure(refused if error.code == 4004 else f"the gateway closed the connection ({error})")
+        if isinstance(error, discord.GatewayNotFound | discord.DiscordServerError):
+            return Failure(f"Discord is unavailable ({error})", retry=True)
+        if isinstance(error, discord.HTTPException):
+            return Failure(f"Discord answered {error.status}: {error.text or error}")
+        return None
+
+    return Platform("discord", adapter, adapter.start, reset, explain)
+
+
+def _slack_platform(bot: ImageBot, settings: Settings, http: bool | None, port: int | None) -> Platform:
+    from slack_sdk.errors import SlackApiError
+
+    from adapters.slack import SlackAdapter
+
+    adapter = SlackAdapter(bot, settings)
+
+    async def reset() -> None:
+        # A Socket Mode handler whose connection failed still holds its HTTP session.
+        handler = getattr(adapter, "_socket", None)
+        if handler is not None:
+            with contextlib.suppress(Exception):
+                await handler.close_async()
+            adapter._socket = None
+
+    def explain(error: BaseException) -> Failure | None:
+        if not isinstance(error, SlackApiError):
+            return None
+        code = str(error.response.get("error", "")) if error.response is not None else ""
+        if code in ("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"):
+            return Failure(
+                f"Slack refused the token ({code}). At api.slack.com/apps → your app: copy the Bot User"
+                " OAuth Token (OAuth & Permissions) into SLACK_BOT_TOKEN and an app-level token with"
+                " connections:write (Basic Information → App-Level Tokens) into SLACK_APP_TOKEN."
+            )
+        if code in ("ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            return Failure(f"Slack is unavailable ({code})", retry=True)
+        return Failure(f"Slack answered {code or error}")
+
+    return Platform("slack", adapter, lambda: adapter.start(http=http, port=port), reset, explain)
+
+
 async def run_platforms(
     settings: Settings,
     *,
@@ -128,41 +260,40 @@ async def run_platforms(
     slack_http: bool | None = None,
     slack_port: int | None = None,
 ) -> int:
-    """Run the chat platforms until interrupted; stop in order (platforms, jobs, clients, db)."""
+    """Run the chat platforms until interrupted; stop in order (platforms, jobs, clients, db).
+
+    Each platform starts, retries and fails on its own: one that cannot start does not stop the
+    others. Exits non-zero only when none is running (2 when only settings were missing)."""
     bot = await open_bot(settings)
     if settings.provider_name == "offline":
         log.warning("no OPENAI_API_KEY: images come from the offline provider (labelled 'offline preview')")
     else:
         log.info("images from OpenAI, model %s", settings.imagebot_model)
-    adapters = []
-    starters = []
+    platforms: list[Platform] = []
+    tasks: list[asyncio.Task[Failure | None]] = []
     try:
         if discord:
-            from adapters.discord.app import DiscordAdapter
-
-            discord_adapter = DiscordAdapter(bot, settings)
-            adapters.append(discord_adapter)
-            starters.append(discord_adapter.start)
+            platforms.append(_discord_platform(bot, settings))
         if slack:
-            from adapters.slack import SlackAdapter
-
-            slack_adapter = SlackAdapter(bot, settings)
-            adapters.append(slack_adapter)
-            starters.append(lambda: slack_adapter.start(http=slack_http, port=slack_port))
+            platforms.append(_slack_platform(bot, settings, slack_http, slack_port))
         # Adapters register their presenters first, so resumed jobs can report to them.
         await bot.start()
         _stop_on_sigterm()
-        await asyncio.gather(*(start() for start in starters))
-        return 0
+        tasks = [asyncio.create_task(supervise(p), name=f"imagebot-{p.name}") for p in platforms]
+        failures = [f for f in await asyncio.gather(*tasks) if f is not None]
+        if not failures:
+            return 0
+        print("imagebot: no platform is running (see above); stopping.", file=sys.stderr)
+        return 2 if all(f.config for f in failures) else 1
     except asyncio.CancelledError:  # SIGTERM (or Ctrl-C): fall through to the orderly shutdown
         log.info("shutting down")
         return 0
-    except ValueError as error:  # a platform named a missing setting
-        print(f"imagebot: {error}", file=sys.stderr)
-        return 2
     finally:
-        for adapter in adapters:
-            await adapter.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for platform in platforms:
+            await platform.adapter.close()  # type: ignore[attr-defined]
         await close_bot(bot)
 
 
@@ -335,6 +466,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _retries_in_one_line(record: logging.LogRecord) -> bool:
+    """Slack's Socket Mode client retries a failed connection on its own, logging each attempt
+    with a traceback; network trouble is expected, so one line per attempt is enough."""
+    if (
+        record.exc_info
+        and record.name.startswith("slack")
+        and record.getMessage().startswith("Failed to connect")
+    ):
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "doctor":
@@ -349,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_retries_in_one_line)
     try:
         # Held until the process ends: a second imagebot on this data directory would resume
         # (and pay for) this one's jobs.
