@@ -78,7 +78,7 @@ async def running_bot(
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _process_env(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+def process_env(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -101,7 +101,7 @@ async def _spawn(tmp_path: Path, args: tuple[str, ...], env: dict[str, str], std
         "adapters.cli",
         *args,
         cwd=tmp_path,
-        env=_process_env(tmp_path, env),
+        env=process_env(tmp_path, env),
         stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

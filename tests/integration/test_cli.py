@@ -37,7 +37,7 @@ def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> N
     out = tmp_path / "imagebot-out"
     grids = list(out.glob("*-grid.png"))
     assert len(grids) == 1
-    sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png") if "partial" not in p.name)
+    sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png"))  # partial previews: partials/
     assert (2880, 2880) in sizes and sizes.count((1024, 1024)) == 5  # 4 set images + the night edit
     assert (tmp_path / "data" / "imagebot.sqlite3").is_file()
 
