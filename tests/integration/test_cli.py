@@ -34,6 +34,7 @@ def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> N
     result = run_cli(["run"], tmp_path, script)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OPENAI_API_KEY" in result.stdout and "DISCORD_TOKEN" in result.stdout  # how to configure
+    assert "make doctor (or .venv/bin/imagebot doctor)" in result.stdout  # `imagebot` is not on PATH
     out = tmp_path / "imagebot-out"
     grids = list(out.glob("*-grid.png"))
     assert len(grids) == 1
