@@ -12,7 +12,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,16 +297,30 @@ async def run_platforms(
         await close_bot(bot)
 
 
+@contextlib.contextmanager
+def holding_data_dir(settings: Settings, command: str) -> Iterator[None]:
+    """The data directory's lock, held until the command ends (and by the kernel until the
+    process ends): a second imagebot on it would resume, and pay for, this one's jobs again.
+    Raises DataDirError or DataDirInUse (StorageErrors) with what to do."""
+    lock = DataDirLock.acquire(settings.imagebot_data_dir, owner=f"imagebot {command}")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.discord_configured or settings.slack_configured:
-        return _run_until_interrupted(
-            run_platforms(settings, discord=settings.discord_configured, slack=settings.slack_configured)
-        )
-    return _run_console(settings, Path(args.out), explain=settings.provider_name == "offline")
+    with holding_data_dir(settings, "run"):
+        if settings.discord_configured or settings.slack_configured:
+            return _run_until_interrupted(
+                run_platforms(settings, discord=settings.discord_configured, slack=settings.slack_configured)
+            )
+        return _run_console(settings, Path(args.out), explain=settings.provider_name == "offline")
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    return _run_console(settings, Path(args.out), explain=False)
+    with holding_data_dir(settings, "console"):
+        return _run_console(settings, Path(args.out), explain=False)
 
 
 def _run_console(settings: Settings, out_dir: Path, *, explain: bool) -> int:
@@ -323,16 +337,20 @@ def cmd_discord(settings: Settings) -> int:
     if not settings.discord_configured:
         print('imagebot: DISCORD_TOKEN is not set (README: "Set up on Discord").', file=sys.stderr)
         return 2
-    return _run_until_interrupted(run_platforms(settings, discord=True))
+    with holding_data_dir(settings, "discord"):
+        return _run_until_interrupted(run_platforms(settings, discord=True))
 
 
 def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.slack_configured:
         print('imagebot: SLACK_BOT_TOKEN is not set (README: "Set up on Slack").', file=sys.stderr)
         return 2
-    return _run_until_interrupted(
-        run_platforms(settings, discord=False, slack=True, slack_http=args.http or None, slack_port=args.port)
-    )
+    with holding_data_dir(settings, "slack"):
+        return _run_until_interrupted(
+            run_platforms(
+                settings, discord=False, slack=True, slack_http=args.http or None, slack_port=args.port
+            )
+        )
 
 
 def _stop_on_sigterm() -> None:
@@ -496,13 +514,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_retries_in_one_line)
     try:
-        # Held until the process ends: a second imagebot on this data directory would resume
-        # (and pay for) this one's jobs.
-        lock = DataDirLock.acquire(settings.imagebot_data_dir, owner=f"imagebot {args.command}")
-    except StorageError as error:
-        print(f"imagebot: {error}", file=sys.stderr)
-        return 1
-    try:
         if args.command == "run":
             return cmd_run(settings, args)
         if args.command == "console":
@@ -510,11 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "discord":
             return cmd_discord(settings)
         return cmd_slack(settings, args)
-    except StorageError as error:  # e.g. the database file is damaged
+    except StorageError as error:  # the data directory is unusable or taken, the database damaged
         print(f"imagebot: cannot start: {error}", file=sys.stderr)
         return 1
-    finally:
-        lock.release()
 
 
 if __name__ == "__main__":

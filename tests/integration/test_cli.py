@@ -112,6 +112,7 @@ def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
     assert discord.returncode == 2 and "DISCORD_TOKEN" in discord.stderr
     slack = run_cli(["slack"], tmp_path)
     assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr
+    assert not (tmp_path / "data").exists()  # nothing was set up for a command that cannot run
     # A bot token alone is not enough: Socket Mode needs the app token (or HTTP mode a secret).
     half = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL="http://127.0.0.1:9/api/")
     assert half.returncode == 2 and "SLACK_APP_TOKEN" in half.stderr
