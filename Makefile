@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run doctor test lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "imagebot needs Python 3.11 or newer")'
@@ -13,8 +13,13 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# At a terminal, `set -m` runs imagebot as its own foreground job, so Ctrl-C reaches only imagebot
+# (which ends cleanly) and not make too, which would report "*** Interrupt" whatever the exit.
 run: $(STAMP)
-	@$(BIN)/imagebot run
+	@if [ -t 0 ]; then set -m; fi; $(BIN)/imagebot run
+
+doctor: $(STAMP)
+	@$(BIN)/imagebot doctor
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     imagebot_person_monthly_budget_usd: float = Field(
         0.0, ge=0, description="per person in a workspace; 0 = unlimited"
     )
-    imagebot_prices: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # NoDecode: our validator parses the JSON, so a typo gets a one-line message, not a traceback.
+    imagebot_prices: Annotated[dict[str, dict[str, float]], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES)
+    )
     imagebot_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="channel ids the bot answers in; empty = every channel"
     )
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
-    slack_http_port: int = Field(3000, ge=1, le=65535)
+    slack_http_port: int = Field(3000, ge=0, le=65535, description="0 = any free port (logged)")
     slack_api_url: str | None = None
 
     @field_validator(
@@ -112,7 +115,15 @@ class Settings(BaseSettings):
     @classmethod
     def _prices_json(cls, value: object) -> object:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else dict(DEFAULT_PRICES)
+            if not value.strip():
+                return dict(DEFAULT_PRICES)
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"not valid JSON ({error.msg} at character {error.pos}); expected e.g. "
+                    '{"default": {"text_input": 5.0, "image_input": 8.0, "image_output": 30.0}}'
+                ) from None
         return value
 
     @field_validator("imagebot_model")

@@ -2,16 +2,21 @@
 
 A line starting with /imagine generates; U2, V1, reroll, upscale, zoom 2, square, nobg, undo,
 show <id>, history, queue, usage, help do what they say; any other text is a thread reply (an
-edit of the current image). Every image shown is written to the output directory. When stdin
-is not a terminal the lines run in order, each waiting for its job, and the exit status says
-whether every line succeeded.
+edit of the current image). Every image shown is written to the output directory (partial
+previews to its partials/ folder). When stdin is not a terminal the lines run in order, each
+waiting for its job, and the exit status says whether every line succeeded. The console
+continues its most recent session across restarts; `new` starts another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
+import io
+import os
 import re
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +34,9 @@ CONSOLE_COMMANDS = """\
 • `show <id>` · `history [mine]` · `queue` · `cancel [job]` · `usage` · `settings` · `new`
   (a new session) · `quit`"""
 _PICK = re.compile(r"^([uv])(\d+)$", re.IGNORECASE)
+# The largest file `/edit` reads (the image and the mask each); more is refused, not read.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+PARTIALS_DIR = "partials"
 
 
 class ConsolePresenter:
@@ -48,7 +56,7 @@ class ConsolePresenter:
         elif update.stage is Stage.PARTIAL and update.preview is not None:
             count = self._partials[job.id] = self._partials.get(job.id, 0) + 1
             path = await asyncio.to_thread(
-                self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview
+                self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview, PARTIALS_DIR
             )
             self.write(f"  partial preview {count}: {path}")
         elif update.result is not None:
@@ -67,9 +75,10 @@ class ConsolePresenter:
         if reply.buttons:
             self.write("  next: " + " · ".join(_word_for(b) for b in reply.buttons))
 
-    def _save(self, filename: str, data: bytes) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / filename
+    def _save(self, filename: str, data: bytes, folder: str | None = None) -> Path:
+        directory = self.out_dir / folder if folder else self.out_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / filename
         path.write_bytes(data)
         return path
 
@@ -98,7 +107,22 @@ class Console:
 
     @property
     def where(self) -> SessionKey:
-        return SessionKey(PLATFORM, "local", "console", str(self.session_number))
+        return _session_key(self.session_number)
+
+    async def resume(self) -> Reply | None:
+        """Continue the most recent session (the one `new` last started), across restarts; a
+        note saying so when it already has an image."""
+        number = 1
+        while await self.bot.session_state(_session_key(number + 1)) is not None:
+            number += 1
+        self.session_number = number
+        session = await self.bot.session_state(self.where)
+        if session is None or session.current_image_id is None:
+            return None
+        return Reply(
+            text=f"Continuing session {number} (current image `{session.current_image_id}`);"
+            " type `new` for a fresh one."
+        )
 
     async def handle(self, line: str) -> bool:
         """Run one line; returns False if it failed."""
@@ -141,13 +165,41 @@ class Console:
             return await bot.show(user, where, rest.strip())
         if command == "new" and not rest:
             self.session_number += 1
+            # Recorded now, so a restart continues this session even before its first image.
+            await bot.store.images.session_for(self.where)
             return Reply(text=f"Started a new session ({self.session_number}).")
         if command == "retry" and not rest and self._last_failed_job:
             return await bot.press(user, where, f"ib:retry:{self._last_failed_job}")
         button = await self._button_for(line)
         if button is not None:
             return await bot.press(user, where, button)
+        misused = await self._misused_word(line)
+        if misused is not None:
+            return Reply(text=misused, error_kind="invalid_input")
         return await bot.reply(user, where, line)
+
+    async def _misused_word(self, line: str) -> str | None:
+        """What is wrong with a line that is a console word with an argument it does not take
+        (`zoom 3`, `aspect 7`, `U2` with no grid), so it is not sent on as a paid edit. Several
+        words after the command (`zoom in on the fox`) are an instruction, not a misuse."""
+        text = " ".join(line.lower().split())
+        if _PICK.match(text):
+            session = await self.bot.session_state(self.where)
+            if session is None or session.last_set_id is None:
+                return (
+                    f"`{line.strip()}` picks from a grid, and there is none here yet: make one with /imagine."
+                )
+            return None
+        word, _, argument = text.partition(" ")
+        if " " in argument:
+            return None
+        if word == "zoom" and re.fullmatch(r"[\d.,]+x?", argument):
+            return "`zoom` takes 1.5 or 2 (zoom out 1.5× or 2×), e.g. `zoom 2`."
+        if word == "aspect" and argument and not re.fullmatch(r"\d+:\d+", argument):
+            return "`aspect` takes a ratio W:H, e.g. `aspect 16:9` (or `square`)."
+        if word == "vary" and argument not in ("", "subtle", "strong"):
+            return "`vary` takes subtle or strong: `vary subtle`, `vary strong`."
+        return None
 
     async def _button_for(self, line: str) -> str | None:
         """The custom_id of the button a console word stands for, if it is one."""
@@ -189,20 +241,86 @@ class Console:
         mask_match = re.search(r"(?<!\S)--mask(?:=|\s+)(\S+)", instruction)
         if mask_match:
             instruction = (instruction[: mask_match.start()] + instruction[mask_match.end() :]).strip()
-            mask = _read_attachment(Path(mask_match.group(1)))
+            mask = await asyncio.to_thread(read_attachment, Path(mask_match.group(1)))
             if isinstance(mask, Reply):
                 return mask
-        image = _read_attachment(Path(path_text))
+        image = await asyncio.to_thread(read_attachment, Path(path_text))
         if isinstance(image, Reply):
             return image
         return await self.bot.edit_upload(self.user, self.where, image, instruction, mask=mask)
 
 
-def _read_attachment(path: Path) -> Attachment | Reply:
+def _session_key(number: int) -> SessionKey:
+    return SessionKey(PLATFORM, "local", "console", str(number))
+
+
+def read_attachment(path: Path, limit: int = MAX_UPLOAD_BYTES) -> Attachment | Reply:
+    """A file for /edit: a regular file of at most `limit` bytes, never read past that (a device
+    such as /dev/zero, a FIFO or a huge file gets a clear message, not an exhausted memory)."""
+
+    def refused(why: str) -> Reply:
+        return Reply(text=f"Cannot use {path}: {why}", error_kind="invalid_input")
+
+    too_large = f"it is larger than {limit // (1024 * 1024)} MB, the most /edit reads"
     try:
-        return Attachment(path.name, path.read_bytes())
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
-        return Reply(text=f"Cannot read {path}: {error.strerror or error}", error_kind="invalid_input")
+        return refused(error.strerror or str(error))
+    with open(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return refused("it is not a regular file")
+        if info.st_size > limit:
+            return refused(too_large)
+        try:
+            data = file.read(limit + 1)
+        except OSError as error:
+            return refused(error.strerror or str(error))
+    if len(data) > limit:  # it grew while we looked
+        return refused(too_large)
+    return Attachment(path.name, data)
+
+
+class LineReader:
+    """Lines from standard input without a thread blocked in read(), so Ctrl-C at the prompt
+    ends the console at once (a blocked reader thread would keep the process alive until Enter).
+
+    Terminals and pipes are watched by the event loop; anything else (a regular file, StringIO)
+    never blocks and is read directly."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._fd: int | None = None
+        self._buffer = b""
+        self._eof = False
+        with contextlib.suppress(AttributeError, OSError, io.UnsupportedOperation, ValueError):
+            fd = stream.fileno()
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                self._fd = fd
+
+    async def readline(self) -> str:
+        """The next line with its newline; "" at end of input."""
+        if self._fd is None:
+            return await asyncio.to_thread(self.stream.readline)
+        while b"\n" not in self._buffer and not self._eof:
+            await self._readable(self._fd)
+            chunk = os.read(self._fd, 65536)
+            self._eof = not chunk
+            self._buffer += chunk
+        line, newline, self._buffer = self._buffer.partition(b"\n")
+        return (line + newline).decode("utf-8", "replace")
+
+    @staticmethod
+    async def _readable(fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
 
 
 async def run_console(
@@ -230,12 +348,16 @@ async def run_console(
     console = Console(bot, presenter, UserRef(PLATFORM, _username(), _username(), is_admin=True))
     if banner:
         write(banner)
+    resumed = await console.resume()
+    if resumed is not None:
+        write(resumed.text)
+    lines = LineReader(stdin)
     failures = 0
     while True:
         if interactive:
             stdout.write("imagebot> ")
             stdout.flush()
-        line = await asyncio.to_thread(stdin.readline)
+        line = await lines.readline()
         if not line:
             break
         line = line.strip()

@@ -1,10 +1,17 @@
-"""Helpers for driving the core (ImageBot) directly, with a presenter that records updates."""
+"""Helpers for driving the core (ImageBot) directly, with a presenter that records updates, and
+for running `imagebot` as a real process."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from adapters.cli import build_provider
 from bot.config import Settings
@@ -66,3 +73,92 @@ async def running_bot(
         await bot.runner.stop(grace=grace)
         await bot.provider.close()
         await store.close()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def process_env(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))
+    }
+    return clean | {"IMAGEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), **env}
+
+
+async def start_imagebot(
+    tmp_path: Path, *args: str, stdin: bool = False, **env: str
+) -> asyncio.subprocess.Process:
+    """`imagebot ARGS` as a child process (stdout and stderr piped); stopping it is the caller's."""
+    return await _spawn(tmp_path, args, env, stdin)
+
+
+async def _spawn(tmp_path: Path, args: tuple[str, ...], env: dict[str, str], stdin: bool):
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "adapters.cli",
+        *args,
+        cwd=tmp_path,
+        env=process_env(tmp_path, env),
+        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def line_matching(stream: asyncio.StreamReader, pattern: bytes, timeout: float = 30.0):
+    """Read a child's output until a line matches (its own word that it is ready)."""
+    async with asyncio.timeout(timeout):
+        while line := await stream.readline():
+            if match := re.search(pattern, line):
+                return match
+    raise AssertionError(f"the process ended without printing {pattern!r}")
+
+
+@asynccontextmanager
+async def imagebot_process(
+    tmp_path: Path, *args: str, stdin: bool = False, **env: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`imagebot ARGS` as a child process with only the given settings (its data directory is
+    `tmp_path/data`); on leaving, SIGTERM (or, with `stdin=True`, end of input) and a check that
+    it shut down cleanly (exit 0, no traceback)."""
+    process = await _spawn(tmp_path, args, env, stdin)
+    try:
+        yield process
+    finally:
+        if stdin:
+            assert process.stdin is not None
+            process.stdin.close()
+        else:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
+
+
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def imagebot_finishes(
+    tmp_path: Path, *args: str, timeout: float = 15.0, input: str | None = None, **env: str
+) -> Finished:
+    """`imagebot ARGS` run to its end, which must come within `timeout` seconds."""
+    process = await _spawn(tmp_path, args, env, stdin=input is not None)
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate(input.encode() if input is not None else None)
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        raise AssertionError(
+            f"imagebot {' '.join(args)} still ran after {timeout} s:\n{out.decode()}{err.decode()}"
+        ) from None
+    assert process.returncode is not None
+    return Finished(process.returncode, out.decode(), err.decode())

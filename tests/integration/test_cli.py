@@ -34,10 +34,11 @@ def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> N
     result = run_cli(["run"], tmp_path, script)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OPENAI_API_KEY" in result.stdout and "DISCORD_TOKEN" in result.stdout  # how to configure
+    assert "make doctor (or .venv/bin/imagebot doctor)" in result.stdout  # `imagebot` is not on PATH
     out = tmp_path / "imagebot-out"
     grids = list(out.glob("*-grid.png"))
     assert len(grids) == 1
-    sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png") if "partial" not in p.name)
+    sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png"))  # partial previews: partials/
     assert (2880, 2880) in sizes and sizes.count((1024, 1024)) == 5  # 4 set images + the night edit
     assert (tmp_path / "data" / "imagebot.sqlite3").is_file()
 
@@ -111,6 +112,7 @@ def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
     assert discord.returncode == 2 and "DISCORD_TOKEN" in discord.stderr
     slack = run_cli(["slack"], tmp_path)
     assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr
+    assert not (tmp_path / "data").exists()  # nothing was set up for a command that cannot run
     # A bot token alone is not enough: Socket Mode needs the app token (or HTTP mode a secret).
     half = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL="http://127.0.0.1:9/api/")
     assert half.returncode == 2 and "SLACK_APP_TOKEN" in half.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from PIL import Image
 
 from adapters.cli import build_provider
-from adapters.console.repl import run_console
+from adapters.console.repl import MAX_UPLOAD_BYTES, read_attachment, run_console
+from bot.domain import Attachment
 from bot.service import ImageBot
 from storage.store import Store
 from tests.conftest import make_settings
@@ -172,3 +174,89 @@ async def test_bad_lines_fail_the_script(tmp_path: Path, script: str, message: s
     code, output = await run_script(settings, script, tmp_path / "out")
     assert code == 1
     assert message.lower() in output.lower()
+
+
+def jobs_in(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as conn:
+        (count,) = conn.execute("SELECT COUNT(*) FROM jobs").fetchone()
+    return count
+
+
+async def test_console_words_with_a_bad_argument_get_their_own_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    script = "/imagine a fox --n 1\nzoom 3\nzoom 0\naspect 7\nvary wildly\nU9\nV2\n"
+    code, output = await run_script(settings, script, tmp_path / "out")
+    assert code == 1
+    assert "`zoom` takes 1.5 or 2" in block_after(output, "zoom 3")
+    assert "`zoom` takes 1.5 or 2" in block_after(output, "zoom 0")
+    assert "`aspect` takes a ratio W:H" in block_after(output, "aspect 7")
+    assert "`vary` takes subtle or strong" in block_after(output, "vary wildly")
+    assert "picks from a grid" in block_after(output, "U9")
+    assert "picks from a grid" in block_after(output, "V2")
+    assert output.count("line(s) failed") == 1 and "6 line(s) failed" in output
+    assert jobs_in(settings.database_path) == 1  # only the /imagine: no word became a paid edit
+
+
+async def test_console_words_still_leave_instructions_alone(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    code, output = await run_script(settings, "/imagine a fox --n 1\nzoom in on the eyes\n", tmp_path / "out")
+    assert code == 0, output
+    assert "Edited" in block_after(output, "zoom in on the eyes")
+    assert jobs_in(settings.database_path) == 2
+
+
+def block_after(output: str, line: str) -> str:
+    return output.split(f"> {line}\n", 1)[1].split("\n> ", 1)[0]
+
+
+async def test_edit_refuses_what_is_not_a_file_of_a_sane_size(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as file:
+        file.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: no disk space used
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    script = f"/edit /dev/zero make it blue\n/edit {huge} make it blue\n/edit {fifo} make it blue\n"
+    code, output = await run_script(settings, script, tmp_path / "out")
+    assert code == 1
+    assert "Cannot use /dev/zero: it is not a regular file" in output
+    assert f"Cannot use {huge}: it is larger than 50 MB" in output
+    assert f"Cannot use {fifo}: it is not a regular file" in output
+    assert jobs_in(settings.database_path) == 0
+
+
+def test_an_upload_is_never_read_past_the_limit(tmp_path: Path) -> None:
+    exact = tmp_path / "exact.png"
+    exact.write_bytes(b"x" * 100)
+    assert isinstance(read_attachment(exact, limit=100), Attachment)
+    assert read_attachment(exact, limit=99).error_kind == "invalid_input"  # type: ignore[union-attr]
+
+
+async def test_partial_previews_go_to_a_partials_folder(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", imagebot_partial_images=2)
+    out_dir = tmp_path / "out"
+    code, output = await run_script(settings, "/imagine a lighthouse --n 1\n", out_dir)
+    assert code == 0, output
+    partials = sorted((out_dir / "partials").glob("*.png"))
+    assert partials and all("partial" in p.name for p in partials)
+    assert f"partial preview 1: {out_dir / 'partials'}/" in output
+    top = [p.name for p in out_dir.glob("*.png")]
+    assert len(top) == 1 and "partial" not in top[0]  # the output folder holds the results only
+
+
+async def test_the_console_continues_its_last_session_after_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    out_dir = tmp_path / "out"
+    code, _ = await run_script(settings, "/imagine a fox --n 1\n", out_dir)
+    assert code == 0
+    code, output = await run_script(settings, "make it night\n", out_dir)
+    assert code == 0, output  # the fox of the last run is still the current image
+    assert "Continuing session 1" in output and "Edited" in output
+
+    code, output = await run_script(settings, "new\n", out_dir)
+    assert code == 0 and "Started a new session (2)" in output
+    code, output = await run_script(settings, "make it night\n", out_dir)
+    assert code == 1  # `new` is remembered too: the new session has no image yet
+    assert "no image in this thread yet" in output and "Continuing" not in output
+    code, output = await run_script(settings, "/imagine an owl --n 1\nhistory\n", out_dir)
+    assert code == 0 and "owl" in output and "fox" not in block_after(output, "history")

@@ -3,62 +3,15 @@ commands, answers /imagine, and shuts down cleanly on SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import DEFAULT_CHANNEL_ID, FakeSlack, signed_request, slash_command_body
+from tests.integration.helpers import imagebot_process, line_matching
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-async def line_matching(stream: asyncio.StreamReader, pattern: bytes, timeout: float = 30.0):
-    """Read a child's output until a line matches (its own word that it is ready)."""
-    async with asyncio.timeout(timeout):
-        while line := await stream.readline():
-            if match := re.search(pattern, line):
-                return match
-    raise AssertionError(f"the process ended without printing {pattern!r}")
-
-
-@asynccontextmanager
-async def imagebot_process(
-    tmp_path: Path, *args: str, **env: str
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`imagebot ARGS` as a child process with only the given settings; on leaving, SIGTERM and
-    a check that it shut down cleanly (exit 0, no traceback)."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))
-    }
-    clean |= {"IMAGEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), **env}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.cli",
-        *args,
-        cwd=tmp_path,
-        env=clean,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(20):
-            _, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()
-    assert b"Traceback" not in stderr
+__all__ = ["imagebot_process", "line_matching"]  # other tests import them from here too
 
 
 async def test_imagebot_discord_runs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
