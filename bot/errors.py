@@ -55,7 +55,13 @@ _AFTER = "An admin needs to fix the server's storage; then press Retry."
 
 def storage_error(exc: BaseException) -> BotError | None:
     """A failed write to the server's own storage (disk full, read-only, I/O error, a locked or
-    damaged database) in words the requester understands; None for any other exception."""
+    damaged database) in words the requester understands; None for any other exception.
+
+    A storage layer's own typed error (a BotError raised *from* the OSError or sqlite3 error) is
+    judged by that cause, so the requester gets the specific words and a short fault is retried.
+    """
+    if isinstance(exc, BotError) and isinstance(exc.__cause__, OSError | sqlite3.Error):
+        return storage_error(exc.__cause__)
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
         return BotError(
             ErrorKind.UNAVAILABLE, f"The server's disk is full, so the result could not be saved. {_AFTER}"

@@ -247,7 +247,7 @@ class JobRunner:
                     await self._finish(done, JobUpdate(done, Stage.CANCELLED, result=_cancelled_reply(done)))
                 raise
             except BotError as error:
-                await self._fail(running, error)
+                await self._fail(running, storage_error(error) or error)
             except Exception as exc:
                 await self._fail(running, self._classify(job, exc))
             else:

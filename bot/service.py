@@ -809,10 +809,8 @@ class ImageBot:
                 reserve,
                 limits,
             )
-        except BotError:
-            raise
         except Exception as exc:
-            error = storage_error(exc)
+            error = storage_error(exc)  # None for every other error, BotErrors included
             if error is None:
                 raise
             log.warning("request [%s] could not be stored: %s", where.platform, exc)

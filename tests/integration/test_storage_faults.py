@@ -134,3 +134,27 @@ async def test_a_database_that_cannot_record_a_job_still_answers_the_request(
         stuck = await bot.imagine(ALICE, THREAD, "a kite --n 1")
         failed = await presenter.final(stuck.job_id)  # told, even though nothing could be recorded
         assert failed.stage is Stage.FAILED and "disk is full" in failed.result.text
+
+
+@pytest.fixture
+def small_data_disk(data_dir: Path) -> Iterator[Path]:
+    _mount_tmpfs(data_dir, "16m")
+    try:
+        yield data_dir
+    finally:
+        subprocess.run(["umount", "-l", str(data_dir)], check=False)
+
+
+async def test_a_full_disk_under_the_database_is_answered_in_plain_words(small_data_disk: Path) -> None:
+    settings = make_settings(small_data_disk, imagebot_storage_patience_seconds=0.3)
+    async with running_bot(settings) as (bot, presenter):
+        filler = fill(small_data_disk)
+        reply = await bot.imagine(ALICE, THREAD, "a lighthouse --n 1")
+        if reply.job_id is None:  # the job itself could not be recorded: the request is answered
+            assert reply.error_kind == "unavailable" and "disk is full" in reply.text, reply.text
+        else:  # recorded, then its results could not be: the job fails, nothing hangs
+            failed = await presenter.final(reply.job_id)
+            assert failed.stage is Stage.FAILED and "disk is full" in failed.result.text
+        filler.unlink()
+        again = await bot.imagine(ALICE, THREAD, "a lighthouse --n 1")
+        assert (await presenter.final(again.job_id)).stage is Stage.DONE
