@@ -231,6 +231,7 @@ class Job:
     # USD held against the budgets while the job is queued or running; once it finishes, the
     # cost from the API's reported usage counts instead.
     reserved_usd: float = 0.0
+    intake_key: str | None = None  # the incoming request this job was made for (one job per request)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from bot.domain import (
 )
 from bot.errors import BotError, ErrorKind, invalid, storage_error
 from bot.help import SLASH_COMMANDS, help_text
+from bot.intake import IntakeDesk, current_intake_key
 from bot.jobs import JobRunner, Presenter
 from bot.models import MODELS, ModelInfo, model_info
 from bot.operations import HEADLINES, Executor
@@ -76,6 +77,7 @@ class ImageBot:
             storage_patience=settings.imagebot_storage_patience_seconds,
             provider_retry_delay=settings.imagebot_provider_retry_seconds,
         )
+        self.intake = IntakeDesk(store.intake)
         self.runner = JobRunner(
             store.jobs,
             self.executor,
@@ -95,6 +97,7 @@ class ImageBot:
 
     async def stop(self) -> None:
         await self.runner.stop()
+        await self.intake.close()
 
     # --- generating -----------------------------------------------------------------------------
     async def imagine(
@@ -403,6 +406,9 @@ class ImageBot:
             raise invalid(f"Job `{job_id}` is {job.status.value}; only failed jobs can be retried.")
         if job.requester.key != actor.key and not actor.is_admin:
             raise BotError(ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can retry this job.")
+        earlier = await self._job_of_this_request()
+        if earlier is not None:
+            return _queued_reply(earlier, self.runner.position(earlier.id) or 0)
         await self._check_quota(actor, job.where, job.spec.options.n)
         inputs = [(i.width, i.height) for i in [await self._image(s, job.where) for s in job.spec.sources]]
         reserve = self._estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
@@ -415,6 +421,7 @@ class ImageBot:
             status=JobStatus.QUEUED,
             created_at=self.clock(),
             reserved_usd=reserve,
+            intake_key=current_intake_key.get(),
         )
         limits = self._spend_limits(job.requester, job.where)
         position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}", limits=limits)
@@ -781,7 +788,13 @@ class ImageBot:
         open_session: OpenSession | None = None,
     ) -> Reply:
         """Check limits, store uploads, record and queue the job. Validation is all done before
-        anything is stored, so a refused request leaves nothing behind."""
+        anything is stored, so a refused request leaves nothing behind.
+
+        Handled again after a crash (the same current intake key), a request whose job was
+        already recorded gets that job back: one request never makes, or pays for, two jobs."""
+        earlier = await self._job_of_this_request()
+        if earlier is not None:
+            return _queued_reply(earlier, self.runner.position(earlier.id) or 0)
         self._check_role(actor, chosen)
         await self._check_quota(actor, where, chosen.n)
         self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
@@ -853,10 +866,22 @@ class ImageBot:
             status=JobStatus.QUEUED,
             created_at=self.clock(),
             reserved_usd=reserve,
+            intake_key=current_intake_key.get(),
         )
         position = await self.runner.submit(job, origin=origin, limits=limits)
         log.info("job %s [%s] queued: %s", job.id, where.platform, op.value)
         return _queued_reply(job, position)
+
+    async def _job_of_this_request(self) -> Job | None:
+        """The job already made for the request being handled, when it is handled again after
+        a crash (see bot.intake): that job is answered instead of making a second one."""
+        key = current_intake_key.get()
+        earlier = await self.store.jobs.by_intake_key(key) if key is not None else None
+        if earlier is not None:
+            log.info(
+                "job %s [%s]: its request was handled again; not repeated", earlier.id, earlier.where.platform
+            )
+        return earlier
 
     async def _store_upload(
         self, session: Session, actor: UserRef, attachment: Attachment, decoded: imaging.DecodedImage

@@ -83,6 +83,7 @@ def _job(row: aiosqlite.Row) -> Job:
         error_message=row["error_message"],
         result_set_id=row["result_set_id"],
         reserved_usd=row["reserved_usd"],
+        intake_key=row["intake_key"],
     )
 
 
@@ -124,8 +125,8 @@ class JobRepo:
                     return SpendRefusal(limit, spent, reserved)
             await conn.execute(
                 "INSERT INTO jobs (id, session_id, platform, workspace, channel, thread, requester_json,"
-                " requester, spec_json, status, attempts, reserved_usd, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " requester, spec_json, status, attempts, reserved_usd, intake_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.session_id,
@@ -139,10 +140,16 @@ class JobRepo:
                     job.status.value,
                     job.attempts,
                     job.reserved_usd,
+                    job.intake_key,
                     job.created_at,
                 ),
             )
         return None
+
+    async def by_intake_key(self, key: str) -> Job | None:
+        """The job already made for an incoming request, if any (a replay after a crash)."""
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE intake_key=?", (key,))
+        return _job(row) if row else None
 
     async def committed(self, limit: SpendLimit) -> tuple[float, float]:
         """(spent, reserved) in USD against a limit now: finished jobs' costs this period, and

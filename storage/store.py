@@ -7,6 +7,7 @@ from pathlib import Path
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.images import ImageRepo
+from storage.intake import IntakeRepo
 from storage.jobs import JobRepo
 from storage.preferences import PreferenceRepo
 
@@ -18,6 +19,7 @@ class Store:
         self.images = ImageRepo(db)
         self.jobs = JobRepo(db)
         self.preferences = PreferenceRepo(db)
+        self.intake = IntakeRepo(db)
 
     @classmethod
     async def open(cls, database_path: Path | str, blobs_dir: Path) -> Store:

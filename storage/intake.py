@@ -1,0 +1,104 @@
+"""The intake table: incoming requests, stored before they are acknowledged (see 0005_intake.sql)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class IntakeRow:
+    key: str
+    platform: str
+    kind: str
+    payload: dict[str, Any] = field(repr=False)
+    notes: dict[str, Any]
+    attempts: int
+    received_at: float
+    finished_at: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+
+def _row(row: aiosqlite.Row) -> IntakeRow:
+    return IntakeRow(
+        key=row["key"],
+        platform=row["platform"],
+        kind=row["kind"],
+        payload=json.loads(row["payload_json"]),
+        notes=json.loads(row["notes_json"]),
+        attempts=row["attempts"],
+        received_at=row["received_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+class IntakeRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def receive(
+        self, key: str, platform: str, kind: str, payload: dict[str, Any], *, now: float | None = None
+    ) -> tuple[bool, IntakeRow]:
+        """Store a request unless its key is known: (True, row) the first time, else (False, the
+        stored row), in one short transaction."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO intake (key, platform, kind, payload_json, attempts, received_at)"
+                " VALUES (?, ?, ?, ?, 1, ?)",
+                (
+                    key,
+                    platform,
+                    kind,
+                    json.dumps(payload, sort_keys=True),
+                    time.time() if now is None else now,
+                ),
+            )
+            fresh = cursor.rowcount == 1
+            async with conn.execute("SELECT * FROM intake WHERE key=?", (key,)) as rows:
+                stored = await rows.fetchone()
+        assert stored is not None
+        return fresh, _row(stored)
+
+    async def get(self, key: str) -> IntakeRow | None:
+        row = await self.db.fetchone("SELECT * FROM intake WHERE key=?", (key,))
+        return _row(row) if row else None
+
+    async def started(self, key: str) -> None:
+        """Count one more attempt at handling (a request that keeps crashing is given up on)."""
+        await self.db.execute("UPDATE intake SET attempts=attempts+1 WHERE key=?", (key,))
+
+    async def note(self, key: str, name: str, value: Any) -> None:
+        """Remember a fact learned while handling (read back by a replay after a crash)."""
+        await self.db.execute(
+            "UPDATE intake SET notes_json=json_set(notes_json, '$.' || ?, json(?)) WHERE key=?",
+            (name, json.dumps(value), key),
+        )
+
+    async def finish(self, key: str, *, now: float | None = None) -> None:
+        await self.db.execute(
+            "UPDATE intake SET finished_at=? WHERE key=? AND finished_at IS NULL",
+            (time.time() if now is None else now, key),
+        )
+
+    async def unfinished(self, platform: str) -> list[IntakeRow]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM intake WHERE platform=? AND finished_at IS NULL ORDER BY received_at, rowid",
+            (platform,),
+        )
+        return [_row(row) for row in rows]
+
+    async def forget_finished_before(self, cutoff: float) -> int:
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM intake WHERE finished_at IS NOT NULL AND finished_at < ?", (cutoff,)
+            )
+            return cursor.rowcount
