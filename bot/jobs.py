@@ -85,6 +85,8 @@ class JobRunner:
         # sweep records them later instead of running the job again.
         self._unrecorded: dict[str, tuple[JobStatus, str | None, str | None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # Jobs done with the provider whose outcome is being posted (their tasks), outside the slots.
+        self._delivering: dict[str, asyncio.Task[None]] = {}
         self._sweep_now = asyncio.Event()
 
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
@@ -109,7 +111,7 @@ class JobRunner:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
             self._sweeper = None
-        tasks = [task for _, task in self._running.values()]
+        tasks = [task for _, task in self._running.values()] + list(self._delivering.values())
         if self._notices:
             await asyncio.gather(*self._notices, return_exceptions=True)
         if tasks:
@@ -242,6 +244,7 @@ class JobRunner:
                 result = await self._execute(running, Progress(self, running))
             except asyncio.CancelledError:
                 if self._accepting:  # cancelled by a person, not by shutdown
+                    self._release_slot(job.id)
                     await self._record_final(running, JobStatus.CANCELLED, ErrorKind.CANCELLED.value, None)
                     done = replace(running, status=JobStatus.CANCELLED)
                     await self._finish(done, JobUpdate(done, Stage.CANCELLED, result=_cancelled_reply(done)))
@@ -253,6 +256,7 @@ class JobRunner:
             else:
                 done = replace(running, status=JobStatus.DONE)
                 log.info("job %s [%s] done", job.id, job.where.platform)
+                self._release_slot(job.id)
                 await self._finish(done, JobUpdate(done, Stage.DONE, result=result))
         finally:
             self._running.pop(job.id, None)
@@ -268,7 +272,16 @@ class JobRunner:
         log.exception("job %s [%s] crashed", job.id, job.where.platform, exc_info=exc)
         return BotError(ErrorKind.INTERNAL, "Something went wrong on our side.")
 
+    def _release_slot(self, job_id: str) -> None:
+        """The provider work is over: free the job's slot before its outcome is posted, so a
+        slow platform (429 waits, big uploads) never holds up the next job's provider call."""
+        entry = self._running.pop(job_id, None)
+        if entry is not None:
+            self._delivering[job_id] = entry[1]  # until its outcome is out: the sweep leaves it alone
+            self._pump()
+
     async def _fail(self, job: Job, error: BotError) -> None:
+        self._release_slot(job.id)
         log.info("job %s [%s] failed: %s", job.id, job.where.platform, error.kind.value)
         await self._record_final(job, JobStatus.FAILED, error.kind.value, error.message)
         failed = replace(
@@ -321,7 +334,12 @@ class JobRunner:
             return
         for job in await self._repo.with_status(JobStatus.QUEUED, JobStatus.RUNNING):
             ended_here = job.id in self._finished and self._finished[job.id].done()
-            if ended_here or job.id in self._running or job.id in self._unrecorded:
+            if (
+                ended_here
+                or job.id in self._running
+                or job.id in self._unrecorded
+                or job.id in self._delivering
+            ):
                 continue
             if any(queued.id == job.id for queued in self._queued):
                 continue
@@ -350,6 +368,12 @@ class JobRunner:
         self._track(job)
 
     async def _finish(self, job: Job, update: JobUpdate) -> None:
+        try:
+            await self._deliver(job, update)
+        finally:
+            self._delivering.pop(job.id, None)
+
+    async def _deliver(self, job: Job, update: JobUpdate) -> None:
         for origin, job_id in list(self._origins.items()):
             if job_id == job.id:
                 del self._origins[origin]

@@ -136,7 +136,7 @@ async def imagebot_process(
         async with asyncio.timeout(20):
             _, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
-    assert b"Traceback" not in stderr
+    assert b"Traceback" not in stderr, stderr.decode()[-3000:]
 
 
 @dataclass

@@ -99,3 +99,30 @@ def bot_overrides():
     from bot.options import split_flags
 
     return split_flags("x --n 1")[1]
+
+
+async def test_a_slow_platform_post_does_not_hold_the_next_job(data_dir: Path) -> None:
+    """Posting a result (a Slack 429 wait, a big upload) happens outside the job's slot."""
+    from tests.integration.helpers import BOB
+
+    settings = make_settings(data_dir, imagebot_max_concurrency=1)
+    async with running_bot(settings) as (bot, presenter):
+        posting = asyncio.Event()
+        release = asyncio.Event()
+        record = presenter.job_update
+
+        async def slow_on_done(update):
+            await record(update)
+            if update.stage is Stage.DONE and update.job.requester == ALICE:
+                posting.set()
+                await release.wait()  # the platform is rate-limiting this post
+
+        presenter.job_update = slow_on_done
+        first = await bot.imagine(ALICE, THREAD, "a slow post --n 1")
+        second = await bot.imagine(BOB, THREAD, "the next job --n 1")
+        async with asyncio.timeout(10):
+            await posting.wait()
+        # While Alice's result is still being posted, Bob's job runs and finishes.
+        assert (await presenter.final(second.job_id)).stage is Stage.DONE
+        release.set()
+        assert (await presenter.final(first.job_id)).stage is Stage.DONE
