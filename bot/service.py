@@ -7,13 +7,14 @@ results arrive later through the presenter each adapter registers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from bot import imaging, options, sizes
 from bot.config import Settings
@@ -806,71 +807,32 @@ class ImageBot:
         await self._check_budgets(limits, reserve)  # again, atomically, when the job is recorded
         if open_session is not None:
             where = await open_session()
-        try:
-            return await self._record(
-                actor,
-                where,
-                op,
-                prompt,
-                chosen,
-                sources,
-                uploads,
-                mask_png,
-                origin,
-                zoom,
-                aspect,
-                reserve,
-                limits,
+        with _storage_faults_answered(where):
+            session = await self.store.images.session_for(where)
+            uploaded = [await self._store_upload(session, actor, a, d) for a, d in uploads]
+            mask_blob = await self.store.blobs.put(mask_png) if mask_png is not None else None
+            job = Job(
+                id=new_id(),
+                session_id=session.id,
+                where=where,
+                requester=actor,
+                spec=JobSpec(
+                    operation=op,
+                    prompt=prompt,
+                    options=chosen,
+                    sources=(*sources, *uploaded),
+                    mask_blob=mask_blob,
+                    zoom=zoom,
+                    aspect=aspect,
+                ),
+                status=JobStatus.QUEUED,
+                created_at=self.clock(),
+                reserved_usd=reserve,
+                intake_key=current_intake_key.get(),
             )
-        except Exception as exc:
-            error = storage_error(exc)  # None for every other error, BotErrors included
-            if error is None:
-                raise
-            log.warning("request [%s] could not be stored: %s", where.platform, exc)
-            raise BotError(error.kind, error.message.replace("the result", "your request")) from exc
-
-    async def _record(
-        self,
-        actor: UserRef,
-        where: SessionKey,
-        op: Operation,
-        prompt: str,
-        chosen: ImageOptions,
-        sources: tuple[str, ...],
-        uploads: Sequence[tuple[Attachment, imaging.DecodedImage]],
-        mask_png: bytes | None,
-        origin: str | None,
-        zoom: float | None,
-        aspect: str | None,
-        reserve: float,
-        limits: Sequence[SpendLimit],
-    ) -> Reply:
-        """Store the uploads and the job, and queue it."""
-        session = await self.store.images.session_for(where)
-        uploaded = [await self._store_upload(session, actor, a, d) for a, d in uploads]
-        mask_blob = await self.store.blobs.put(mask_png) if mask_png is not None else None
-        job = Job(
-            id=new_id(),
-            session_id=session.id,
-            where=where,
-            requester=actor,
-            spec=JobSpec(
-                operation=op,
-                prompt=prompt,
-                options=chosen,
-                sources=(*sources, *uploaded),
-                mask_blob=mask_blob,
-                zoom=zoom,
-                aspect=aspect,
-            ),
-            status=JobStatus.QUEUED,
-            created_at=self.clock(),
-            reserved_usd=reserve,
-            intake_key=current_intake_key.get(),
-        )
-        position = await self.runner.submit(job, origin=origin, limits=limits)
-        log.info("job %s [%s] queued: %s", job.id, where.platform, op.value)
-        return _queued_reply(job, position)
+            position = await self.runner.submit(job, origin=origin, limits=limits)
+            log.info("job %s [%s] queued: %s", job.id, where.platform, op.value)
+            return _queued_reply(job, position)
 
     async def _job_of_this_request(self) -> Job | None:
         """The job already made for the request being handled, when it is handled again after
@@ -982,6 +944,20 @@ def _qualities_of(model: str) -> frozenset[str] | None:
 def _is_upscaled(image: StoredImage) -> bool:
     """An upscale, or an edit/zoom/reframe/cut-out of one (they keep its size)."""
     return image.operation is Operation.UPSCALE or bool(image.params.get("upscaled"))
+
+
+@contextlib.contextmanager
+def _storage_faults_answered(where: SessionKey) -> Iterator[None]:
+    """A request that cannot be stored (full disk, locked database) is answered in plain
+    words instead of crashing the adapter's handler; every other error passes through."""
+    try:
+        yield
+    except Exception as exc:
+        error = storage_error(exc)  # None for every other error, BotErrors included
+        if error is None:
+            raise
+        log.warning("request [%s] could not be stored: %s", where.platform, exc)
+        raise BotError(error.kind, error.message.replace("the result", "your request")) from exc
 
 
 def _with_size_note(
