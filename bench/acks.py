@@ -80,7 +80,9 @@ async def discord_acks() -> list[float]:
                 return len(acked) == len(sent)
 
             await fake.wait_for(all_acked, timeout=30)
+            await every_job_recorded(store, BURST)  # the handlers after the acks are done too
             openai.gate.set()
+            await every_job_recorded(store, BURST, status="done")
             await adapter.close()
             await asyncio.gather(runner, return_exceptions=True)
             await bot.stop()
@@ -118,12 +120,28 @@ async def slack_acks() -> list[float]:
                 return time.perf_counter() - started
 
             latencies = await asyncio.gather(*(one(i) for i in range(BURST)))
+            await every_job_recorded(store, BURST)
             openai.gate.set()
+            await every_job_recorded(store, BURST, status="done")
             await adapter.stop()
             await bot.stop()
             await bot.provider.close()
             await store.close()
     return list(latencies)
+
+
+async def every_job_recorded(
+    store: Store, count: int, status: str | None = None, timeout: float = 60.0
+) -> None:
+    """Wait until `count` jobs are recorded (with `status`, if given), so shutting down does not
+    cut handlers or deliveries off mid-way (a benchmark may poll; tests may not)."""
+    where, args = (" WHERE status=?", (status,)) if status else ("", ())
+    async with asyncio.timeout(timeout):
+        while True:
+            row = await store.db.fetchone(f"SELECT COUNT(*) AS n FROM jobs{where}", args)
+            if row is not None and row["n"] >= count:
+                return
+            await asyncio.sleep(0.05)
 
 
 def main() -> None:
