@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     imagebot_daily_image_quota: int = Field(200, ge=0, description="per user per day; 0 = unlimited")
     imagebot_monthly_budget_usd: float = Field(0.0, ge=0, description="per workspace; 0 = unlimited")
     imagebot_storage_patience_seconds: float = Field(
-        20.0, ge=0, description="how long a failing storage write (full disk, locked database) is retried"
+        60.0, ge=0, description="how long a failing storage write (full disk, locked database) is retried"
     )
     imagebot_provider_retry_seconds: float = Field(
         2.0, ge=0, description="wait before the one extra attempt after a transient provider error"

@@ -63,7 +63,7 @@ class JobRunner:
         max_concurrency: int = 4,
         user_max_running: int = 2,
         user_max_queued: int = 10,
-        storage_patience: float = 20.0,
+        storage_patience: float = 60.0,
         rescan_interval: float = 5.0,
     ) -> None:
         self._repo = repo

@@ -86,7 +86,7 @@ class Executor:
         new_id: Callable[[], str],
         clock: Callable[[], float] = time.time,
         *,
-        storage_patience: float = 20.0,
+        storage_patience: float = 60.0,
         provider_retry_delay: float | None = 2.0,
     ) -> None:
         self.store = store
