@@ -361,7 +361,10 @@ class SlackHandlers:
             except SlackApiError as error:
                 raise _explain_post_failure(error) from None
             if key is not None:
-                await self.bot.intake.note(key, "parent_ts", parent["ts"])
+                try:
+                    await self.bot.intake.note(key, "parent_ts", parent["ts"])
+                except Exception as exc:  # only a replay after a crash would miss it: go on
+                    log.warning("could not note a Slack parent message (%s)", type(exc).__name__)
             return SessionKey(PLATFORM, team, channel, parent["ts"])
 
         where = SessionKey(PLATFORM, team, channel, "")
