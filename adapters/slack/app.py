@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import FileFetcher
-from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, SlackHandlers
+from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, REPLAY, SlackHandlers
 from adapters.slack.http import Refused, check_signature, parse_body
 from adapters.slack.presenter import DEFAULT_MAX_UPLOAD_BYTES, Poster, SlackPresenter, StatusBoard
 from adapters.slack.tasks import TaskSet
@@ -116,13 +116,37 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
 
     async def _catch_up(self) -> None:
-        """At start: forget week-old delivery ids, and post results a previous run left unposted."""
-        dropped = await forget_before(self.bot.store.db, time.time() - DEDUPE_KEEP_SECONDS)
+        """At start: forget week-old delivery ids, post results a previous run left unposted, and
+        handle again the requests it stored (and acknowledged) but did not finish."""
+        cutoff = time.time() - DEDUPE_KEEP_SECONDS
+        dropped = await forget_before(self.bot.store.db, cutoff)
+        dropped += await self.bot.store.intake.forget_finished_before(cutoff)
         if dropped:
             log.info("forgot %d old Slack delivery ids", dropped)
         for job, reply in await self.bot.undelivered(PLATFORM):
             log.info("job %s [slack]: delivering a result the last run did not post", job.id)
             await self.presenter.deliver_missed(job, reply)
+        await self.replay()
+
+    async def replay(self) -> None:
+        """Dispatch each stored, unfinished request into the app again, as if Slack had sent it
+        (its acks go nowhere); tell the senders of requests given up on after three tries."""
+        again, given_up = await self.bot.intake.replayable(PLATFORM)
+        for row in given_up:
+            try:
+                await self.handlers.gave_up(row)
+            except Exception:
+                log.exception("slack: could not tell the sender of a request given up on")
+        for row in again:
+            log.info("slack: handling again a %s request the last run did not finish", row.kind)
+            request = AsyncBoltRequest(body=row.payload, mode="socket_mode", context={REPLAY: row})
+            try:
+                response = await self.app.async_dispatch(request)
+            except Exception:
+                log.exception("slack: could not handle a stored request again")
+                response = None
+            if response is None or response.status != 200:
+                self.bot.intake.release(row.key)  # left for the next start
 
     async def start_socket_mode(self) -> None:
         """Connect to Slack over Socket Mode (SLACK_APP_TOKEN); returns once connected."""
@@ -148,8 +172,7 @@ class SlackAdapter:
         )
 
         async def events(request: web.Request) -> web.Response:
-            if not self._accepting:
-                return web.Response(status=503, text="shutting down")
+            # While stopping, requests still get in: the intake answers them busy (see handlers).
             raw = await request.read()
             try:
                 # Nothing reads the body before its signature is known to be Slack's.

@@ -1,15 +1,19 @@
 """Slack events, slash commands, button clicks and modal submits, as calls to the core.
 
-Every listener acks first (Bolt acks events itself) and does the work in a tracked task, so
-Slack's 3-second deadline holds whatever the provider does. Deliveries are deduplicated before
-any listener runs (see `dedupe_middleware`).
+Every request is stored first (the core's intake desk: its dedupe key and the Bolt body), then
+acknowledged (Bolt acks events itself), then handled in a tracked task, so Slack's 3-second
+deadline holds whatever the provider does, a crash after the ack loses nothing (the next start
+handles the stored body again, see `SlackAdapter`), and a redelivery runs nothing twice (see
+`intake_middleware`). A request that cannot be stored in time is answered "busy", not acked and
+then lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -35,8 +39,9 @@ from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, Users
 from bot.domain import Attachment, Reply, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
+from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
 from bot.service import ImageBot
-from storage.dedupe import first_time, forget_before
+from storage.intake import IntakeRow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,12 @@ IMAGINE_COMMAND = "/imagine"
 ADMIN_COMMAND = "/imagebot"
 _MESSAGE_SUBTYPES = (None, "file_share", "thread_broadcast")
 DEDUPE_KEEP_SECONDS = 7 * 24 * 3600  # Slack retries within minutes; a week is plenty
-PRUNE_EVERY = 5000  # deliveries remembered between two clean-ups of old ones
+# Bolt context keys: the intake key of the request being handled, what earlier attempts noted,
+# and (when the next start handles a stored request again) its intake row.
+INTAKE_KEY = "imagebot_intake_key"
+INTAKE_NOTES = "imagebot_intake_notes"
+REPLAY = "imagebot_replay"
+STOPPING_TEXT = "I'm restarting right now and could not take that in; please try again in a moment."
 
 SLACK_HELP = """\
 *imagebot on Slack*
@@ -63,21 +73,57 @@ SUBCOMMANDS = "help, settings, show <id>, history [mine], queue, cancel [job], u
 
 
 def delivery_key(body: Mapping[str, Any]) -> str | None:
-    """What makes one delivery the same as another: the event id for Events API callbacks, the
-    trigger id for commands, clicks and submits (Socket Mode redeliveries repeat it)."""
-    if body.get("type") == "event_callback" and body.get("event_id"):
+    """What makes one delivery the same as another, for the requests a listener here handles
+    (None for the rest, which are not stored): the user's message for @mentions and thread
+    replies (a mention in a thread comes as both an app_mention and a message event, and either
+    one is redelivered with its own event id); the trigger id for commands, clicks and submits
+    (Socket Mode redeliveries repeat it)."""
+    if body.get("type") == "event_callback":
         event = body.get("event") or {}
-        if event.get("type") == "message" and not event.get("thread_ts"):
-            return None  # top-level chatter, ignored anyway: no need to remember it
-        return f"slack:event:{body['event_id']}"
-    if body.get("trigger_id"):
-        return f"slack:trigger:{body['trigger_id']}"
-    if body.get("type") == "block_actions":
+        kind = event.get("type")
+        if kind == "message":
+            thread = event.get("thread_ts")
+            if not thread or thread == event.get("ts") or event.get("subtype") not in _MESSAGE_SUBTYPES:
+                return None  # top-level chatter, edits, joins: ignored anyway, not worth a write
+            if event.get("bot_id") or not event.get("user"):
+                return None
+        elif kind != "app_mention":
+            return None
+        if event.get("channel") and event.get("ts"):
+            team = body.get("team_id") or event.get("team") or ""
+            return f"slack:message:{team}:{event['channel']}:{event['ts']}"
+        return f"slack:event:{body['event_id']}" if body.get("event_id") else None
+    if body.get("command") is not None:
+        if body.get("command") not in (IMAGINE_COMMAND, ADMIN_COMMAND):
+            return None
+    elif body.get("type") == "block_actions":
         actions = body.get("actions") or [{}]
         action = actions[0] if isinstance(actions[0], Mapping) else {}
-        if action.get("action_ts"):
+        if not str(action.get("action_id") or "").startswith("ib:"):
+            return None
+        if not body.get("trigger_id") and action.get("action_ts"):
             return f"slack:action:{action.get('action_id')}:{action['action_ts']}"
-    return None
+    elif body.get("type") == "view_submission":
+        if (body.get("view") or {}).get("callback_id") != EDIT_CALLBACK_ID:
+            return None
+    else:
+        return None
+    return f"slack:trigger:{body['trigger_id']}" if body.get("trigger_id") else None
+
+
+def delivery_kind(body: Mapping[str, Any]) -> str:
+    if body.get("command"):
+        return f"command:{body['command']}"
+    if body.get("type") == "event_callback":
+        return f"event:{(body.get('event') or {}).get('type')}"
+    return str(body.get("type") or "unknown")
+
+
+def requester(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Who asked and where, from any stored request body (commands, interactions, events)."""
+    if body.get("type") == "event_callback":
+        return _who_event(body.get("event") or {})
+    return _who(body)
 
 
 def _team(body: Mapping[str, Any], context: AsyncBoltContext) -> str:
@@ -142,11 +188,10 @@ class SlackHandlers:
         self.fetcher = fetcher
         self.tasks = tasks
         self.accepting = accepting
-        self._remembered = 0
 
     def register(self) -> None:
         app = self.app
-        app.middleware(self.dedupe_middleware)
+        app.middleware(self.intake_middleware)
         app.command(IMAGINE_COMMAND)(self.on_imagine)
         app.command(ADMIN_COMMAND)(self.on_imagebot)
         app.event("app_mention")(self.on_mention)
@@ -156,6 +201,7 @@ class SlackHandlers:
 
     def _spawn(
         self,
+        context: Mapping[str, Any],
         work: Coroutine[Any, Any, None],
         name: str,
         *,
@@ -164,11 +210,20 @@ class SlackHandlers:
         thread: str | None = None,
         response_url: str | None = None,
     ) -> None:
-        """Run `work` as a tracked task; if it crashes, the person who asked is told (only them)."""
+        """Handle a stored request in a tracked task, as its intake key (so a second attempt after
+        a crash finds the job the first one made), and finish it when handled. If the work
+        crashes, the person who asked is told (only them), and that is its answer: it is finished
+        too. Cancelled at shutdown, it is released and handled again on the next start."""
+        key: str | None = context.get(INTAKE_KEY)
 
         async def guarded() -> None:
             try:
-                await work
+                with self.bot.intake.handling(key):
+                    await work
+            except asyncio.CancelledError:
+                if key is not None:
+                    self.bot.intake.release(key)
+                raise
             except Exception:
                 log.exception("slack %s failed", name)
                 if channel and user:
@@ -179,28 +234,98 @@ class SlackHandlers:
                         thread_ts=thread,
                         response_url=response_url,
                     )
+            await self._finish(key)
 
         self.tasks.spawn(guarded(), name=name)
 
-    # --- delivery safety ------------------------------------------------------------------------
-    async def dedupe_middleware(
-        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        key = delivery_key(body)
+    async def _finish(self, key: str | None) -> None:
+        if key is None:
+            return
+        try:
+            await self.bot.intake.finish(key)
+        except Exception as exc:  # the row stays open: the next start sees its job and stops there
+            log.warning("could not mark a Slack request handled (%s)", type(exc).__name__)
+
+    def _answered(self, context: Mapping[str, Any]) -> None:
+        """The listener answered in its ack (nothing more to do): the request is handled."""
+        key = context.get(INTAKE_KEY)
         if key is not None:
-            try:
-                fresh = await first_time(self.bot.store.db, key)
-            except Exception:
-                log.exception("delivery dedupe failed; handling the delivery anyway")
-                fresh = True
-            if not fresh:
-                log.info("dropping a repeated Slack delivery (%s)", key.split(":")[1])
-                return BoltResponse(status=200, body="")
-            self._remembered += 1
-            if self._remembered % PRUNE_EVERY == 0:
-                await forget_before(self.bot.store.db, time.time() - DEDUPE_KEEP_SECONDS)
+            self.tasks.spawn(self._finish(key), name="slack-intake-finish")
+
+    # --- delivery safety ------------------------------------------------------------------------
+    async def intake_middleware(
+        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Store the request before any listener acks it. Duplicates are acked and dropped; a
+        request that cannot be stored in time (or arrives while stopping) is answered busy:
+        commands and forms say so, events are not acked, so Slack sends them again."""
+        key = delivery_key(body)
+        if key is None:
+            await next()
+            return None
+        replay: IntakeRow | None = context.get(REPLAY)
+        if replay is not None:  # handled again at start-up: stored already, in hand
+            context[INTAKE_KEY] = replay.key
+            context[INTAKE_NOTES] = dict(replay.notes)
+            await next()
+            return None
+        if not self.accepting():
+            return self._busy(body, STOPPING_TEXT)
+        ticket = await self.bot.intake.receive(PLATFORM, key, delivery_kind(body), body)
+        if ticket.admission is Admission.DUPLICATE:
+            log.info("dropping a repeated Slack delivery (%s)", key.split(":")[1])
+            return BoltResponse(status=200, body="")
+        if ticket.admission is Admission.BUSY:
+            return self._busy(body, BUSY_TEXT)
+        context[INTAKE_KEY] = key
+        context[INTAKE_NOTES] = dict(ticket.notes)
         await next()
         return None
+
+    def _busy(self, body: Mapping[str, Any], text: str) -> BoltResponse:
+        if body.get("type") == "event_callback":
+            # Not acknowledged: Slack delivers it again (HTTP: any non-2xx; Socket Mode: no ack).
+            return BoltResponse(status=503, body="busy")
+        if body.get("type") == "view_submission":
+            answer = {"response_action": "errors", "errors": {EDIT_BLOCK_ID: text}}
+            return BoltResponse(
+                status=200, body=json.dumps(answer), headers={"content-type": "application/json"}
+            )
+        if body.get("type") == "block_actions":
+            who = _who(body)
+            if who["channel"] and who["user"]:
+                self.tasks.spawn(
+                    self.poster.ephemeral(
+                        who["channel"],
+                        who["user"],
+                        text,
+                        thread_ts=who["thread"],
+                        response_url=who["response_url"],
+                    ),
+                    name="slack-busy",
+                )
+            return BoltResponse(status=200, body="")
+        answer = {"response_type": "ephemeral", "text": text}
+        return BoltResponse(status=200, body=json.dumps(answer), headers={"content-type": "application/json"})
+
+    async def gave_up(self, row: IntakeRow) -> None:
+        """A stored request the last runs could not finish in three tries: tell whoever asked."""
+        who = requester(row.payload)
+        parent = row.notes.get("parent_ts")
+        if parent and who["channel"]:
+            text = str(row.payload.get("text") or "")
+            head = f"🎨 /imagine by <@{who['user']}>: “{shown(plain_text(text), 150)}”"
+            await self.presenter.board.update(
+                who["channel"], str(parent), f"{head}\n❌ {GAVE_UP_TEXT}", final=True
+            )
+        if who["channel"] and who["user"]:
+            await self.poster.ephemeral(
+                who["channel"],
+                who["user"],
+                GAVE_UP_TEXT,
+                thread_ts=who["thread"],
+                response_url=who["response_url"],
+            )
 
     # --- /imagine -------------------------------------------------------------------------------
     async def on_imagine(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -209,39 +334,75 @@ class SlackHandlers:
                 "Tell me what to make, e.g. `/imagine a red fox in fresh snow, golden hour --ar 16:9`."
                 " `/imagebot help` lists everything."
             )
+            self._answered(context)
             return
         await ack()
-        self._spawn(self._imagine(body, _team(body, context)), "slack-imagine", **_who(body))
+        self._spawn(
+            context, self._imagine(body, _team(body, context), context), "slack-imagine", **_who(body)
+        )
 
-    async def _imagine(self, body: dict[str, Any], team: str) -> None:
+    async def _imagine(self, body: dict[str, Any], team: str, context: Mapping[str, Any]) -> None:
         channel, user = str(body["channel_id"]), str(body["user_id"])
         response_url = body.get("response_url")
         actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
         text = plain_text(str(body.get("text") or ""))
+        key: str | None = context.get(INTAKE_KEY)
+        noted = (context.get(INTAKE_NOTES) or {}).get("parent_ts")
+        head = f"🎨 /imagine by *{shown(actor.label, 80)}*: “{shown(text, 150)}”"
         parent: dict[str, str] = {}
 
         async def open_session() -> SessionKey:
             # Called by the core only once the request is valid, so a refused one posts nothing.
-            opening = f"🎨 /imagine by *{shown(actor.label, 80)}*: “{shown(text, 150)}”\n⏳ Starting…"
+            if noted:  # an earlier attempt posted it before the process stopped: use that one
+                parent["ts"] = str(noted)
+                return SessionKey(PLATFORM, team, channel, parent["ts"])
             try:
-                parent["ts"] = await self.poster.post(channel, None, opening)
+                parent["ts"] = await self.poster.post(channel, None, f"{head}\n⏳ Starting…")
             except SlackApiError as error:
                 raise _explain_post_failure(error) from None
+            if key is not None:
+                try:
+                    await self.bot.intake.note(key, "parent_ts", parent["ts"])
+                except Exception as exc:  # only a replay after a crash would miss it: go on
+                    log.warning("could not note a Slack parent message (%s)", type(exc).__name__)
             return SessionKey(PLATFORM, team, channel, parent["ts"])
 
         where = SessionKey(PLATFORM, team, channel, "")
-        reply = await self.bot.imagine(actor, where, text, open_session=open_session)
-        if reply.job_id and reply.queue_position is not None and "ts" in parent:
-            await self.presenter.queued(reply, channel, parent["ts"], status_ts=parent["ts"])
-        elif "ts" in parent:  # refused after the thread was opened: say so there
+        try:
+            reply = await self.bot.imagine(actor, where, text, open_session=open_session)
+        except Exception:
+            if "ts" in parent:  # never leave "Starting…" behind
+                await self._parent_failed(
+                    channel, parent["ts"], head, "Something went wrong on our side; please try again."
+                )
+            raise
+        status_ts = parent.get("ts") or (str(noted) if noted and reply.job_id else None)
+        if reply.job_id and reply.queue_position is not None and status_ts:
+            if await self._already_over(reply.job_id, context):
+                return
+            await self.presenter.queued(reply, channel, status_ts, status_ts=status_ts)
+        elif "ts" in parent:  # refused after the thread was opened: say so there and on the parent
+            await self._parent_failed(channel, parent["ts"], head, reply.text)
             await self.poster.try_post(channel, parent["ts"], mrkdwn(reply.text))
         else:
             await self.poster.ephemeral(channel, user, mrkdwn(reply.text), response_url=response_url)
 
+    async def _parent_failed(self, channel: str, ts: str, head: str, reason: str) -> None:
+        line = mrkdwn(reason) if reason.startswith("❌") else f"❌ {mrkdwn(reason)}"
+        await self.presenter.board.update(channel, ts, f"{head}\n{line}", final=True)
+
+    async def _already_over(self, job_id: str, context: Mapping[str, Any]) -> bool:
+        """Handled again after a restart, a request whose job already ended shows nothing more
+        (its result and final status are posted by the job's own reports, or the catch-up)."""
+        if context.get(REPLAY) is None:
+            return False
+        job = await self.bot.store.jobs.get(job_id)
+        return job is not None and job.status.finished
+
     # --- /imagebot <subcommand> -----------------------------------------------------------------
     async def on_imagebot(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        self._spawn(self._imagebot(body, _team(body, context)), "slack-imagebot", **_who(body))
+        self._spawn(context, self._imagebot(body, _team(body, context)), "slack-imagebot", **_who(body))
 
     async def _imagebot(self, body: dict[str, Any], team: str) -> None:
         channel, user = str(body["channel_id"]), str(body["user_id"])
@@ -318,16 +479,25 @@ class SlackHandlers:
     async def on_mention(
         self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        self._spawn(self._message(event, body, context, mentioned=True), "slack-mention", **_who_event(event))
+        self._spawn(
+            context,
+            self._message(event, body, context, mentioned=True),
+            "slack-mention",
+            **_who_event(event),
+        )
 
     async def on_message(
         self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         thread = event.get("thread_ts")
         if not thread or thread == event.get("ts") or event.get("subtype") not in _MESSAGE_SUBTYPES:
+            self._answered(context)
             return  # only replies in threads matter here; top-level mentions come as app_mention
         self._spawn(
-            self._message(event, body, context, mentioned=False), "slack-message", **_who_event(event)
+            context,
+            self._message(event, body, context, mentioned=False),
+            "slack-message",
+            **_who_event(event),
         )
 
     async def _message(
@@ -335,8 +505,6 @@ class SlackHandlers:
     ) -> None:
         if event.get("subtype") not in _MESSAGE_SUBTYPES or event.get("bot_id") or not event.get("user"):
             return  # edits, deletions, joins and other bots' messages are not requests
-        if not self.accepting():
-            return
         bot_user = context.bot_user_id
         if bot_user and event.get("user") == bot_user:
             return  # our own posts (Bolt drops them too): never edit in reply to ourselves
@@ -354,9 +522,8 @@ class SlackHandlers:
             if not mentioned:
                 return
             where, session = SessionKey(PLATFORM, team, channel, ts), None
-        # A mention in a thread arrives twice (app_mention and message): handle the message once.
-        if not await first_time(self.bot.store.db, f"slack:message:{team}:{channel}:{ts}"):
-            return
+        # A mention in a thread arrives twice (app_mention and message): both carry the same
+        # intake key (the message's ts, see delivery_key), so only the first gets this far.
         actor = await self.users.actor(team, user)
         text = plain_text(raw, bot_user)
         try:
@@ -368,6 +535,8 @@ class SlackHandlers:
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)
+        if reply.job_id and await self._already_over(reply.job_id, context):
+            return
         await self.deliver(reply, channel, where.thread, user)
 
     async def _attachments(self, event: Mapping[str, Any]) -> list[Attachment]:
@@ -379,9 +548,16 @@ class SlackHandlers:
         await ack()
         actions = body.get("actions") or []
         custom_id = str(actions[0].get("action_id") or "") if actions else ""
-        self._spawn(self._action(body, custom_id, _team(body, context)), "slack-action", **_who(body))
+        self._spawn(
+            context,
+            self._action(body, custom_id, _team(body, context), context),
+            "slack-action",
+            **_who(body),
+        )
 
-    async def _action(self, body: dict[str, Any], custom_id: str, team: str) -> None:
+    async def _action(
+        self, body: dict[str, Any], custom_id: str, team: str, context: Mapping[str, Any]
+    ) -> None:
         container = body.get("container") or {}
         message = body.get("message") or {}
         channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
@@ -401,6 +577,8 @@ class SlackHandlers:
             team, user, str(user_info.get("name") or user_info.get("username") or "")
         )
         reply = await self.bot.press(actor, where, custom_id)
+        if reply.job_id and await self._already_over(reply.job_id, context):
+            return
         await self.deliver(reply, channel, thread, user, response_url=body.get("response_url"))
 
     async def _open_edit(self, body: Mapping[str, Any], custom_id: str, where: SessionKey, user: str) -> None:
@@ -430,6 +608,7 @@ class SlackHandlers:
                 response_action="errors",
                 errors={EDIT_BLOCK_ID: "Say what should change, e.g. “make the sky stormier”."},
             )
+            self._answered(context)
             return
         try:
             image_id, where = parse_edit_metadata(str(view.get("private_metadata") or ""), PLATFORM)
@@ -438,11 +617,13 @@ class SlackHandlers:
                 response_action="errors",
                 errors={EDIT_BLOCK_ID: "This form is out of date; click Edit… again."},
             )
+            self._answered(context)
             return
         await ack()
         user_info = body.get("user") or {}
         self._spawn(
-            self._edit(where, image_id, instruction, user_info),
+            context,
+            self._edit(where, image_id, instruction, user_info, context),
             "slack-edit",
             channel=where.channel,
             user=str(user_info.get("id") or ""),
@@ -450,12 +631,19 @@ class SlackHandlers:
         )
 
     async def _edit(
-        self, where: SessionKey, image_id: str, instruction: str, user_info: Mapping[str, Any]
+        self,
+        where: SessionKey,
+        image_id: str,
+        instruction: str,
+        user_info: Mapping[str, Any],
+        context: Mapping[str, Any],
     ) -> None:
         user = str(user_info.get("id") or "")
         actor = await self.users.actor(where.workspace, user, str(user_info.get("name") or ""))
         # Modal input is plain text already (no Slack markup to undo).
         reply = await self.bot.edit_image(actor, where, image_id, instruction)
+        if reply.job_id and await self._already_over(reply.job_id, context):
+            return
         await self.deliver(reply, where.channel, where.thread, user)
 
     # --- replies --------------------------------------------------------------------------------

@@ -309,7 +309,8 @@ class SlackPresenter:
         if where is not None:
             await self.store.jobs.record_post(job_id, PLATFORM, f"status:{where[0]}:{where[1]}")
 
-    async def _find_status(self, job_id: str) -> tuple[str, str] | None:
+    async def _find_status(self, job: Job) -> tuple[str, str] | None:
+        job_id = job.id
         while True:
             if job_id in self._status:
                 return self._status[job_id]
@@ -325,6 +326,13 @@ class SlackPresenter:
                 if kind == "status":
                     channel, _, ts = rest.partition(":")
                     found = (channel, ts)
+            if found is None and job.intake_key is not None:
+                # The process stopped after posting the /imagine parent (noted on its request)
+                # and before recording it as the job's status message: it is that message.
+                row = await self.store.intake.get(job.intake_key)
+                parent = row.notes.get("parent_ts") if row is not None else None
+                if parent:
+                    found = (job.where.channel, str(parent))
             if job_id in self._status or job_id in self._waiting:
                 continue  # someone else found or made it while we were reading
             if found is not None:
@@ -364,7 +372,7 @@ class SlackPresenter:
         _bounded(self._rank)
         if stage is Stage.PARTIAL:
             self._partials[job.id] = self._partials.get(job.id, 0) + 1
-        status = await self._find_status(job.id)
+        status = await self._find_status(job)
         if rank < 3:
             text = f"{status_head(job)}\n{self._progress_line(update)}"
             buttons = (Button("cancel", job.id, "Cancel", style="danger"),)
@@ -391,11 +399,18 @@ class SlackPresenter:
         self._status.pop(job.id, None)
 
     async def deliver_missed(self, job: Job, result: Reply) -> None:
-        """A result a previous run stored but did not post (best effort: it is retried next start)."""
+        """A result a previous run stored but did not post (best effort: it is retried next start),
+        and its status message brought to its end ("✅ Done…", not "Working on it…" forever)."""
         try:
             await self._deliver_result(job, result)
         except SlackApiError as error:
             log.warning("job %s [%s]: still cannot post its result: %s", job.id, PLATFORM, slack_error(error))
+            return
+        status = await self._find_status(job)
+        if status is not None:
+            text = self._final_text(job, JobUpdate(job=job, stage=Stage.DONE, result=result), status)
+            await self.board.update(status[0], status[1], text, final=True)
+        self._status.pop(job.id, None)
 
     async def _deliver_result(self, job: Job, result: Reply) -> None:
         refs = await self.store.jobs.posts(job.id)

@@ -599,6 +599,9 @@ class FakeSlack:
         self._triggers_expired: set[str] = set()
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._event = asyncio.Event()
+        self._holds: dict[str, asyncio.Event] = {}
+        self.held: list[str] = []  # methods of calls that arrived while held (see hold())
+        self.dropped: list[str] = []  # held calls whose caller hung up before the release
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -675,6 +678,17 @@ class FakeSlack:
                 status=status, retry_after=retry_after if status == 429 else None, error=error, times=times
             )
         )
+
+    def hold(self, method: str) -> None:
+        """Hold calls of ``method`` (e.g. ``chat.postMessage``) until :meth:`release`: each is
+        counted in ``held`` on arrival and waits. A held call whose caller has gone away by the
+        release (a killed process) is dropped, as if it had never reached Slack."""
+        self._holds.setdefault(method, asyncio.Event())
+
+    def release(self, method: str) -> None:
+        gate = self._holds.pop(method, None)
+        if gate is not None:
+            gate.set()
 
     def add_channel(
         self, channel_id: str, *, name: str | None = None, is_member: bool = True, is_private: bool = False
@@ -954,6 +968,16 @@ class FakeSlack:
             body = {"ok": False, "error": "unknown_method"}
             self._record(method, args, request, 200, body)
             return web.json_response(body)
+        gate = self._holds.get(method)
+        if gate is not None:
+            self.held.append(method)
+            self._changed()
+            await gate.wait()
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                self.dropped.append(method)
+                self._changed()
+                return web.json_response({"ok": False, "error": "caller_gone"})
         authorized = self._authorized(request, args)
         args.pop("token", None)
         status, body, headers = 200, None, {}

@@ -102,18 +102,34 @@ def test_mrkdwn_drops_controls_and_keeps_the_bots_own_layout() -> None:
 
 
 def test_delivery_keys() -> None:
-    assert delivery_key({"type": "event_callback", "event_id": "Ev1"}) == "slack:event:Ev1"
+    mention = {
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "team_id": "T1",
+        "event": {"type": "app_mention", "channel": "C1", "ts": "1.2", "user": "U1"},
+    }
+    assert delivery_key(mention) == "slack:message:T1:C1:1.2"
     in_thread = {
         "type": "event_callback",
         "event_id": "Ev2",
-        "event": {"type": "message", "thread_ts": "1.1"},
+        "team_id": "T1",
+        "event": {"type": "message", "channel": "C1", "ts": "1.2", "thread_ts": "1.1", "user": "U1"},
     }
-    assert delivery_key(in_thread) == "slack:event:Ev2"
+    # The same message as an app_mention and as a message event (or redelivered): one key.
+    assert delivery_key(in_thread) == delivery_key(mention)
     chatter = {"type": "event_callback", "event_id": "Ev3", "event": {"type": "message", "ts": "1.1"}}
     assert delivery_key(chatter) is None  # ignored anyway, so not worth a write
+    other_bot = {**in_thread, "event": {**in_thread["event"], "bot_id": "B2"}}
+    assert delivery_key(other_bot) is None
+    assert (
+        delivery_key({"type": "event_callback", "event_id": "Ev4", "event": {"type": "reaction_added"}})
+        is None
+    )
     assert delivery_key({"command": "/imagine", "trigger_id": "1.2.abc"}) == "slack:trigger:1.2.abc"
+    assert delivery_key({"command": "/other", "trigger_id": "1.2.abd"}) is None  # no listener for it
     action = {"type": "block_actions", "actions": [{"action_id": "ib:u:s:1", "action_ts": "17.5"}]}
     assert delivery_key(action) == "slack:action:ib:u:s:1:17.5"
+    assert delivery_key({**action, "trigger_id": "9.9.x"}) == "slack:trigger:9.9.x"
     assert delivery_key({"type": "url_verification"}) is None
 
 

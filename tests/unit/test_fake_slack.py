@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
@@ -532,3 +533,30 @@ async def test_block_action_and_view_submission(fake: FakeSlack, client: AsyncWe
     assert resp.status == 200
     assert submitted[0]["state"]["values"]["prompt"]["value"]["value"] == "make it blue"
     assert submitted[0]["private_metadata"] == "job-42" and submitted[0]["id"] == view["id"]
+
+
+async def test_held_calls_wait_for_the_release_and_are_dropped_when_the_caller_hung_up(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.hold("chat.postMessage")
+    waiting = asyncio.ensure_future(client.chat_postMessage(channel=CHANNEL, text="held"))
+    await fake.wait_for(lambda: fake.held == ["chat.postMessage"])
+    assert not waiting.done() and fake.messages(CHANNEL) == []
+    fake.release("chat.postMessage")
+    assert (await waiting)["ok"] and [m["text"] for m in fake.messages(CHANNEL)] == ["held"]
+
+    # A caller that goes away while held (a killed process): its message never appears.
+    fake.hold("chat.postMessage")
+    async with aiohttp.ClientSession() as http:
+        gone = asyncio.ensure_future(
+            http.post(
+                f"{fake.api_url}chat.postMessage",
+                json={"channel": CHANNEL, "text": "lost"},
+                headers={"Authorization": f"Bearer {fake.bot_token}"},
+            )
+        )
+        await fake.wait_for(lambda: len(fake.held) == 2)
+        gone.cancel()
+    fake.release("chat.postMessage")
+    await fake.wait_for(lambda: fake.dropped == ["chat.postMessage"])
+    assert [m["text"] for m in fake.messages(CHANNEL)] == ["held"]
