@@ -18,10 +18,11 @@ from discord import app_commands
 from adapters.discord.commands import register_commands, session_opener
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
 from adapters.discord.files import AttachmentReader
+from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
 from adapters.discord.render import render
 from bot.config import Settings
-from bot.domain import Attachment, Reply, SessionKey, UserRef
+from bot.domain import Attachment, Job, Reply, SessionKey, UserRef
 from bot.errors import BotError
 from bot.replies import error_reply
 from bot.service import ImageBot
@@ -96,8 +97,11 @@ class DiscordAdapter:
         self.ready = asyncio.Event()  # set once connected (tests and `imagebot run` wait on it)
         self.message_content = settings.discord_message_content
         self.files = AttachmentReader()
+        self.intake = DiscordIntake(bot.intake)
         self.client = self._new_client()
-        self.presenter = DiscordPresenter(self.client, record_post=bot.store.jobs.record_post)
+        self.presenter = DiscordPresenter(
+            self.client, record_post=bot.store.jobs.record_post, restore=self.restore_target
+        )
         bot.register_presenter(PLATFORM, self.presenter)
         ImagebotButton.on_click = self.on_click
         self._tasks: set[asyncio.Task[None]] = set()
@@ -108,7 +112,9 @@ class DiscordAdapter:
         # Prompts, instructions and file names are echoed everywhere (captions, thread posts,
         # errors): nothing in a message may ping unless a call names whom, by id.
         options = {**self.client_options, "allowed_mentions": discord.AllowedMentions.none()}
-        return ImagebotClient(self, intents=intents, **options)
+        client = ImagebotClient(self, intents=intents, **options)
+        self.intake.install(client)
+        return client
 
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -133,20 +139,52 @@ class DiscordAdapter:
             await self.client.start(token)
 
     async def close(self) -> None:
+        """Stop taking requests (answered busy from now on), let those being handled end or
+        leave them for the next start, then close the client."""
+        await self.intake.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.close()
 
     async def on_connected(self) -> None:
-        """Once per process: deliver results a previous run stored but never posted."""
+        """Once per process: handle again the requests a previous run stored but did not
+        finish, then deliver results it stored but never posted (over their status messages)."""
+        self.presenter.connected.set()
         if not self.ready.is_set():
+            try:
+                await self.intake.replay()
+            except Exception:
+                log.exception("discord: replaying unfinished requests failed")
             for job, reply in await self.bot.undelivered(PLATFORM):
                 log.info("job %s [discord]: delivering a result the last run did not post", job.id)
                 try:
-                    await self.presenter.deliver(job.id, reply, StatusTarget(thread_id=int(job.where.thread)))
+                    target = self.presenter.targets.pop(job.id, None) or await self.restore_target(job)
+                    await self.presenter.deliver(job.id, reply, target)
                 except discord.HTTPException as error:
                     log.warning("job %s [discord]: still cannot post its result (%s)", job.id, error.status)
         self.ready.set()
+
+    async def restore_target(self, job: Job) -> StatusTarget:
+        """Where a job's status message is, when this process did not make it (a restart): read
+        back from the request's notes, with the interaction rebuilt from its stored payload so
+        its token can still edit the response while it lives."""
+        target = StatusTarget(thread_id=int(job.where.thread))
+        row = await self.bot.store.intake.get(job.intake_key) if job.intake_key else None
+        if row is None:
+            return target
+        status = row.notes.get("status") or {}
+        if status.get("channel") and status.get("message"):
+            target.channel_id, target.message_id = int(status["channel"]), int(status["message"])
+        if status.get("original") and row.kind != "thread-reply":
+            try:
+                interaction = discord.Interaction(data=row.payload, state=self.client._connection)  # type: ignore[arg-type]
+            except Exception as exc:  # a payload discord.py no longer reads: use the bot token
+                log.info("job %s [discord]: its interaction could not be rebuilt (%s)", job.id, exc)
+            else:
+                interaction.response._response_type = discord.InteractionResponseType.deferred_channel_message
+                target.interaction = interaction
+                target.file_limit = interaction.filesize_limit
+        return target
 
     # --- helpers --------------------------------------------------------------------------------
     def actor(self, interaction: discord.Interaction) -> UserRef:
@@ -157,48 +195,118 @@ class DiscordAdapter:
         return await self.files.read_all(attachments)
 
     async def read_or_refuse(
-        self, interaction: discord.Interaction, attachments: list[discord.Attachment]
+        self,
+        interaction: discord.Interaction,
+        attachments: list[discord.Attachment],
+        delivery: Delivery | None = None,
     ) -> list[Attachment] | None:
         """For a deferred command: the attachments' bytes, or None once the person has been told
         (privately) why they cannot be used."""
         try:
             return await self.read_attachments(attachments)
         except BotError as error:
-            await self.answer(interaction, error_reply(error))
+            await self.answer(interaction, error_reply(error), delivery=delivery)
             return None
 
     async def answer(
-        self, interaction: discord.Interaction, reply: Reply, *, thread_id: int | None = None
+        self,
+        interaction: discord.Interaction,
+        reply: Reply,
+        *,
+        thread_id: int | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
-        """Answer a deferred slash command with a core reply; track a queued job's status message."""
+        """Answer a deferred slash command with a core reply; track a queued job's status message.
+
+        Handled again after a restart (`delivery.replay`), the response is edited while its token
+        lives; after that the answer goes to the session thread (or channel) with the bot token."""
+        replay = delivery is not None and delivery.replay
+        channel = interaction.channel
+        thread = thread_id or (channel.id if channel is not None else 0)
         if reply.error_kind and reply.job_id is None:
             # Only the person who asked needs to see what was wrong with their request.
-            if interaction.response.is_done():
-                await _quietly(interaction.delete_original_response())
-            await interaction.followup.send(reply.text[:2000], ephemeral=True)
+            try:
+                if replay and interaction.is_expired():
+                    raise _TokenGone
+                if interaction.response.is_done():
+                    await _quietly(interaction.delete_original_response())
+                await interaction.followup.send(reply.text[:2000], ephemeral=True)
+            except (discord.HTTPException, _TokenGone):
+                if not replay:
+                    raise
+                await self.post_in_thread(thread, reply, delivery=delivery)
             return
+        if replay and await self._finished(reply.job_id):
+            return  # its result was (or is being) delivered over the status message: leave it
         parts = await render(reply, file_limit=interaction.filesize_limit)
-        await interaction.edit_original_response(**parts.as_edit_kwargs())
-        if reply.job_id and reply.queue_position is not None:
-            channel = interaction.channel
-            thread = thread_id or (channel.id if channel is not None else 0)
+        try:
+            if replay and interaction.is_expired():
+                raise _TokenGone
+            message = await interaction.edit_original_response(**parts.as_edit_kwargs())
+        except (discord.HTTPException, _TokenGone):
+            if not replay:
+                raise
+            await self.post_in_thread(thread, reply, file_limit=interaction.filesize_limit, delivery=delivery)
+            return
+        if not reply.job_id:
+            return
+        if delivery is not None:
+            status = {"original": True, "channel": message.channel.id, "message": message.id}
+            await self.intake.note(delivery, "status", status)
+        if reply.queue_position is not None:
             self.presenter.track(
                 reply.job_id,
                 StatusTarget(
-                    thread_id=thread, interaction=interaction, file_limit=interaction.filesize_limit
+                    thread_id=thread,
+                    interaction=interaction,
+                    channel_id=message.channel.id,
+                    message_id=message.id,
+                    file_limit=interaction.filesize_limit,
                 ),
             )
 
-    async def post_in_thread(self, thread_id: int, reply: Reply, *, file_limit: int | None = None) -> None:
-        """A reply posted into a session thread with the bot token (clicks, thread replies)."""
+    async def _finished(self, job_id: str | None) -> bool:
+        job = await self.bot.store.jobs.get(job_id) if job_id else None
+        return job is not None and job.status.finished
+
+    async def post_in_thread(
+        self,
+        thread_id: int,
+        reply: Reply,
+        *,
+        file_limit: int | None = None,
+        delivery: Delivery | None = None,
+    ) -> None:
+        """A reply posted into a session thread with the bot token (clicks, thread replies). A
+        request handled again edits the status message it posted before instead of a second."""
+        if delivery is not None and delivery.replay and await self._finished(reply.job_id):
+            return  # its result was (or is being) delivered over the status message
         limit = file_limit or self._file_limit_of(thread_id)
         parts = await render(reply, file_limit=limit)
-        message = await self.client.get_partial_messageable(thread_id).send(**parts.as_send_kwargs())
+        status = (delivery.notes.get("status") if delivery is not None else None) or {}
+        message = None
+        if status.get("channel") and status.get("message"):
+            earlier = self.client.get_partial_messageable(int(status["channel"]))
+            try:
+                message = await earlier.get_partial_message(int(status["message"])).edit(
+                    **parts.as_edit_kwargs()
+                )
+            except discord.HTTPException as error:
+                log.info("discord: the earlier status message could not be edited (%s)", error.status)
+                parts = await render(reply, file_limit=limit)  # files were consumed
+        if message is None:
+            message = await self.client.get_partial_messageable(thread_id).send(**parts.as_send_kwargs())
+            if delivery is not None and reply.job_id:
+                status = {"channel": message.channel.id, "message": message.id}
+                await self.intake.note(delivery, "status", status)
         if reply.job_id and reply.queue_position is not None:
             self.presenter.track(
                 reply.job_id,
                 StatusTarget(
-                    thread_id=thread_id, channel_id=thread_id, message_id=message.id, file_limit=limit
+                    thread_id=thread_id,
+                    channel_id=message.channel.id,
+                    message_id=message.id,
+                    file_limit=limit,
                 ),
             )
 
@@ -213,12 +321,16 @@ class DiscordAdapter:
         verb = custom_id.split(":")[1]
         where = self._where_of_click(interaction)
         if verb == "edit":
-            # A form must be the first response; the image id travels in its custom_id.
-            await interaction.response.send_modal(edit_form(f"{MODAL_PREFIX}edit:{custom_id.split(':')[2]}"))
+            async with self.intake.handle(interaction) as delivery:
+                if delivery.replay:
+                    return  # a form can only be the first response, long gone after a restart
+                # A form must be the first response; the image id travels in its custom_id.
+                form = edit_form(f"{MODAL_PREFIX}edit:{custom_id.split(':')[2]}")
+                await interaction.response.send_modal(form)
             return
-        await interaction.response.defer()  # silent acknowledgement of the click
-        reply = await self.bot.press(self.actor(interaction), where, custom_id)
-        await self._after_click(interaction, where, reply)
+        async with self.intake.handle(interaction, ack="silent") as delivery:
+            reply = await self.bot.press(self.actor(interaction), where, custom_id)
+            await self._after_click(interaction, where, reply, delivery)
 
     def _where_of_click(self, interaction: discord.Interaction) -> SessionKey:
         """A click in a thread belongs to it; one on a thread's starter message (whose id is the
@@ -229,11 +341,25 @@ class DiscordAdapter:
             interaction.channel, interaction.guild_id, thread_hint=message.id if starter else None
         )
 
-    async def _after_click(self, interaction: discord.Interaction, where: SessionKey, reply: Reply) -> None:
+    async def _after_click(
+        self, interaction: discord.Interaction, where: SessionKey, reply: Reply, delivery: Delivery
+    ) -> None:
         if reply.ephemeral or (reply.error_kind and reply.job_id is None):
-            await interaction.followup.send(reply.text[:2000], ephemeral=True)
+            await self._private(interaction, reply.text, delivery)
             return
-        await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
+        await self.post_in_thread(
+            int(where.thread), reply, file_limit=interaction.filesize_limit, delivery=delivery
+        )
+
+    async def _private(self, interaction: discord.Interaction, text: str, delivery: Delivery) -> None:
+        """A note only the clicker sees; handled again after a restart, it may be gone with the
+        token (nothing public is worth posting instead)."""
+        try:
+            await interaction.followup.send(text[:2000], ephemeral=True)
+        except discord.HTTPException as error:
+            if not delivery.replay:
+                raise
+            log.info("discord: a private note could not be sent after a restart (%s)", error.status)
 
     async def on_form(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A submitted form (works after restarts: nothing about it lives in memory)."""
@@ -241,17 +367,22 @@ class DiscordAdapter:
         _, kind, *rest = custom_id.split(":")
         actor = self.actor(interaction)
         if kind == "edit" and rest:  # Edit… under an image: the result joins that image's thread
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            where = self._where_of_click(interaction)
-            reply = await self.bot.edit_image(actor, where, rest[0], instruction)
-            if reply.error_kind and reply.job_id is None:
-                await interaction.followup.send(reply.text[:2000], ephemeral=True)
-                return
-            await interaction.followup.send(f"Working on it: job `{reply.job_id}`.", ephemeral=True)
-            await self.post_in_thread(int(where.thread), reply, file_limit=interaction.filesize_limit)
+            async with self.intake.handle(interaction, ack="ephemeral") as delivery:
+                where = self._where_of_click(interaction)
+                reply = await self.bot.edit_image(actor, where, rest[0], instruction)
+                if reply.error_kind and reply.job_id is None:
+                    await self._private(interaction, reply.text, delivery)
+                    return
+                if not delivery.replay:
+                    await self._private(interaction, f"Working on it: job `{reply.job_id}`.", delivery)
+                await self.post_in_thread(
+                    int(where.thread), reply, file_limit=interaction.filesize_limit, delivery=delivery
+                )
         elif kind == "edit-message" and len(rest) == 2:  # "Edit image" on any message: a new session
-            await interaction.response.defer(thinking=True)
-            await self._edit_message_image(interaction, actor, int(rest[0]), int(rest[1]), instruction)
+            async with self.intake.handle(interaction, ack="thinking") as delivery:
+                await self._edit_message_image(
+                    interaction, actor, int(rest[0]), int(rest[1]), instruction, delivery
+                )
 
     async def _edit_message_image(
         self,
@@ -260,27 +391,32 @@ class DiscordAdapter:
         channel_id: int,
         message_id: int,
         instruction: str,
+        delivery: Delivery,
     ) -> None:
         message = await self.client.get_partial_messageable(channel_id).fetch_message(message_id)
         images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
         if not images:
-            await self.answer(
-                interaction, Reply(text="That message has no image to edit.", error_kind="invalid_input")
-            )
+            refusal = Reply(text="That message has no image to edit.", error_kind="invalid_input")
+            await self.answer(interaction, refusal, delivery=delivery)
             return
-        uploads = await self.read_or_refuse(interaction, images[:1])
+        uploads = await self.read_or_refuse(interaction, images[:1], delivery)
         if uploads is None:
             return
         (upload,) = uploads
         where = where_of(interaction.channel, interaction.guild_id)
-        opener, created = session_opener(interaction, where, instruction)
+        opener, created = session_opener(interaction, where, instruction, self, delivery)
         reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=opener)
-        await self.answer(interaction, reply, thread_id=created.get("thread"))
+        await self.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
     # --- thread replies -------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or not isinstance(message.channel, discord.Thread):
             return
+        async with self.intake.handle() as delivery:
+            await self._thread_reply(message, delivery)
+
+    async def _thread_reply(self, message: discord.Message, delivery: Delivery) -> None:
+        assert isinstance(message.channel, discord.Thread)
         client_user = self.client.user
         mentioned = client_user is not None and client_user.mentioned_in(message)
         if not self.message_content and not mentioned:
@@ -294,7 +430,9 @@ class DiscordAdapter:
         try:
             attachments = await self.read_attachments(list(message.attachments))
         except BotError as error:
-            await self.post_in_thread(message.channel.id, error_reply(error, ephemeral=False))
+            await self.post_in_thread(
+                message.channel.id, error_reply(error, ephemeral=False), delivery=delivery
+            )
             return
         permissions = (
             message.channel.permissions_for(message.author)
@@ -302,7 +440,11 @@ class DiscordAdapter:
             else None
         )
         reply = await self.bot.reply(user_ref(message.author, permissions), where, text, attachments)
-        await self.post_in_thread(message.channel.id, reply)
+        await self.post_in_thread(message.channel.id, reply, delivery=delivery)
+
+
+class _TokenGone(Exception):
+    """The interaction's token has expired: answer with the bot token instead."""
 
 
 async def _quietly(awaitable) -> None:

@@ -18,6 +18,7 @@ from bot.text import display_text
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordAdapter
+    from adapters.discord.intake import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ Format = Literal["png", "webp", "jpeg"]
 BackgroundChoice = Literal["auto", "transparent", "opaque"]
 Scope = Literal["me", "channel", "workspace"]
 
+THREAD_ALREADY_MADE = 160004  # Discord's error code: "A thread has already been created for this message"
 THREAD_NAME_LIMIT = 100  # Discord's limit for a thread (channel) name
 FALLBACK_THREAD_NAME = "imagebot session"
 
@@ -39,6 +41,8 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     @tree.error
     async def on_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         # Never leave someone looking at "thinking…": say something, only to them.
+        if adapter.intake.stopping:
+            return  # cut off by a stop: the request was left for the next start to handle
         log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
         text = "Something went wrong on our side; please try again."
         try:
@@ -90,21 +94,21 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         reference2: discord.Attachment | None = None,
         reference3: discord.Attachment | None = None,
     ) -> None:
-        await interaction.response.defer(thinking=True)
-        where = here(interaction)
-        refs = await adapter.read_or_refuse(
-            interaction, [a for a in (reference1, reference2, reference3) if a]
-        )
-        if refs is None:
-            return
-        overrides = OptionOverrides(
-            aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
-        )
-        opener, created = session_opener(interaction, where, prompt)
-        reply = await bot.imagine(
-            adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener
-        )
-        await adapter.answer(interaction, reply, thread_id=created.get("thread"))
+        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
+            where = here(interaction)
+            refs = await adapter.read_or_refuse(
+                interaction, [a for a in (reference1, reference2, reference3) if a], delivery
+            )
+            if refs is None:
+                return
+            overrides = OptionOverrides(
+                aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
+            )
+            opener, created = session_opener(interaction, where, prompt, adapter, delivery)
+            reply = await bot.imagine(
+                adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener
+            )
+            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
     @tree.command(name="edit", description="Edit an uploaded image with an instruction")
     @app_commands.describe(
@@ -116,83 +120,103 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         instruction: str,
         mask: discord.Attachment | None = None,
     ) -> None:
-        await interaction.response.defer(thinking=True)
-        where = here(interaction)
-        uploads = await adapter.read_or_refuse(interaction, [image, mask] if mask else [image])
-        if uploads is None:
-            return
-        upload, mask_upload = uploads[0], (uploads[1] if mask else None)
-        opener, created = session_opener(interaction, where, instruction)
-        reply = await bot.edit_upload(
-            adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
-        )
-        await adapter.answer(interaction, reply, thread_id=created.get("thread"))
+        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
+            where = here(interaction)
+            uploads = await adapter.read_or_refuse(interaction, [image, mask] if mask else [image], delivery)
+            if uploads is None:
+                return
+            upload, mask_upload = uploads[0], (uploads[1] if mask else None)
+            opener, created = session_opener(interaction, where, instruction, adapter, delivery)
+            reply = await bot.edit_upload(
+                adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
+            )
+            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
     @tree.command(name="settings", description="Show or change default options")
     @app_commands.describe(scope="Whose defaults", changes="Options like --n 2 --ar 16:9, or reset")
     async def settings(
         interaction: discord.Interaction, scope: Scope | None = None, changes: str | None = None
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        actor = adapter.actor(interaction)
-        if scope and changes:
-            reply = await bot.update_settings(actor, here(interaction), scope, changes)
-        else:
-            reply = await bot.settings_view(actor, here(interaction))
-        await interaction.edit_original_response(content=reply.text[:2000])
+        async with adapter.intake.handle(interaction, ack="ephemeral") as delivery:
+            actor = adapter.actor(interaction)
+            if scope and changes:
+                reply = await bot.update_settings(actor, here(interaction), scope, changes)
+            else:
+                reply = await bot.settings_view(actor, here(interaction))
+            await _private_answer(interaction, reply.text, delivery)
 
     @tree.command(name="show", description="Re-post an earlier image or set, with working buttons")
     @app_commands.describe(id="The image or set id (see /history)")
     async def show(interaction: discord.Interaction, id: str) -> None:
-        await interaction.response.defer(thinking=True)
-        reply = await bot.show(adapter.actor(interaction), here(interaction), id)
-        await adapter.answer(interaction, reply)
+        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
+            reply = await bot.show(adapter.actor(interaction), here(interaction), id)
+            await adapter.answer(interaction, reply, delivery=delivery)
 
     @tree.command(name="history", description="Recent images with their ids")
     @app_commands.describe(mine="Only mine, from everywhere")
     async def history(interaction: discord.Interaction, mine: bool = False) -> None:
-        await _ephemeral(interaction, bot.history(adapter.actor(interaction), here(interaction), mine=mine))
+        await _ephemeral(
+            adapter,
+            interaction,
+            lambda: bot.history(adapter.actor(interaction), here(interaction), mine=mine),
+        )
 
     @tree.command(name="queue", description="What is queued or running, and where you stand")
     async def queue(interaction: discord.Interaction) -> None:
-        await _ephemeral(interaction, bot.queue(adapter.actor(interaction), here(interaction)))
+        await _ephemeral(
+            adapter, interaction, lambda: bot.queue(adapter.actor(interaction), here(interaction))
+        )
 
     @tree.command(name="cancel", description="Cancel your job (the latest one if no id is given)")
     @app_commands.describe(job="The job id")
     async def cancel(interaction: discord.Interaction, job: str | None = None) -> None:
-        await _ephemeral(interaction, bot.cancel(adapter.actor(interaction), here(interaction), job))
+        await _ephemeral(
+            adapter, interaction, lambda: bot.cancel(adapter.actor(interaction), here(interaction), job)
+        )
 
     @tree.command(name="usage", description="Your images and estimated spend (admins: the team's)")
     async def usage(interaction: discord.Interaction) -> None:
-        await _ephemeral(interaction, bot.usage(adapter.actor(interaction), here(interaction)))
+        await _ephemeral(
+            adapter, interaction, lambda: bot.usage(adapter.actor(interaction), here(interaction))
+        )
 
     @tree.command(name="help", description="How to use imagebot, with prompt tips")
     async def help_command(interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(bot.help().text[:2000], ephemeral=True)
+        async with adapter.intake.handle(interaction) as delivery:
+            if not delivery.replay:  # a direct answer can only be given at once
+                await interaction.response.send_message(bot.help().text[:2000], ephemeral=True)
 
     @tree.context_menu(name="Edit image")
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
-        if not _images_of(message):
-            await interaction.response.send_message("That message has no image to edit.", ephemeral=True)
-            return
-        form = f"{MODAL_PREFIX}edit-message:{message.channel.id}:{message.id}"
-        await interaction.response.send_modal(edit_form(form))
+        async with adapter.intake.handle(interaction) as delivery:
+            if delivery.replay:
+                return  # a form or a direct answer can only be given at once
+            if not _images_of(message):
+                await interaction.response.send_message("That message has no image to edit.", ephemeral=True)
+                return
+            form = f"{MODAL_PREFIX}edit-message:{message.channel.id}:{message.id}"
+            await interaction.response.send_modal(edit_form(form))
 
     @tree.context_menu(name="Vary image")
     async def vary_image(interaction: discord.Interaction, message: discord.Message) -> None:
         images = _images_of(message)
         if not images:
-            await interaction.response.send_message("That message has no image to vary.", ephemeral=True)
+            async with adapter.intake.handle(interaction) as delivery:
+                if not delivery.replay:
+                    await interaction.response.send_message(
+                        "That message has no image to vary.", ephemeral=True
+                    )
             return
-        await interaction.response.defer(thinking=True)
-        where = here(interaction)
-        uploads = await adapter.read_or_refuse(interaction, images[:1])
-        if uploads is None:
-            return
-        (upload,) = uploads
-        opener, created = session_opener(interaction, where, f"Variations of {upload.filename}")
-        reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
-        await adapter.answer(interaction, reply, thread_id=created.get("thread"))
+        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
+            where = here(interaction)
+            uploads = await adapter.read_or_refuse(interaction, images[:1], delivery)
+            if uploads is None:
+                return
+            (upload,) = uploads
+            title = f"Variations of {upload.filename}"
+            opener, created = session_opener(interaction, where, title, adapter, delivery)
+            reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
+            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
 
 def _images_of(message: discord.Message) -> list[discord.Attachment]:
@@ -209,16 +233,37 @@ def thread_name(title: str) -> str:
     return display_text(prompt, THREAD_NAME_LIMIT) or FALLBACK_THREAD_NAME
 
 
-def session_opener(interaction: discord.Interaction, where: SessionKey, title: str):
-    """In a thread the session already exists; in a channel, the response message gets a thread."""
+def session_opener(
+    interaction: discord.Interaction,
+    where: SessionKey,
+    title: str,
+    adapter: DiscordAdapter | None = None,
+    delivery: Delivery | None = None,
+):
+    """In a thread the session already exists; in a channel, the response message gets a thread.
+
+    The thread's id is noted on the request at once, so a request handled again after a crash
+    reuses it instead of opening a second one."""
     created: dict[str, int] = {}
     if isinstance(interaction.channel, discord.Thread) or interaction.guild_id is None:
         return None, created
 
     async def open_session() -> SessionKey:
+        noted = delivery.notes.get("thread") if delivery is not None else None
+        if noted:
+            created["thread"] = int(noted)
+            return SessionKey(where.platform, where.workspace, where.channel, str(noted))
         try:
             message = await interaction.original_response()
-            thread = await message.create_thread(name=thread_name(title), auto_archive_duration=1440)
+            try:
+                thread_id = (
+                    await message.create_thread(name=thread_name(title), auto_archive_duration=1440)
+                ).id
+            except discord.HTTPException as error:
+                if error.code != THREAD_ALREADY_MADE:
+                    raise
+                # Made by a run that died before noting it: a message's thread has its id.
+                thread_id = message.id
         except discord.Forbidden:
             raise BotError(
                 ErrorKind.FORBIDDEN,
@@ -229,13 +274,25 @@ def session_opener(interaction: discord.Interaction, where: SessionKey, title: s
                 ErrorKind.UNAVAILABLE,
                 f"Discord would not let me start a thread here ({error.status}); try a text channel.",
             ) from None
-        created["thread"] = thread.id
-        return SessionKey(where.platform, where.workspace, where.channel, str(thread.id))
+        if adapter is not None and delivery is not None:
+            await adapter.intake.note(delivery, "thread", thread_id)
+        created["thread"] = thread_id
+        return SessionKey(where.platform, where.workspace, where.channel, str(thread_id))
 
     return open_session, created
 
 
-async def _ephemeral(interaction: discord.Interaction, pending) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    reply = await pending
-    await interaction.edit_original_response(content=reply.text[:2000])
+async def _ephemeral(adapter: DiscordAdapter, interaction: discord.Interaction, pending) -> None:
+    async with adapter.intake.handle(interaction, ack="ephemeral") as delivery:
+        reply = await pending()
+        await _private_answer(interaction, reply.text, delivery)
+
+
+async def _private_answer(interaction: discord.Interaction, text: str, delivery: Delivery) -> None:
+    """Edit a private deferred answer; after a restart its token may be gone (nothing to do then)."""
+    try:
+        await interaction.edit_original_response(content=text[:2000])
+    except discord.HTTPException as error:
+        if not delivery.replay:
+            raise
+        log.info("discord: a private answer could not be given after a restart (%s)", error.status)

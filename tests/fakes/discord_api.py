@@ -252,6 +252,15 @@ class _RateLimit:
 
 
 @dataclass
+class _Hold:
+    method: str
+    path: re.Pattern[str]
+    remaining: int
+    release: asyncio.Event
+    fail: bool
+
+
+@dataclass
 class _GatewaySession:
     ws: web.WebSocketResponse
     session_id: str
@@ -361,6 +370,8 @@ class FakeDiscord:
         self.unexpected: list[str] = []
         self.gateway_sessions: list[_GatewaySession] = []
         self._rate_limits: list[_RateLimit] = []
+        self._holds: list[_Hold] = []
+        self.held: list[Call] = []  # requests waiting on a hold right now
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -461,6 +472,32 @@ class FakeDiscord:
     ) -> None:
         """Answer the next ``count`` requests whose API path starts with ``route_prefix`` with a 429."""
         self._rate_limits.append(_RateLimit(route_prefix, method, retry_after, is_global, count))
+
+    def hold(self, method: str, path_pattern: str, *, count: int = 1, fail: bool = False) -> asyncio.Event:
+        """Hold the next ``count`` requests whose method matches and whose API path fully matches the
+        regex ``path_pattern`` (a slow Discord) until the returned event is set; they are then handled,
+        or with ``fail=True`` answered 503 without effect. ``held`` lists the calls waiting."""
+        release = asyncio.Event()
+        self._holds.append(_Hold(method, re.compile(path_pattern), count, release, fail))
+        return release
+
+    async def _wait_if_held(self, request: web.Request, call: Call) -> bool:
+        """True if the request was held and is to fail."""
+        for hold in self._holds:
+            if hold.method == call.method and hold.path.fullmatch(call.path):
+                hold.remaining -= 1
+                if hold.remaining <= 0:
+                    self._holds.remove(hold)
+                if request.content_type != "multipart/form-data":
+                    await request.read()  # the body is in: it takes effect even if the client goes away
+                self.held.append(call)
+                await self.notify()
+                try:
+                    await hold.release.wait()
+                finally:
+                    self.held.remove(call)
+                return hold.fail
+        return False
 
     # ------------------------------------------------------------------ store accessors
 
@@ -1337,6 +1374,8 @@ class FakeDiscord:
         request[_CALL] = call
         self.calls.append(call)
         try:
+            if await self._wait_if_held(request, call):
+                raise ApiError(503, 0, "Service Unavailable (held by the test)")
             limited = self._take_rate_limit(request.method, path)
             if limited is not None:
                 response: web.StreamResponse = limited
@@ -1445,7 +1484,7 @@ class FakeDiscord:
                         }
                     },
                 )
-        elif request.can_read_body:
+        elif request.body_exists:  # (read already when the request was held)
             if request.content_type != "application/json":
                 raise ApiError(400, 50109, "The request body contains invalid JSON.")
             payload = self._parse_json(await request.read())

@@ -432,6 +432,8 @@ async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
     async with discord_bot(settings):  # the next run delivers what the last one could not
         result = await fake_discord.wait_for(lambda f: done_message(f, queued["id"], "Here you go"))
         assert fake_discord.file_bytes(result["attachments"][0]) == fake_openai.returned[0][0]
+        # ...and its status message, found again from the request's notes, says so
+        await original_containing(fake_discord, payload, "✅ Done")
     async with discord_bot(settings):  # ...exactly once
         pass
     assert sum(1 for m in fake_discord.messages_in(queued["id"]) if "Here you go" in m["content"]) == 1
