@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 current_intake_key: ContextVar[str | None] = ContextVar("imagebot_intake_key", default=None)
 
+FINISHED_KEEP_SECONDS = 7 * 24 * 3600  # how long a handled request's key is kept for dedupe
 BUSY_TEXT = "I'm busy right now and could not take that in; please try again in a moment."
 GAVE_UP_TEXT = "I could not finish your request after several tries; please send it again."
 
@@ -60,8 +62,9 @@ class IntakeDesk:
         store = asyncio.ensure_future(self.repo.receive(key, platform, kind, payload))
         done, _ = await asyncio.wait({store}, timeout=self.store_timeout)
         if not done:
-            # Answered "busy" now; should the write land later, it is closed at once so the
-            # next start does not run a request its sender was told to send again.
+            # Answered "busy" now; should the write land later, it is dropped at once: the next
+            # start must not run a request its sender was told to send again, and the
+            # platform's own redelivery (same key) must not be taken for a duplicate.
             self._late.add(store)
             store.add_done_callback(self._close_late(key))
             log.warning("intake [%s]: storage too slow; answered busy", platform)
@@ -83,9 +86,9 @@ class IntakeDesk:
                 return
             fresh, _row = task.result()
             if fresh:
-                finisher = asyncio.ensure_future(self.repo.finish(key))
-                self._late.add(finisher)
-                finisher.add_done_callback(self._late.discard)
+                dropper = asyncio.ensure_future(self.repo.forget(key))
+                self._late.add(dropper)
+                dropper.add_done_callback(self._late.discard)
 
         return closed
 
@@ -130,6 +133,10 @@ class IntakeDesk:
             self._in_flight.add(row.key)
             again.append(row)
         return again, given_up
+
+    async def prune(self, keep_seconds: float = FINISHED_KEEP_SECONDS) -> int:
+        """Forget finished requests older than `keep_seconds` (platforms redeliver within minutes)."""
+        return await self.repo.forget_finished_before(time.time() - keep_seconds)
 
     async def close(self) -> None:
         """Wait for stores that outlived their timeout (and the closing they lead to)."""

@@ -8,6 +8,7 @@ first, so after a restart queued jobs run and interrupted ones are retried once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -87,6 +88,7 @@ class JobRunner:
         self._sweeper: asyncio.Task[None] | None = None
         # Jobs done with the provider whose outcome is being posted (their tasks), outside the slots.
         self._delivering: dict[str, asyncio.Task[None]] = {}
+        self._submitting: collections.Counter[str] = collections.Counter()  # jobs being recorded
         self._sweep_now = asyncio.Event()
 
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
@@ -129,7 +131,13 @@ class JobRunner:
         transaction; returns its 1-based queue position (0: starting now). Raises QUOTA when the
         reservation would cross a budget (nothing is recorded then)."""
         self.check_capacity(job.requester)
-        refusal = await self._repo.create(job, limits)
+        # Counted as waiting while it is being recorded, so two requests at once cannot both
+        # take the last place in a person's queue.
+        self._submitting[job.requester.key] += 1
+        try:
+            refusal = await self._repo.create(job, limits)
+        finally:
+            self._submitting[job.requester.key] -= 1
         if refusal is not None:
             raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, job.reserved_usd))
         self._track(job, origin)
@@ -141,6 +149,7 @@ class JobRunner:
         if not self._accepting:
             raise BotError(ErrorKind.UNAVAILABLE, "The bot is shutting down; please try again in a moment.")
         waiting = sum(1 for q in self._queued if q.requester.key == requester.key)
+        waiting += self._submitting[requester.key]
         if waiting >= self.user_max_queued:
             raise BotError(
                 ErrorKind.QUOTA,

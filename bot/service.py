@@ -94,6 +94,9 @@ class ImageBot:
         self.runner.register_presenter(platform, presenter)
 
     async def start(self) -> None:
+        pruned = await self.intake.prune()
+        if pruned:
+            log.info("forgot %d handled requests older than a week", pruned)
         await self.runner.start()
 
     async def stop(self) -> None:

@@ -89,6 +89,10 @@ class IntakeRepo:
             (time.time() if now is None else now, key),
         )
 
+    async def forget(self, key: str) -> None:
+        """Drop a request's row as if it never arrived (it was answered "busy" instead)."""
+        await self.db.execute("DELETE FROM intake WHERE key=?", (key,))
+
     async def unfinished(self, platform: str) -> list[IntakeRow]:
         rows = await self.db.fetchall(
             "SELECT * FROM intake WHERE platform=? AND finished_at IS NULL ORDER BY received_at, rowid",

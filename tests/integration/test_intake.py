@@ -73,8 +73,12 @@ async def test_a_locked_database_is_answered_busy_in_time_and_never_run_later(da
         assert ticket.admission is Admission.BUSY
         assert time.monotonic() - started < 2.5  # the ack is not held up by the lock
         holder.execute("COMMIT")
-        await desk.close()  # the late write lands, and is closed at once
+        await desk.close()  # the late write lands, and is dropped at once
         assert (await desk.replayable("test")) == ([], [])
+        # The platform's redelivery of what was answered busy is taken in, not dropped as a repeat.
+        assert (
+            await desk.receive("test", "test:evt:3", "command", {"text": "x"})
+        ).admission is Admission.HANDLE
     finally:
         holder.close()
         await store.close()
@@ -95,3 +99,18 @@ async def test_one_request_never_makes_two_jobs(data_dir: Path) -> None:
         other = await bot.imagine(ALICE, THREAD, "a red kite --n 1")  # a new request: a new job
         assert other.job_id != first.job_id
         await presenter.final(other.job_id)
+
+
+async def test_handled_requests_are_forgotten_after_a_week(data_dir: Path) -> None:
+    store = await open_store(data_dir)
+    try:
+        desk = IntakeDesk(store.intake)
+        for key, age_days in (("test:old", 8), ("test:new", 1)):
+            await desk.receive("test", key, "command", {})
+            await store.intake.finish(key, now=time.time() - age_days * 86400)
+            desk.release(key)
+        assert await desk.prune() == 1
+        assert (await desk.receive("test", "test:old", "command", {})).admission is Admission.HANDLE
+        assert (await desk.receive("test", "test:new", "command", {})).admission is Admission.DUPLICATE
+    finally:
+        await store.close()

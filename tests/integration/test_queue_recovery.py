@@ -126,3 +126,15 @@ async def test_a_slow_platform_post_does_not_hold_the_next_job(data_dir: Path) -
         assert (await presenter.final(second.job_id)).stage is Stage.DONE
         release.set()
         assert (await presenter.final(first.job_id)).stage is Stage.DONE
+
+
+async def test_two_requests_at_once_cannot_both_take_the_last_place_in_a_queue(data_dir: Path) -> None:
+    settings = make_settings(data_dir, imagebot_user_max_running=1, imagebot_user_max_queued=1)
+    async with running_bot(settings) as (bot, presenter):
+        replies = await asyncio.gather(*(bot.imagine(ALICE, THREAD, f"kite {k} --n 1") for k in range(4)))
+        accepted = [r for r in replies if r.job_id]
+        # One running and one waiting at most; the others are told the queue is full.
+        assert len(accepted) <= 2
+        assert all("Queue full" in r.text for r in replies if not r.job_id)
+        for reply in accepted:
+            await presenter.final(reply.job_id)
