@@ -630,8 +630,9 @@ class ImageBot:
         return layered(*layers)
 
     async def undelivered(self, platform: str, within: float = 86_400.0) -> list[tuple[Job, Reply]]:
-        """Results of the last `within` seconds that were stored but never posted, with their
-        replies, so an adapter can deliver them after a restart (at least once, never lost)."""
+        """Outcomes of the last `within` seconds that were recorded but never posted (results, and
+        failure messages with their Retry button), so an adapter can deliver them after a restart
+        (at least once, never lost)."""
         found = []
         for job in await self.store.jobs.undelivered(platform, self.clock() - within):
             reply = await self._result_of(job)
@@ -640,6 +641,13 @@ class ImageBot:
         return found
 
     async def _result_of(self, job: Job) -> Reply | None:
+        if job.status is JobStatus.FAILED:
+            kind = (
+                ErrorKind(job.error_kind)
+                if job.error_kind in ErrorKind._value2member_map_
+                else ErrorKind.INTERNAL
+            )
+            return self._describe_failure(job, BotError(kind, job.error_message or "Something went wrong."))
         headline = HEADLINES[job.spec.operation]
         image_set = await self.store.images.image_set(job.result_set_id or "", within=job.where)
         if image_set is not None:

@@ -277,10 +277,11 @@ class JobRepo:
         return [(r["requester"], r["images"], r["cost"]) for r in rows]
 
     async def undelivered(self, platform: str, since: float) -> list[Job]:
-        """Jobs of a platform that finished with images since `since` but whose result was never
-        recorded as posted (the process stopped between storing and posting), oldest first."""
+        """Jobs of a platform that ended since `since` (with images, or failed) but whose outcome
+        was never recorded as posted (the process stopped between recording and posting), oldest
+        first: a failure message is owed as much as a result."""
         rows = await self.db.fetchall(
-            "SELECT * FROM jobs j WHERE j.status='done' AND j.platform=? AND j.finished_at>=?"
+            "SELECT * FROM jobs j WHERE j.status IN ('done', 'failed') AND j.platform=? AND j.finished_at>=?"
             " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'result:%')"
             " ORDER BY j.finished_at",
             (platform, since),

@@ -25,7 +25,7 @@ from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_
 from adapters.slack.errors import slack_error
 from adapters.slack.tasks import TaskSet
 from bot import imaging
-from bot.domain import Button, Job, JobUpdate, Operation, Reply, Stage
+from bot.domain import Button, Job, JobStatus, JobUpdate, Operation, Reply, Stage
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -390,7 +390,9 @@ class SlackPresenter:
         result = update.result
         if stage is Stage.DONE and result is not None:
             await self._deliver_result(job, result)
-        elif result is not None and (stage is Stage.FAILED or status is None):
+        elif result is not None and stage is Stage.FAILED:
+            await self._deliver_failure(job, result)
+        elif result is not None and status is None:
             await self.poster.try_post(
                 job.where.channel, job.where.thread, mrkdwn(result.text), result.buttons
             )
@@ -401,16 +403,36 @@ class SlackPresenter:
     async def deliver_missed(self, job: Job, result: Reply) -> None:
         """A result a previous run stored but did not post (best effort: it is retried next start),
         and its status message brought to its end ("✅ Done…", not "Working on it…" forever)."""
+        failed = job.status is JobStatus.FAILED
         try:
-            await self._deliver_result(job, result)
+            if failed:
+                if not await self._deliver_failure(job, result):
+                    return
+            else:
+                await self._deliver_result(job, result)
         except SlackApiError as error:
             log.warning("job %s [%s]: still cannot post its result: %s", job.id, PLATFORM, slack_error(error))
             return
         status = await self._find_status(job)
         if status is not None:
-            text = self._final_text(job, JobUpdate(job=job, stage=Stage.DONE, result=result), status)
+            stage = Stage.FAILED if failed else Stage.DONE
+            text = self._final_text(job, JobUpdate(job=job, stage=stage, result=result), status)
             await self.board.update(status[0], status[1], text, final=True)
         self._status.pop(job.id, None)
+
+    async def _deliver_failure(self, job: Job, failure: Reply) -> bool:
+        """The failure message (with its Retry button) in the thread, once; recorded as posted
+        only when it was, so a restart sends one that never went out."""
+        refs = await self.store.jobs.posts(job.id)
+        if any(ref.startswith("result:") for ref in refs):
+            return True
+        ts = await self.poster.try_post(
+            job.where.channel, job.where.thread, mrkdwn(failure.text), failure.buttons
+        )
+        if ts is None:
+            return False
+        await self.store.jobs.record_post(job.id, PLATFORM, f"result:{job.where.channel}:{ts}")
+        return True
 
     async def _deliver_result(self, job: Job, result: Reply) -> None:
         refs = await self.store.jobs.posts(job.id)

@@ -138,3 +138,19 @@ async def test_two_requests_at_once_cannot_both_take_the_last_place_in_a_queue(d
         assert all("Queue full" in r.text for r in replies if not r.job_id)
         for reply in accepted:
             await presenter.final(reply.job_id)
+
+
+async def test_a_failure_message_never_posted_is_owed_after_a_restart(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        fake_openai.fail_next(500, times=2)  # the job and its one extra attempt
+        failed = await presenter.final((await bot.imagine(ALICE, THREAD, "a storm --n 1")).job_id)
+        assert failed.stage is Stage.FAILED
+        # The process stopped before the platform got the failure message: it is still owed.
+        owed = await bot.undelivered("test")
+        assert [
+            (job.id, "failed" in reply.text, [b.label for b in reply.buttons]) for job, reply in owed
+        ] == [(failed.job.id, True, ["🔄 Retry"])]
+        await bot.store.jobs.record_post(failed.job.id, "test", "result:chan:1")
+        assert await bot.undelivered("test") == []  # once posted, never again
