@@ -274,6 +274,9 @@ class Database:
         try:
             conn.row_factory = aiosqlite.Row
             await conn.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL keeps every commit across a crash or kill -9 of the process (only
+            # a power cut can undo the last few); FULL would fsync each one, and acks wait on it.
+            await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
             db = cls(conn, path)
