@@ -331,9 +331,15 @@ class Database:
                 await self._conn.execute("COMMIT")
 
     async def execute(self, sql: str, params: tuple | dict = ()) -> None:
-        """A single write statement in its own transaction."""
-        async with self.transaction() as conn:
-            await conn.execute(sql, params)
+        """A single write statement, atomic on its own (autocommit): one trip to SQLite's thread
+        instead of three, which is what keeps acks fast when many arrive at once."""
+        await self.write_returning(sql, params)
+
+    async def write_returning(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+        """A single write statement (e.g. INSERT … RETURNING), atomic on its own; its rows."""
+        async with self._write_lock:
+            with self._typed_errors():
+                return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
         with self._typed_errors():

@@ -50,23 +50,17 @@ class IntakeRepo:
     ) -> tuple[bool, IntakeRow]:
         """Store a request unless its key is known: (True, row) the first time, else (False, the
         stored row), in one short transaction."""
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT OR IGNORE INTO intake (key, platform, kind, payload_json, attempts, received_at)"
-                " VALUES (?, ?, ?, ?, 1, ?)",
-                (
-                    key,
-                    platform,
-                    kind,
-                    json.dumps(payload, sort_keys=True),
-                    time.time() if now is None else now,
-                ),
-            )
-            fresh = cursor.rowcount == 1
-            async with conn.execute("SELECT * FROM intake WHERE key=?", (key,)) as rows:
-                stored = await rows.fetchone()
-        assert stored is not None
-        return fresh, _row(stored)
+        stored = await self.db.write_returning(
+            "INSERT INTO intake (key, platform, kind, payload_json, attempts, received_at)"
+            " VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
+            (key, platform, kind, json.dumps(payload, sort_keys=True), time.time() if now is None else now),
+        )
+        if stored:
+            return True, _row(stored[0])
+        known = await self.get(key)  # a repeat: read the row it repeats (no write lock needed)
+        if known is None:  # dropped in between (a late write after a busy answer): store it now
+            return await self.receive(key, platform, kind, payload, now=now)
+        return False, known
 
     async def get(self, key: str) -> IntakeRow | None:
         row = await self.db.fetchone("SELECT * FROM intake WHERE key=?", (key,))
