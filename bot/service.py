@@ -642,11 +642,8 @@ class ImageBot:
 
     async def _result_of(self, job: Job) -> Reply | None:
         if job.status is JobStatus.FAILED:
-            kind = (
-                ErrorKind(job.error_kind)
-                if job.error_kind in ErrorKind._value2member_map_
-                else ErrorKind.INTERNAL
-            )
+            kinds = {kind.value: kind for kind in ErrorKind}
+            kind = kinds.get(job.error_kind or "", ErrorKind.INTERNAL)
             return self._describe_failure(job, BotError(kind, job.error_message or "Something went wrong."))
         headline = HEADLINES[job.spec.operation]
         image_set = await self.store.images.image_set(job.result_set_id or "", within=job.where)
