@@ -144,6 +144,7 @@ class DiscordAdapter:
         await self.intake.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.presenter.close()
         await self.client.close()
 
     async def on_connected(self) -> None:
@@ -159,9 +160,11 @@ class DiscordAdapter:
                 log.info("job %s [discord]: delivering a result the last run did not post", job.id)
                 try:
                     target = self.presenter.targets.pop(job.id, None) or await self.restore_target(job)
-                    await self.presenter.deliver(job.id, reply, target)
-                except discord.HTTPException as error:
-                    log.warning("job %s [discord]: still cannot post its result (%s)", job.id, error.status)
+                    # Posted before a kill but not recorded? Found in the thread, recorded, not
+                    # posted again. Not postable now? Retried in the background, never recorded.
+                    await self.presenter.deliver(job.id, reply, target, catch_up=True)
+                except Exception:
+                    log.exception("job %s [discord]: delivering its outcome failed", job.id)
         self.ready.set()
 
     async def restore_target(self, job: Job) -> StatusTarget:

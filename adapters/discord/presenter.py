@@ -33,6 +33,30 @@ PARTIAL_INTERVAL = 1.0  # seconds between preview edits of one message (Discord 
 
 RecordPost = Callable[[str, str, str], Awaitable[None]]  # (job id, platform, message ref)
 CONNECT_WAIT = 30.0  # seconds a result waits for the gateway after a start before it is tried
+RETRY_FIRST = 2.0  # seconds before an outcome that could not be posted is tried again (doubling)
+RETRY_MAX = 60.0  # …up to this interval between tries
+NOTICE_AFTER = 600.0  # seconds an outcome stays unposted before its requester is told where it is
+LOOK_BACK = 50  # recent thread messages searched for an earlier post of an outcome (Discord's max 100)
+
+
+def nonce_for(job_id: str) -> str:
+    """The nonce of the one thread post of a job's outcome (Discord: ≤ 25 characters). Sent with
+    `enforce_nonce`, a repeat within Discord's few-minute window returns the first message."""
+    return f"ib:o:{job_id}"[:25]
+
+
+def is_post_of(message: discord.Message | dict, job_id: str, reply: Reply) -> bool:
+    """Whether a bot message is the thread post of this job's outcome: by its nonce, or (past the
+    nonce's window, where Discord does not keep it) by its content naming the image or the job."""
+    if isinstance(message, dict):
+        nonce, content, files = message.get("nonce"), message.get("content") or "", message.get("attachments")
+    else:
+        nonce, content, files = message.nonce, message.content, message.attachments
+    if nonce is not None and str(nonce) == nonce_for(job_id):
+        return True
+    if reply.caption is not None:
+        return bool(files) and f"`{reply.caption.short_id}`" in content
+    return f"Job `{job_id}` failed" in content
 
 
 def _has_images(reply: Reply) -> bool:
@@ -63,7 +87,11 @@ class DiscordPresenter:
         self.restore = restore
         self.targets: dict[str, StatusTarget] = {}
         self.connected = asyncio.Event()  # set by the adapter once the gateway is ready
-        self._delivered: set[str] = set()  # jobs whose result this process has put somewhere
+        self._delivered: set[str] = set()  # jobs whose outcome this process has put (or is putting) somewhere
+        self._retries: dict[str, asyncio.Task[None]] = {}  # outcomes owed, retried in the background
+        self.retry_first = RETRY_FIRST
+        self.retry_max = RETRY_MAX
+        self.notice_after = NOTICE_AFTER
 
     def track(self, job_id: str, target: StatusTarget) -> None:
         self.targets[job_id] = target
@@ -105,24 +133,116 @@ class DiscordPresenter:
                 log.warning("job %s [discord]: its status message could not be found (%s)", job.id, exc)
         return StatusTarget(thread_id=int(job.where.thread))
 
-    async def deliver(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
-        """Put a finished result where it belongs and record where it went, so a restart knows
-        it was delivered. Over the status message while the interaction token lives (or when
-        the status message is in the session thread); otherwise into the thread, and the status
-        message then says so. Once per job in a process (a start-up catch-up and a resumed job
-        may both try)."""
+    async def deliver(
+        self, job_id: str, reply: Reply, target: StatusTarget, *, catch_up: bool = False
+    ) -> bool:
+        """Put a finished outcome (result or failure message) where it belongs and record where it
+        went, so a restart knows it was delivered. Over the status message while the interaction
+        token lives (or when the status message is in the session thread); otherwise into the
+        thread (once: a nonce from the job id, and after a restart a look at the thread first),
+        and the status message then says so. Once per job in a process (a start-up catch-up and a
+        resumed job may both try). If it cannot be posted, nothing is recorded: it is retried in
+        the background (and by the next start's catch-up). True if it was delivered now."""
         if job_id in self._delivered:
-            return
+            return False
         self._delivered.add(job_id)
         try:
-            message = await self._put(reply, target)
-        except BaseException:
+            message = await self._put(job_id, reply, target, look_first=catch_up)
+        except asyncio.CancelledError:
             self._delivered.discard(job_id)
             raise
+        except Exception as error:
+            log.warning(
+                "job %s [discord]: its outcome could not be posted (%s); trying again in the background",
+                job_id,
+                _describe(error),
+            )
+            self._retry_later(job_id, reply, target)
+            return False
+        await self._record(job_id, message)
+        return True
+
+    async def _record(self, job_id: str, message: discord.Message) -> None:
         if self.record_post is not None:
             await self.record_post(job_id, PLATFORM, f"result:{message.channel.id}:{message.id}")
 
-    async def _put(self, reply: Reply, target: StatusTarget) -> discord.Message:
+    def _retry_later(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+        if job_id not in self._retries:
+            task = asyncio.get_running_loop().create_task(self._keep_trying(job_id, reply, target))
+            self._retries[job_id] = task
+            task.add_done_callback(lambda _: self._retries.pop(job_id, None))
+
+    async def _keep_trying(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+        """Try again with back-off while the process lives; past `notice_after`, tell the
+        requester (privately, while the interaction token lives) where to find it."""
+        started = self.clock()
+        delay = self.retry_first
+        told = False
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
+            try:
+                message = await self._put(job_id, reply, target, look_first=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.info("job %s [discord]: still cannot post its outcome (%s)", job_id, _describe(error))
+                if not told and self.clock() - started >= self.notice_after:
+                    told = True
+                    await self._tell_where(job_id, reply, target)
+                continue
+            await self._record(job_id, message)
+            log.info("job %s [discord]: its outcome was posted after all", job_id)
+            return
+
+    async def _tell_where(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+        """The outcome has been unpostable for long: a private note to the requester, if the
+        interaction token lives; otherwise one log line. Nothing is recorded as delivered."""
+        if reply.caption is not None:
+            ref = reply.caption.short_id
+            text = (
+                f"Your job `{job_id}` is done, but its result could not be posted in <#{target.thread_id}>"
+                f" yet. Use `/show {ref}` to see it."
+            )
+        else:  # a failure message: it is short, say it here
+            ref = job_id
+            text = trim(f"{reply.text}\n-# (This could not be posted in <#{target.thread_id}> yet.)")
+        if target.interaction is not None and not target.interaction.is_expired():
+            try:
+                await target.interaction.followup.send(text, ephemeral=True)
+                return
+            except discord.HTTPException as error:
+                log.info("job %s [discord]: the private note failed too (%s)", job_id, error.status)
+        log.warning(
+            "job %s [discord]: outcome unposted for %.0f s and its requester cannot be told (`/show %s`)",
+            job_id,
+            self.notice_after,
+            ref,
+        )
+
+    async def close(self) -> None:
+        """Stop background retries (what they owe stays owed, for the next start)."""
+        for task in list(self._retries.values()):
+            task.cancel()
+        await asyncio.gather(*self._retries.values(), return_exceptions=True)
+
+    async def _posted_before(self, job_id: str, reply: Reply, thread_id: int) -> discord.Message | None:
+        """This outcome's post among the thread's recent messages (a kill after the post, before
+        its record), so it is recorded rather than posted twice."""
+        me = self.client.user
+        channel = self.client.get_partial_messageable(thread_id)
+        try:
+            async for message in channel.history(limit=LOOK_BACK):
+                mine = me is not None and message.author.id == me.id
+                if mine and is_post_of(message, job_id, reply):
+                    return message
+        except discord.Forbidden as error:  # no Read Message History: the nonce alone guards it
+            log.info("job %s [discord]: cannot read the thread to look for it (%s)", job_id, error.status)
+        return None
+
+    async def _put(
+        self, job_id: str, reply: Reply, target: StatusTarget, *, look_first: bool = False
+    ) -> discord.Message:
         parts = await render(reply, file_limit=target.file_limit)
         in_thread = target.channel_id == target.thread_id and target.message_id is not None
         try:
@@ -139,7 +259,13 @@ class DiscordPresenter:
                 "could not edit the status message (%s); posting the result in the thread", error.status
             )
             parts = await render(reply, file_limit=target.file_limit)  # files were consumed
-        message = await self.client.get_partial_messageable(target.thread_id).send(**parts.as_send_kwargs())
+        earlier = await self._posted_before(job_id, reply, target.thread_id) if look_first else None
+        if earlier is not None:
+            log.info("job %s [discord]: its outcome was already in the thread; recording it", job_id)
+            message = earlier
+        else:
+            channel = self.client.get_partial_messageable(target.thread_id)
+            message = await channel.send(**parts.as_send_kwargs(), nonce=nonce_for(job_id))
         await self._point_to(target, message, reply)
         return message
 
@@ -170,3 +296,8 @@ class DiscordPresenter:
                 await channel.get_partial_message(target.message_id).edit(**kwargs)
         except discord.HTTPException as error:
             log.info("progress edit failed (%s)", error.status)
+
+
+def _describe(error: BaseException) -> str:
+    status = getattr(error, "status", None)
+    return f"{status}" if status is not None else type(error).__name__

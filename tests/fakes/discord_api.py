@@ -261,6 +261,15 @@ class _Hold:
 
 
 @dataclass
+class _Fault:
+    method: str | None
+    path: re.Pattern[str]
+    until: float  # time.monotonic() deadline
+    status: int  # 429 (rate limited, with Via and retry_after) or a 5xx
+    retry_after: float
+
+
+@dataclass
 class _GatewaySession:
     ws: web.WebSocketResponse
     session_id: str
@@ -372,6 +381,11 @@ class FakeDiscord:
         self._rate_limits: list[_RateLimit] = []
         self._holds: list[_Hold] = []
         self.held: list[Call] = []  # requests waiting on a hold right now
+        self._faults: list[_Fault] = []
+        self._response_holds: list[_Hold] = []
+        # enforce_nonce: (author id, nonce) -> (message id, monotonic time); Discord keeps them "a few minutes".
+        self.nonce_window = 300.0
+        self._nonces: dict[tuple[str, str], tuple[str, float]] = {}
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -480,6 +494,65 @@ class FakeDiscord:
         release = asyncio.Event()
         self._holds.append(_Hold(method, re.compile(path_pattern), count, release, fail))
         return release
+
+    def fail_for(
+        self,
+        seconds: float,
+        path_pattern: str,
+        *,
+        method: str | None = None,
+        status: int = 503,
+        retry_after: float = 0.5,
+    ) -> None:
+        """For ``seconds`` from now, answer every request whose API path fully matches the regex
+        ``path_pattern`` with ``status`` and no effect: 429 (a rate limit as Discord sends it, with
+        ``Via`` and ``retry_after``) or a 5xx."""
+        until = time.monotonic() + seconds
+        self._faults.append(_Fault(method, re.compile(path_pattern), until, status, retry_after))
+
+    def _fault_for(self, method: str, path: str) -> web.Response | None:
+        now = time.monotonic()
+        self._faults = [f for f in self._faults if f.until > now]
+        for fault in self._faults:
+            if fault.method in (None, method) and fault.path.fullmatch(path):
+                if fault.status == 429:
+                    body = {
+                        "message": "You are being rate limited.",
+                        "retry_after": fault.retry_after,
+                        "global": False,
+                    }
+                    headers = {
+                        "Via": "1.1 google",
+                        "Retry-After": str(max(1, int(fault.retry_after + 0.999))),
+                        "X-RateLimit-Scope": "user",
+                        **self._ratelimit_headers(path, remaining=0, reset_after=fault.retry_after),
+                    }
+                    self.calls[-1].response = body
+                    return _json_response(body, 429, headers)
+                raise ApiError(fault.status, 0, f"{fault.status}: Server Error (injected by the test)")
+        return None
+
+    def hold_response(self, method: str, path_pattern: str, *, count: int = 1) -> asyncio.Event:
+        """Handle the next ``count`` matching requests (their effect is stored, e.g. the message
+        exists), then hold their *responses* until the returned event is set: the client cannot
+        know it succeeded (a kill or a timeout in between). ``held`` lists them while waiting."""
+        release = asyncio.Event()
+        self._response_holds.append(_Hold(method, re.compile(path_pattern), count, release, False))
+        return release
+
+    async def _hold_response_if_asked(self, call: Call) -> None:
+        for hold in self._response_holds:
+            if hold.method == call.method and hold.path.fullmatch(call.path):
+                hold.remaining -= 1
+                if hold.remaining <= 0:
+                    self._response_holds.remove(hold)
+                self.held.append(call)
+                await self.notify()
+                try:
+                    await hold.release.wait()
+                finally:
+                    self.held.remove(call)
+                return
 
     async def _wait_if_held(self, request: web.Request, call: Call) -> bool:
         """True if the request was held and is to fail."""
@@ -1376,7 +1449,7 @@ class FakeDiscord:
         try:
             if await self._wait_if_held(request, call):
                 raise ApiError(503, 0, "Service Unavailable (held by the test)")
-            limited = self._take_rate_limit(request.method, path)
+            limited = self._take_rate_limit(request.method, path) or self._fault_for(request.method, path)
             if limited is not None:
                 response: web.StreamResponse = limited
             else:
@@ -1384,6 +1457,7 @@ class FakeDiscord:
                     if request.headers.get("Authorization") != f"Bot {self.token}":
                         raise ApiError(401, 0, "401: Unauthorized")
                 response = await handler(request)
+                await self._hold_response_if_asked(call)
         except ApiError as err:
             call.response = err.body()
             response = _json_response(err.body(), err.status, self._ratelimit_headers(path))
@@ -1897,7 +1971,8 @@ class FakeDiscord:
             pivot = int(q["around"])
             msgs.sort(key=lambda m: abs(int(m["id"]) - pivot))
             msgs = sorted(msgs[:limit], key=lambda m: int(m["id"]), reverse=True)
-        return self._ok(request, msgs[:limit])
+        # Discord does not keep a nonce past its create response and MESSAGE_CREATE.
+        return self._ok(request, [_without(m, "nonce") for m in msgs[:limit]])
 
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = self._channel_or_404(request.match_info["cid"])
@@ -1912,15 +1987,31 @@ class FakeDiscord:
         if in_thread and channel["thread_metadata"].get("locked"):
             raise ApiError(400, 50083, "Thread is archived")
         self._validate_message(body, files, (), allowed_flags=CHANNEL_MESSAGE_FLAGS)
+        earlier = self._same_nonce(body)
+        if earlier is not None:
+            return self._ok(request, earlier)  # enforce_nonce: the message sent before, not a new one
         ref = self._reference(body["message_reference"], channel) if body.get("message_reference") else None
         fields = self._message_fields(body, files, channel, ephemeral=False)
         if "embeds" in fields and not self._has(channel, P_EMBED_LINKS):
             fields["embeds"] = []  # Discord silently drops embeds without Embed Links
         message = self._new_message(channel, self.bot_user, reference=ref, **fields)
+        if body.get("nonce") is not None and body.get("enforce_nonce"):
+            self._nonces[(self.bot_user["id"], str(body["nonce"]))] = (message["id"], time.monotonic())
         if in_thread and channel["thread_metadata"]["archived"]:
             channel["thread_metadata"]["archived"] = False
         await self._echo_create(message)
         return self._ok(request, message)
+
+    def _same_nonce(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """With ``enforce_nonce``, the bot's message created with this nonce in the last
+        ``nonce_window`` seconds (Discord returns it instead of creating another)."""
+        if body.get("nonce") is None or not body.get("enforce_nonce"):
+            return None
+        found = self._nonces.get((self.bot_user["id"], str(body["nonce"])))
+        if found is None or time.monotonic() - found[1] > self.nonce_window:
+            return None
+        message = self.messages.get(found[0])
+        return {**message, "nonce": body["nonce"]} if message is not None else None
 
     def _has(self, channel: dict[str, Any], perm: int) -> bool:
         gid = channel.get("guild_id")

@@ -669,3 +669,58 @@ async def test_an_attachment_can_lie_about_its_size_and_the_cdn_streams_the_trut
             async with session.get(att["url"]) as response:
                 whole = await response.read()
         assert len(whole) == len(image) + extra
+
+
+async def test_enforce_nonce_returns_the_earlier_message_within_the_window_only() -> None:
+    async with FakeDiscord() as fake:
+        guild = fake.make_guild("g", channels=["general"])
+        channel_id = next(c["id"] for c in fake.channels.values() if c.get("guild_id") == guild["id"])
+        client = discord.Client(intents=discord.Intents.default())
+        async with connected_client(client, fake):
+            channel = client.get_partial_messageable(int(channel_id))
+            first = await channel.send("result one", nonce="ib:o:1234")
+            again = await channel.send("result one", nonce="ib:o:1234")
+            other = await channel.send("result two", nonce="ib:o:5678")
+            assert again.id == first.id and other.id != first.id
+            assert first.nonce == "ib:o:1234"  # returned on the create response
+            assert [m["content"] for m in fake.messages_in(channel_id)] == ["result one", "result two"]
+            fake.nonce_window = 0.0  # past Discord's few minutes: a new message
+            later = await channel.send("result one", nonce="ib:o:1234")
+            assert later.id != first.id
+            assert len(fake.messages_in(channel_id)) == 3
+
+
+async def test_injected_faults_answer_429_with_via_then_5xx_without_effect() -> None:
+    async with FakeDiscord() as fake:
+        guild = fake.make_guild("g", channels=["general"])
+        channel_id = next(c["id"] for c in fake.channels.values() if c.get("guild_id") == guild["id"])
+        client = discord.Client(intents=discord.Intents.default())
+        async with connected_client(client, fake):
+            channel = client.get_partial_messageable(int(channel_id))
+            route = rf"/channels/{channel_id}/messages"
+            fake.fail_for(0.3, route, status=429, retry_after=0.1)
+            sent = await channel.send("through after a rate limit")  # discord.py retries a 429 with Via
+            assert fake.messages_in(channel_id)[-1]["id"] == str(sent.id)
+            assert any(c.status == 429 for c in fake.calls_to("POST", route))
+            fake.fail_for(60, route, status=503)  # (500/502/504 are retried by discord.py for 16 s first)
+            with pytest.raises(discord.DiscordServerError):
+                await channel.send("lost in an outage")
+            assert [m["content"] for m in fake.messages_in(channel_id)] == ["through after a rate limit"]
+
+
+async def test_a_held_response_keeps_the_message_the_client_never_hears_of() -> None:
+    async with FakeDiscord() as fake:
+        guild = fake.make_guild("g", channels=["general"])
+        channel_id = next(c["id"] for c in fake.channels.values() if c.get("guild_id") == guild["id"])
+        client = discord.Client(intents=discord.Intents.default())
+        async with connected_client(client, fake):
+            channel = client.get_partial_messageable(int(channel_id))
+            release = fake.hold_response("POST", rf"/channels/{channel_id}/messages")
+            sending = asyncio.create_task(channel.send("posted", nonce="n1"))
+            await fake.wait_for(lambda f: f.held, timeout=TIMEOUT)
+            assert [m["content"] for m in fake.messages_in(channel_id)] == ["posted"]
+            assert not sending.done()
+            release.set()
+            assert (await asyncio.wait_for(sending, TIMEOUT)).content == "posted"
+            history = [m async for m in channel.history(limit=50)]
+            assert [m.content for m in history] == ["posted"] and history[0].nonce is None
