@@ -29,7 +29,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.files import FileFetcher
 from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, REPLAY, SlackHandlers
 from adapters.slack.http import Refused, check_signature, parse_body
-from adapters.slack.presenter import DEFAULT_MAX_UPLOAD_BYTES, Poster, SlackPresenter, StatusBoard
+from adapters.slack.presenter import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    OWED_NOTICE_SECONDS,
+    RETRY_FIRST_SECONDS,
+    Poster,
+    SlackPresenter,
+    StatusBoard,
+)
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, UserLookup, Users, users_info_lookup
 from bot.config import Settings
@@ -41,19 +48,24 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"  # Bolt's default: events, commands and interactivity on one path
 
 
-def _retry_handlers() -> list[AsyncRetryHandler]:
+API_RETRIES = 3  # per call, by slack-sdk; an owed result is then retried by the presenter
+
+
+def _retry_handlers(retries: int = API_RETRIES) -> list[AsyncRetryHandler]:
     return [
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=3),
+        AsyncConnectionErrorRetryHandler(max_retry_count=min(retries, 2)),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=retries),
+        AsyncServerErrorRetryHandler(max_retry_count=retries),
     ]
 
 
-def configure_client(client: AsyncWebClient, api_url: str | None = None) -> AsyncWebClient:
+def configure_client(
+    client: AsyncWebClient, api_url: str | None = None, *, retries: int = API_RETRIES
+) -> AsyncWebClient:
     """Point `client` at SLACK_API_URL (when set) and make it retry connection errors, 429s
     (after Retry-After) and 5xx; returns it."""
     client.base_url = api_url or AsyncWebClient.BASE_URL
-    client.retry_handlers = _retry_handlers()
+    client.retry_handlers = _retry_handlers(retries)
     return client
 
 
@@ -72,6 +84,9 @@ class SlackAdapter:
         user_lookup: UserLookup | None = None,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         status_interval: float = 1.0,
+        api_retries: int = API_RETRIES,
+        owed_notice: float = OWED_NOTICE_SECONDS,
+        retry_first: float = RETRY_FIRST_SECONDS,
     ) -> None:
         """Build the Bolt app and register the presenter (before `bot.start()`, so jobs resumed
         from a previous run report to Slack too)."""
@@ -88,14 +103,16 @@ class SlackAdapter:
             self.app = AsyncApp(
                 name="imagebot", token=settings.slack_bot_token.get_secret_value(), signing_secret=secret
             )
-            client = configure_client(self.app.client, settings.slack_api_url)
+            client = configure_client(self.app.client, settings.slack_api_url, retries=api_retries)
         else:
             self.app = AsyncApp(name="imagebot", client=client, signing_secret=secret)
         self.client = client
         self.tasks = TaskSet()
         self.poster = Poster(client, max_upload_bytes=max_upload_bytes)
         self.board = StatusBoard(self.poster.update, interval=status_interval)
-        self.presenter = SlackPresenter(self.poster, self.board, bot.store)
+        self.presenter = SlackPresenter(
+            self.poster, self.board, bot.store, owed_notice=owed_notice, retry_first=retry_first
+        )
         self.users = Users(user_lookup or users_info_lookup(client))
         self.fetcher = FileFetcher(client, api_url=settings.slack_api_url)
         self._accepting = True
@@ -248,4 +265,5 @@ class SlackAdapter:
             await self._runner.cleanup()
             self._runner = None
         await self.tasks.drain(grace)
+        await self.presenter.close()
         await self.board.close()

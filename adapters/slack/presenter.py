@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -33,6 +34,34 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 # Slack's documented per-file maximum; larger results are re-encoded to fit (imaging.fit_under).
 DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+# A result Slack has not taken for this long: its requester is told privately how to get it.
+OWED_NOTICE_SECONDS = 600.0
+# Back-off between attempts at posting an owed result (doubling, capped).
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
+# The metadata event types of the bot's result and failure messages; the payload names the job,
+# so after a crash a post that went out but was not recorded is found in the thread.
+RESULT_EVENT = "imagebot_result"
+FAILURE_EVENT = "imagebot_failure"
+OUR_EVENTS = (RESULT_EVENT, FAILURE_EVENT)
+
+
+class NotPosted(Exception):
+    """Slack did not take a post for now (rate limited, a server error, a broken connection, or
+    an upload URL that failed) even after the client's retries: try again later."""
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 200)
+        return status == 429 or status >= 500 or slack_error(error) in ("ratelimited", "internal_error")
+    # SlackRequestError: the upload URL answered other than 200 (files_upload_v2's step 2).
+    return isinstance(error, SlackRequestError | aiohttp.ClientError | TimeoutError)
+
+
+def job_metadata(event_type: str, job_id: str) -> dict[str, Any]:
+    return {"event_type": event_type, "event_payload": {"job_id": job_id}}
+
 
 OP_TITLES: dict[Operation, str] = {
     Operation.IMAGINE: "🎨 /imagine",
@@ -70,13 +99,21 @@ class Poster:
         self.max_upload_bytes = max_upload_bytes
 
     async def post(
-        self, channel: str, thread_ts: str | None, text: str, buttons: Sequence[Button] = ()
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        buttons: Sequence[Button] = (),
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> str:
         """chat.postMessage (into the thread when thread_ts is given); returns the ts.
         Raises SlackApiError; the client has already retried 429s and 5xx."""
         kwargs: dict[str, Any] = {"channel": channel, "text": trim(text, MAX_MESSAGE_TEXT)}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if metadata:
+            kwargs["metadata"] = metadata
         if buttons:
             kwargs["blocks"] = message_blocks(text, buttons)
         response = await self.client.chat_postMessage(**kwargs)
@@ -129,9 +166,41 @@ class Poster:
         if response.status_code != 200:
             log.warning("ephemeral reply failed (%s, then response_url %s)", reason, response.status_code)
 
-    async def images(self, reply: Reply, channel: str, thread_ts: str) -> str | None:
+    async def owed_post(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        buttons: Sequence[Button] = (),
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> str | None:
+        """post(), but NotPosted when Slack did not take it for now (try again later) and None
+        when it refused it for good (a channel the bot left, …)."""
+        try:
+            return await self.post(channel, thread_ts, text, buttons, metadata=metadata)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            if _transient(error):
+                raise NotPosted(_describe(error)) from None
+            log.warning("chat.postMessage to %s failed: %s", channel, _describe(error))
+            return None
+
+    async def images(
+        self,
+        reply: Reply,
+        channel: str,
+        thread_ts: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        uploaded: Callable[[], Awaitable[None]] | None = None,
+        skip_upload: bool = False,
+    ) -> str | None:
         """Upload a reply's images into the thread (the grid for a set, else the images), then
-        post its buttons as a separate message; returns that message's ts."""
+        post its buttons as a separate message carrying `metadata`; returns that message's ts.
+
+        NotPosted when Slack did not take the upload or the message for now: nothing is to be
+        recorded as delivered. `uploaded` is awaited once the files are in (so a retry skips to
+        the message: `skip_upload`)."""
         views = [reply.grid] if reply.grid is not None else list(reply.images)
         notes = list(reply.notes)
         uploads = []
@@ -158,22 +227,37 @@ class Poster:
                 }
             )
         comment = mrkdwn(reply.text) + "".join(f"\n_{mrkdwn(note)}_" for note in notes)
-        if uploads:
+        if skip_upload:
+            pass
+        elif uploads:
             try:
                 await self.client.files_upload_v2(
                     channel=channel, thread_ts=thread_ts, file_uploads=uploads, initial_comment=comment
                 )
-            except SlackApiError as error:
-                log.warning("files_upload_v2 to %s failed: %s", channel, slack_error(error))
-                await self.try_post(
-                    channel, thread_ts, f"{comment}\n⚠️ Slack refused the upload ({slack_error(error)})."
+            except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
+                if _transient(error):
+                    log.warning("files_upload_v2 to %s did not go through: %s", channel, _describe(error))
+                    raise NotPosted(_describe(error)) from None
+                log.warning("files_upload_v2 to %s failed: %s", channel, _describe(error))
+                await self.owed_post(
+                    channel, thread_ts, f"{comment}\n⚠️ Slack refused the upload ({_describe(error)})."
                 )
         else:
-            await self.try_post(channel, thread_ts, comment)
+            await self.owed_post(channel, thread_ts, comment, metadata=None if reply.buttons else metadata)
+        if uploaded is not None and not skip_upload:
+            await uploaded()
         if not reply.buttons:
             return None
         target = f" for `{reply.caption.short_id}`" if reply.caption else ""
-        return await self.try_post(channel, thread_ts, f"What next{target}?", reply.buttons)
+        return await self.owed_post(
+            channel, thread_ts, f"What next{target}?", reply.buttons, metadata=metadata
+        )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return slack_error(error)
+    return type(error).__name__  # the message of an upload failure holds its URL: not logged
 
 
 @dataclass
@@ -277,12 +361,28 @@ class SlackPresenter:
     """Job progress in Slack: a status message per job, results and failures in the thread."""
 
     def __init__(
-        self, poster: Poster, board: StatusBoard, store: Store, *, status_wait: float = 30.0
+        self,
+        poster: Poster,
+        board: StatusBoard,
+        store: Store,
+        *,
+        status_wait: float = 30.0,
+        owed_notice: float = OWED_NOTICE_SECONDS,
+        retry_first: float = RETRY_FIRST_SECONDS,
+        retry_max: float = RETRY_MAX_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.poster = poster
         self.board = board
         self.store = store
         self.status_wait = status_wait
+        self.owed_notice = owed_notice
+        self.retry_first = retry_first
+        self.retry_max = retry_max
+        self._clock = clock
+        self._owed: dict[str, asyncio.Task[None]] = {}  # job id -> the task retrying its post
+        self._tasks = TaskSet()
+        self._closing = False
         # job id -> (channel, ts) of its status message, or None: known to have none.
         self._status: dict[str, tuple[str, str] | None] = {}
         # job id -> the status message being posted right now (see reserve()).
@@ -388,46 +488,168 @@ class SlackPresenter:
             return
         self._partials.pop(job.id, None)
         result = update.result
-        if stage is Stage.DONE and result is not None:
-            await self._deliver_result(job, result)
-        elif result is not None and stage is Stage.FAILED:
-            await self._deliver_failure(job, result)
-        elif result is not None and status is None:
-            await self.poster.try_post(
-                job.where.channel, job.where.thread, mrkdwn(result.text), result.buttons
-            )
+        owed = False
+        try:
+            if stage is Stage.DONE and result is not None:
+                await self._deliver_result(job, result)
+            elif result is not None and stage is Stage.FAILED:
+                await self._deliver_failure(job, result)
+            elif result is not None and status is None:
+                await self.poster.try_post(
+                    job.where.channel, job.where.thread, mrkdwn(result.text), result.buttons
+                )
+        except NotPosted as error:
+            log.warning("job %s [%s]: result not posted yet (%s); retrying", job.id, PLATFORM, error)
+            owed = True
         if status is not None:
-            await self.board.update(status[0], status[1], self._final_text(job, update, status), final=True)
+            text = self._owed_text(job) if owed else self._final_text(job, update, status)
+            await self.board.update(status[0], status[1], text, final=True)
         self._status.pop(job.id, None)
+        if owed and result is not None:
+            self._keep_trying(job, result)
 
     async def deliver_missed(self, job: Job, result: Reply) -> None:
-        """A result a previous run stored but did not post (best effort: it is retried next start),
-        and its status message brought to its end ("✅ Done…", not "Working on it…" forever)."""
-        failed = job.status is JobStatus.FAILED
+        """A result a previous run stored but did not record as posted: looked for in the thread
+        first (by its message metadata: it may have gone out just before the stop), else posted;
+        then its status message brought to its end ("✅ Done…", not "Working on it…" forever).
+        If Slack does not take it now it stays owed, retried in the background."""
         try:
-            if failed:
-                if not await self._deliver_failure(job, result):
-                    return
-            else:
-                await self._deliver_result(job, result)
-        except SlackApiError as error:
-            log.warning("job %s [%s]: still cannot post its result: %s", job.id, PLATFORM, slack_error(error))
+            if not await self._deliver_once(job, result):
+                return
+        except NotPosted as error:
+            log.warning("job %s [%s]: still cannot post its result: %s", job.id, PLATFORM, error)
+            self._keep_trying(job, result, look=True)
             return
+        await self._finish_status(job, result)
+
+    async def _deliver_once(self, job: Job, result: Reply, *, look: bool = True) -> bool:
+        """Look for the post in the thread, else post it. False: Slack refused it for good."""
+        ts = await self._find_posted(job) if look else None
+        if ts is not None:
+            log.info("job %s [%s]: its result was posted before the stop; recording it", job.id, PLATFORM)
+            await self.store.jobs.record_post(job.id, PLATFORM, f"result:{job.where.channel}:{ts}")
+            return True
+        if job.status is JobStatus.FAILED:
+            return await self._deliver_failure(job, result)
+        await self._deliver_result(job, result)
+        return True
+
+    async def _find_posted(self, job: Job) -> str | None:
+        """The ts of this job's result or failure message in its thread (found by metadata), or
+        None. NotPosted when Slack cannot be asked now (so nothing is posted twice)."""
+        if not job.where.thread:
+            return None
+        cursor: str | None = None
+        try:
+            while True:
+                response = await self.poster.client.conversations_replies(
+                    channel=job.where.channel,
+                    ts=job.where.thread,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+                for message in response.get("messages") or []:
+                    metadata = message.get("metadata") or {}
+                    payload = metadata.get("event_payload") or {}
+                    if metadata.get("event_type") in OUR_EVENTS and payload.get("job_id") == job.id:
+                        return str(message["ts"])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    return None
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            if _transient(error):
+                raise NotPosted(_describe(error)) from None
+            # Cannot look (no history scope, thread gone): posting is the only way to deliver.
+            log.warning(
+                "job %s [%s]: could not look for its result in the thread: %s",
+                job.id,
+                PLATFORM,
+                _describe(error),
+            )
+            return None
+
+    def _keep_trying(self, job: Job, result: Reply, *, look: bool = False) -> None:
+        if self._closing or job.id in self._owed:
+            return  # while stopping, the next start's catch-up delivers it
+        self._owed[job.id] = self._tasks.spawn(self._retry(job, result, look), name=f"slack-owed-{job.id}")
+
+    async def _retry(self, job: Job, result: Reply, look: bool) -> None:
+        """Post an owed result with back-off until Slack takes it; after `owed_notice` seconds
+        tell the requester privately how to get it meanwhile. `look`: look for it in the thread
+        before each attempt (owed since before a restart; a result this process failed to post
+        is known not to be there, and conversations.replies may be limited to 1 call a minute)."""
+        try:
+            notice_at = self._clock() + self.owed_notice
+            told = False
+            delay = self.retry_first
+            while True:
+                wait = delay if told else min(delay, max(notice_at - self._clock(), 0.0))
+                await asyncio.sleep(wait)  # back-off between attempts
+                if not told and self._clock() >= notice_at:
+                    told = await self._tell_owed(job, result)
+                    if not told:
+                        notice_at = self._clock() + delay  # telling failed too: again later
+                    if wait < delay:
+                        continue  # the notice came first; the attempt is still due
+                delay = min(delay * 2, self.retry_max)
+                try:
+                    refused = not await self._deliver_once(job, result, look=look)
+                except NotPosted as error:
+                    log.info("job %s [%s]: result still not posted (%s)", job.id, PLATFORM, error)
+                    continue
+                if refused:
+                    return
+                log.info("job %s [%s]: owed result posted", job.id, PLATFORM)
+                await self._finish_status(job, result)
+                return
+        finally:
+            self._owed.pop(job.id, None)
+
+    async def _tell_owed(self, job: Job, result: Reply) -> bool:
+        ident = result.caption.short_id if result.caption else job.id
+        text = f"I could not post your result here; `/imagebot show {ident}` brings it back."
+        if job.status is JobStatus.FAILED:
+            text = f"I could not post here why job `{job.id}` failed; Slack is not taking my messages."
+        kwargs: dict[str, Any] = {"channel": job.where.channel, "user": job.requester.id, "text": text}
+        if job.where.thread:
+            kwargs["thread_ts"] = job.where.thread
+        try:
+            await self.poster.client.chat_postEphemeral(**kwargs)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("job %s [%s]: could not tell its requester: %s", job.id, PLATFORM, _describe(error))
+            return False
+        return True
+
+    async def _finish_status(self, job: Job, result: Reply) -> None:
         status = await self._find_status(job)
         if status is not None:
-            stage = Stage.FAILED if failed else Stage.DONE
+            stage = Stage.FAILED if job.status is JobStatus.FAILED else Stage.DONE
             text = self._final_text(job, JobUpdate(job=job, stage=stage, result=result), status)
             await self.board.update(status[0], status[1], text, final=True)
         self._status.pop(job.id, None)
 
+    async def close(self) -> None:
+        """Stop retrying owed posts (the next start's catch-up delivers them)."""
+        self._closing = True
+        for task in list(self._owed.values()):
+            task.cancel()  # a post cut short is found by its metadata at the next start
+        if len(self._tasks):
+            await self._tasks.drain(5.0)
+
     async def _deliver_failure(self, job: Job, failure: Reply) -> bool:
         """The failure message (with its Retry button) in the thread, once; recorded as posted
-        only when it was, so a restart sends one that never went out."""
+        only when it was, so a restart sends one that never went out. False when Slack refused it
+        for good; NotPosted when it did not take it for now."""
         refs = await self.store.jobs.posts(job.id)
         if any(ref.startswith("result:") for ref in refs):
             return True
-        ts = await self.poster.try_post(
-            job.where.channel, job.where.thread, mrkdwn(failure.text), failure.buttons
+        ts = await self.poster.owed_post(
+            job.where.channel,
+            job.where.thread,
+            mrkdwn(failure.text),
+            failure.buttons,
+            metadata=job_metadata(FAILURE_EVENT, job.id),
         )
         if ts is None:
             return False
@@ -435,12 +657,31 @@ class SlackPresenter:
         return True
 
     async def _deliver_result(self, job: Job, result: Reply) -> None:
+        """Upload the result and post its buttons (the message carrying its metadata), and record
+        it as posted; NotPosted (nothing recorded as delivered) when Slack did not take it."""
         refs = await self.store.jobs.posts(job.id)
         if any(ref.startswith("result:") for ref in refs):
             log.info("job %s [%s] result already posted; not posting again", job.id, PLATFORM)
             return
-        ts = await self.poster.images(result, job.where.channel, job.where.thread)
-        await self.store.jobs.record_post(job.id, PLATFORM, f"result:{job.where.channel}:{ts or '-'}")
+        channel = job.where.channel
+
+        async def uploaded() -> None:
+            # The files are in: a retry (or the next start) posts only the message after them.
+            await self.store.jobs.record_post(job.id, PLATFORM, f"upload:{channel}:-")
+
+        ts = await self.poster.images(
+            result,
+            channel,
+            job.where.thread,
+            metadata=job_metadata(RESULT_EVENT, job.id),
+            uploaded=uploaded,
+            skip_upload=any(ref.startswith("upload:") for ref in refs),
+        )
+        await self.store.jobs.record_post(job.id, PLATFORM, f"result:{channel}:{ts or '-'}")
+
+    @staticmethod
+    def _owed_text(job: Job) -> str:
+        return f"{status_head(job)}\n📤 Finished · job `{job.id}` — Slack is not taking the result right now; I keep trying."
 
     def _progress_line(self, update: JobUpdate) -> str:
         job_id = update.job.id

@@ -33,6 +33,7 @@ import asyncio
 import itertools
 import json
 import mimetypes
+import re
 import secrets
 import string
 import time
@@ -109,8 +110,11 @@ _METHOD_SCOPES: dict[str, str | None] = {
     "files.completeUploadExternal": "files:write",
     "files.info": "files:read",
     "conversations.info": "channels:read",
+    "conversations.replies": "channels:history",
     "users.info": "users:read",
 }
+
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 # Pseudo-methods accepted by fail_next() for non-API routes.
 UPLOAD = "upload"
@@ -502,6 +506,16 @@ class _Failure:
 
 
 @dataclass
+class _Window:
+    """A fault for every call until ``until`` (time.monotonic)."""
+
+    status: int
+    retry_after: int | None
+    error: str
+    until: float
+
+
+@dataclass
 class _StoredFile:
     id: str
     name: str
@@ -600,6 +614,8 @@ class FakeSlack:
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._event = asyncio.Event()
         self._holds: dict[str, asyncio.Event] = {}
+        self._windows: dict[str, _Window] = {}
+        self._answer_holds: dict[str, tuple[Callable[[dict[str, Any]], bool], asyncio.Event]] = {}
         self.held: list[str] = []  # methods of calls that arrived while held (see hold())
         self.dropped: list[str] = []  # held calls whose caller hung up before the release
         self._runner: web.AppRunner | None = None
@@ -679,6 +695,36 @@ class FakeSlack:
             )
         )
 
+    def fail_for(
+        self, method: str, seconds: float, *, status: int = 429, retry_after: int | None = 1
+    ) -> None:
+        """Make every call of ``method`` fail for the next ``seconds`` (a rate limit or an outage
+        that lasts, not a number of calls): ``status=429`` answers ``ratelimited`` with an integer
+        ``Retry-After``; ``500``/``503`` a server error. ``method`` may be ``"upload"`` (the upload
+        URL). Failed calls are recorded in ``calls`` with their status."""
+        if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, int)):
+            raise TypeError("retry_after must be an int: Slack sends integer seconds and slack-sdk int()s it")
+        error = "ratelimited" if status == 429 else "internal_error"
+        self._windows[method] = _Window(
+            status=status,
+            retry_after=retry_after if status == 429 else None,
+            error=error,
+            until=time.monotonic() + seconds,
+        )
+        # The end of the window is a change that wait_for() sees (see failing()).
+        asyncio.get_running_loop().call_later(seconds, self._changed)
+
+    def failing(self, method: str) -> bool:
+        """Whether a fail_for() window of ``method`` is still open."""
+        window = self._windows.get(method)
+        return window is not None and time.monotonic() < window.until
+
+    def hold_answer(self, method: str, when: Callable[[dict[str, Any]], bool] = lambda args: True) -> None:
+        """Carry out calls of ``method`` whose arguments match ``when`` (the message is posted)
+        but hold their answer until :meth:`release`: counted in ``held`` on arrival, so a test can
+        kill the caller after Slack did the work and before the caller learnt of it."""
+        self._answer_holds[method] = (when, asyncio.Event())
+
     def hold(self, method: str) -> None:
         """Hold calls of ``method`` (e.g. ``chat.postMessage``) until :meth:`release`: each is
         counted in ``held`` on arrival and waits. A held call whose caller has gone away by the
@@ -689,6 +735,9 @@ class FakeSlack:
         gate = self._holds.pop(method, None)
         if gate is not None:
             gate.set()
+        answer = self._answer_holds.pop(method, None)
+        if answer is not None:
+            answer[1].set()
 
     def add_channel(
         self, channel_id: str, *, name: str | None = None, is_member: bool = True, is_private: bool = False
@@ -901,6 +950,11 @@ class FakeSlack:
     # -- HTTP plumbing --------------------------------------------------------------------------
 
     def _take_failure(self, method: str) -> _Failure | None:
+        window = self._windows.get(method)
+        if window is not None:
+            if time.monotonic() < window.until:
+                return _Failure(window.status, window.retry_after, window.error, times=1)
+            del self._windows[method]
         queue = self._failures.get(method)
         if not queue:
             return None
@@ -1001,6 +1055,11 @@ class FakeSlack:
                     }
                 else:
                     body = handler(args)
+        answer_hold = self._answer_holds.get(method)
+        if answer_hold is not None and isinstance(body, dict) and body.get("ok") and answer_hold[0](args):
+            self.held.append(method)
+            self._changed()
+            await answer_hold[1].wait()
         self._record(method, args, request, status, body)
         headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))
         return web.json_response(body, status=status, headers=headers)
@@ -1023,6 +1082,7 @@ class FakeSlack:
             "files.completeUploadExternal": self._files_complete_upload,
             "files.info": self._files_info,
             "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
         }
 
@@ -1095,6 +1155,26 @@ class FakeSlack:
         return msg
 
     @staticmethod
+    def _metadata_error(args: dict[str, Any]) -> str | None:
+        """Message metadata as Slack checks it: an object with a word-like ``event_type`` and an
+        object ``event_payload``."""
+        if args.get("metadata") in (None, ""):
+            args.pop("metadata", None)
+            return None
+        metadata = _loads_maybe(args["metadata"])
+        if not isinstance(metadata, dict) or set(metadata) - {"event_type", "event_payload"}:
+            return "invalid_metadata_format"
+        event_type = metadata.get("event_type")
+        if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+            return "invalid_metadata_format"
+        if not isinstance(metadata.get("event_payload"), dict):
+            return "invalid_metadata_format"
+        if len(json.dumps(metadata)) > 8000:
+            return "metadata_too_large"
+        args["metadata"] = metadata
+        return None
+
+    @staticmethod
     def _public(msg: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in msg.items() if k != "channel"}
 
@@ -1120,6 +1200,8 @@ class FakeSlack:
         if (bad := self._blocks_error(args)) is not None:
             return bad
         if err := self._text_error(args):
+            return {"ok": False, "error": err}
+        if err := self._metadata_error(args):
             return {"ok": False, "error": err}
         msg = self._bot_message(channel, args)
         self._messages.append(msg)
@@ -1393,6 +1475,45 @@ class FakeSlack:
             info = self.add_channel(channel)
             return {"ok": True, "channel": dict(info)}
         return {"ok": False, "error": "channel_not_found"}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread, parent first, oldest first; ``metadata`` only with include_all_metadata
+        (as Slack does). Paginated by ``limit`` (default 100, at most 1000) and ``cursor``."""
+        channel, ts = args.get("channel"), args.get("ts")
+        if err := self._channel_error(channel):
+            return {"ok": False, "error": err}
+        if not _looks_like_ts(ts):
+            return {"ok": False, "error": "invalid_ts" if ts else "invalid_arguments"}
+        thread = [
+            m
+            for m in self._messages
+            if m["channel"] == channel and (m["ts"] == ts or m.get("thread_ts") == ts)
+        ]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        thread.sort(key=lambda m: (m["ts"] != ts, float(m["ts"])))
+        try:
+            limit = min(max(int(args.get("limit") or 100), 1), 1000)
+            start = int(args.get("cursor") or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        page = thread[start : start + limit]
+        out = []
+        for m in page:
+            public = self._public(m)
+            if not with_metadata:
+                public.pop("metadata", None)
+            if m["ts"] == ts:
+                public["reply_count"] = len(thread) - 1
+            out.append(public)
+        more = start + limit < len(thread)
+        return {
+            "ok": True,
+            "messages": out,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def add_user(
         self, user_id: str, name: str, *, is_admin: bool = False, is_owner: bool = False

@@ -560,3 +560,86 @@ async def test_held_calls_wait_for_the_release_and_are_dropped_when_the_caller_h
     fake.release("chat.postMessage")
     await fake.wait_for(lambda: fake.dropped == ["chat.postMessage"])
     assert [m["text"] for m in fake.messages(CHANNEL)] == ["held"]
+
+
+# --- message metadata, conversations.replies, fault windows, held answers ------------------------
+
+RESULT_METADATA = {"event_type": "imagebot_result", "event_payload": {"job_id": "j1"}}
+
+
+async def test_metadata_is_stored_and_returned_only_when_asked(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel=CHANNEL, text="parent")
+    reply = await client.chat_postMessage(
+        channel=CHANNEL, text="result", thread_ts=parent["ts"], metadata=RESULT_METADATA
+    )
+    assert fake.message(CHANNEL, reply["ts"])["metadata"] == RESULT_METADATA
+    plain = await client.conversations_replies(channel=CHANNEL, ts=parent["ts"])
+    assert [m["text"] for m in plain["messages"]] == ["parent", "result"]
+    assert all("metadata" not in m for m in plain["messages"])
+    full = await client.conversations_replies(channel=CHANNEL, ts=parent["ts"], include_all_metadata=True)
+    assert full["messages"][1]["metadata"] == RESULT_METADATA
+
+
+async def test_bad_metadata_is_refused(client: AsyncWebClient) -> None:
+    for metadata in (
+        {"event_type": "has spaces", "event_payload": {}},
+        {"event_type": "ok_type"},
+        {"event_type": "ok_type", "event_payload": "not an object"},
+    ):
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_postMessage(channel=CHANNEL, text="x", metadata=metadata)
+        assert caught.value.response["error"] == "invalid_metadata_format"
+
+
+async def test_replies_paginate_and_unknown_thread_is_an_error(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel=CHANNEL, text="p")
+    for i in range(5):
+        await client.chat_postMessage(channel=CHANNEL, text=f"r{i}", thread_ts=parent["ts"])
+    seen, cursor = [], None
+    while True:
+        page = await client.conversations_replies(channel=CHANNEL, ts=parent["ts"], limit=2, cursor=cursor)
+        seen += [m["text"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ["p", "r0", "r1", "r2", "r3", "r4"]
+    with pytest.raises(SlackApiError) as caught:
+        await client.conversations_replies(channel=CHANNEL, ts="1700000000.000001")
+    assert caught.value.response["error"] == "thread_not_found"
+
+
+async def test_fail_for_lasts_a_time_not_a_count(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.fail_for("chat.postMessage", 0.3, status=429, retry_after=1)
+    for _ in range(3):
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_postMessage(channel=CHANNEL, text="x")
+        assert caught.value.response.status_code == 429
+        assert caught.value.response.headers["Retry-After"] == "1"
+    # Once the window has passed, calls go through.
+    await fake.wait_for(lambda: not fake.failing("chat.postMessage"), timeout=2)
+    ok = await client.chat_postMessage(channel=CHANNEL, text="x")
+    assert ok["ok"]
+
+
+async def test_upload_url_fails_for_a_while(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.fail_for("upload", 5, status=500)
+    with pytest.raises(Exception, match="status: 500"):
+        await client.files_upload_v2(channel=CHANNEL, file=PNG, filename="a.png")
+    assert not fake.messages(CHANNEL)
+
+
+async def test_hold_answer_posts_then_waits(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.hold_answer("chat.postMessage", lambda args: bool(args.get("metadata")))
+    await client.chat_postMessage(channel=CHANNEL, text="not held")
+    call = asyncio.ensure_future(
+        client.chat_postMessage(channel=CHANNEL, text="held", metadata=RESULT_METADATA)
+    )
+    await fake.wait_for(lambda: "chat.postMessage" in fake.held)
+    assert [m["text"] for m in fake.messages(CHANNEL)] == ["not held", "held"]  # posted already
+    assert not call.done()
+    fake.release("chat.postMessage")
+    assert (await call)["ok"]
