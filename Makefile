@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run doctor test lint bench clean
+.PHONY: run doctor test lint bench bench-faults clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "imagebot needs Python 3.11 or newer")'
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-faults: $(STAMP)
+	$(BIN)/python -c 'from bench.run import faults; faults()'
 
 clean:
 	rm -rf $(VENV) .pytest_cache

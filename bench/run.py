@@ -6,7 +6,12 @@
   Discord and Slack depend on this staying small);
 - fit_under: re-encoding a noisy 3840x2160 image under Discord's 10 MiB limit;
 - acknowledgement latency of /imagine on Discord and Slack while the provider is busy
-  (bench/acks.py).
+  (bench/acks.py), and through the durable intake for a burst of 50, also with the database
+  write-locked (bench/slack_intake.py, bench/discord_intake.py).
+
+`make bench-faults` runs the fault matrix at the issue's durations: storage faults through the core
+(bench/storage_faults.py), Slack 429s and upload-URL 500s (bench/slack_faults.py), Discord 429s and
+5xx (bench/discord_faults.py), each printing posted once / duplicated / lost counts.
 """
 
 from __future__ import annotations
@@ -108,11 +113,22 @@ def bench_fit() -> None:
 
 
 def main() -> None:
-    from bench import acks
+    from bench import acks, discord_intake, slack_intake
 
     asyncio.run(bench_core(rounds=int(os.environ.get("BENCH_ROUNDS", "3"))))
     bench_fit()
     acks.main()
+    slack_intake.main()
+    discord_intake.main()
+
+
+def faults() -> None:
+    """The fault matrix at the issue's full durations (`make bench-faults`, a few minutes)."""
+    from bench import discord_faults, slack_faults, storage_faults
+
+    storage_faults.main()
+    slack_faults.main()
+    discord_faults.main()
 
 
 if __name__ == "__main__":
