@@ -19,6 +19,7 @@ import discord
 
 from adapters.cli import build_provider
 from adapters.discord.app import DiscordAdapter
+from bench.acks import every_job_recorded
 from bot.config import Settings
 from bot.intake import BUSY_TEXT
 from bot.service import ImageBot
@@ -90,7 +91,10 @@ async def burst(locked: bool) -> tuple[list[float], dict[int, int]]:
             if locked:
                 holder.execute("COMMIT")
             holder.close()
+            deferred = kinds.get(5, 0)
+            await every_job_recorded(store, deferred)  # the work after each defer is done too
             openai.gate.set()
+            await every_job_recorded(store, deferred, status="done")  # and posted: then close
             await adapter.close()
             await asyncio.gather(runner, return_exceptions=True)
             await bot.stop()
