@@ -640,6 +640,16 @@ class ImageBot:
                 found.append((job, reply))
         return found
 
+    async def unfinalised(self, platform: str, within: float = 86_400.0) -> list[tuple[Job, Reply]]:
+        """Jobs of the last `within` seconds whose outcome was posted but whose status message
+        was never brought to its end, with their outcomes (for the "✅ Done…" line)."""
+        found = []
+        for job in await self.store.jobs.unfinalised(platform, self.clock() - within):
+            reply = await self._result_of(job)
+            if reply is not None:
+                found.append((job, reply))
+        return found
+
     async def _result_of(self, job: Job) -> Reply | None:
         if job.status is JobStatus.FAILED:
             kinds = {kind.value: kind for kind in ErrorKind}

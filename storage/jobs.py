@@ -288,6 +288,20 @@ class JobRepo:
         )
         return [_job(row) for row in rows]
 
+    async def unfinalised(self, platform: str, since: float) -> list[Job]:
+        """Jobs of a platform that ended since `since` whose outcome was posted and whose status
+        message was recorded, but whose status was never brought to its end (the process
+        stopped in between): a status message must not say "working" forever."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs j WHERE j.status IN ('done', 'failed') AND j.platform=? AND j.finished_at>=?"
+            " AND EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'result:%')"
+            " AND EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'status:%')"
+            " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'final:%')"
+            " ORDER BY j.finished_at",
+            (platform, since),
+        )
+        return [_job(row) for row in rows]
+
     # --- posts ----------------------------------------------------------------------------------
     async def record_post(self, job_id: str, platform: str, message_ref: str) -> None:
         await self.db.execute(

@@ -143,6 +143,9 @@ class SlackAdapter:
         for job, reply in await self.bot.undelivered(PLATFORM):
             log.info("job %s [slack]: delivering a result the last run did not post", job.id)
             await self.presenter.deliver_missed(job, reply)
+        for job, reply in await self.bot.unfinalised(PLATFORM):
+            log.info("job %s [slack]: ending a status message the last run left open", job.id)
+            await self.presenter.finish_status(job, reply)
         await self.replay()
 
     async def replay(self) -> None:

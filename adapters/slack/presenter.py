@@ -504,6 +504,8 @@ class SlackPresenter:
         if status is not None:
             text = self._owed_text(job) if owed else self._final_text(job, update, status)
             await self.board.update(status[0], status[1], text, final=True)
+            if not owed:
+                await self._record_final(job, status)
         self._status.pop(job.id, None)
         if owed and result is not None:
             self._keep_trying(job, result)
@@ -520,7 +522,7 @@ class SlackPresenter:
             log.warning("job %s [%s]: still cannot post its result: %s", job.id, PLATFORM, error)
             self._keep_trying(job, result, look=True)
             return
-        await self._finish_status(job, result)
+        await self.finish_status(job, result)
 
     async def _deliver_once(self, job: Job, result: Reply, *, look: bool = True) -> bool:
         """Look for the post in the thread, else post it. False: Slack refused it for good."""
@@ -601,7 +603,7 @@ class SlackPresenter:
                 if refused:
                     return
                 log.info("job %s [%s]: owed result posted", job.id, PLATFORM)
-                await self._finish_status(job, result)
+                await self.finish_status(job, result)
                 return
         finally:
             self._owed.pop(job.id, None)
@@ -621,13 +623,22 @@ class SlackPresenter:
             return False
         return True
 
-    async def _finish_status(self, job: Job, result: Reply) -> None:
+    async def finish_status(self, job: Job, result: Reply) -> None:
+        """Bring a finished job's status message to its end ("✅ Done…", "❌ …"), and record that
+        it was, so a restart in between does not leave it at "Working on it…"."""
         status = await self._find_status(job)
         if status is not None:
             stage = Stage.FAILED if job.status is JobStatus.FAILED else Stage.DONE
             text = self._final_text(job, JobUpdate(job=job, stage=stage, result=result), status)
             await self.board.update(status[0], status[1], text, final=True)
+            await self._record_final(job, status)
         self._status.pop(job.id, None)
+
+    async def _record_final(self, job: Job, status: tuple[str, str]) -> None:
+        try:
+            await self.store.jobs.record_post(job.id, PLATFORM, f"final:{status[0]}:{status[1]}")
+        except Exception as error:  # the status is right on Slack; a restart would only redo it
+            log.warning("job %s [%s]: could not record its final status: %s", job.id, PLATFORM, error)
 
     async def close(self) -> None:
         """Stop retrying owed posts (the next start's catch-up delivers them)."""

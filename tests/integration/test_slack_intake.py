@@ -266,3 +266,28 @@ async def test_stopping_answers_busy_releases_what_is_in_hand_and_the_next_start
         await h.wait_for_files(parent["ts"])
         await h.adapter.wait_idle(10)
         assert len(h.parents()) == 1 and len(fake_openai.requests) == 1
+
+
+async def test_a_status_left_working_by_a_restart_is_ended_on_the_next_start(
+    settings: Settings, slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    async with running_slack(settings, slack) as h:
+        await h.command("/imagine", "a tin robot --n 1")
+        [parent] = await slack.wait_for(lambda: h.parents())
+        await h.wait_for_files(parent["ts"])
+        await slack.wait_for(lambda: "✅ Done" in slack.message(CHANNEL, parent["ts"])["text"])
+        await h.adapter.wait_idle(10)
+    # As if the last run had stopped after posting the result but before ending its status.
+    with sqlite3.connect(settings.database_path) as conn:
+        assert conn.execute("DELETE FROM posts WHERE message_ref LIKE 'final:%'").rowcount == 1
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    await client.chat_update(channel=CHANNEL, ts=parent["ts"], text="🖌️ Working on it…")
+    uploads = len(slack.uploads)
+
+    async with running_slack(settings, slack) as h:
+        await h.adapter.start_http(0, host="127.0.0.1")
+        await slack.wait_for(lambda: "✅ Done" in slack.message(CHANNEL, parent["ts"])["text"])
+        await h.adapter.wait_idle(10)
+        assert (
+            len(slack.uploads) == uploads and len(fake_openai.requests) == 1
+        )  # nothing made or posted again
