@@ -21,6 +21,9 @@ It serves, on 127.0.0.1 with an ephemeral port:
 * ``/files-pri/<team>-<file_id>/<name>`` and ``.../download/<name>``: file downloads. Without a valid
   bot token carrying ``files:read`` they answer an HTML login page with status 200, as Slack does.
 * ``/response/<id>``: ``response_url`` endpoints minted by :meth:`FakeSlack.response_url`.
+* ``/link/?ticket=...``: the Socket Mode WebSocket handed out by ``apps.connections.open`` (which
+  takes the app-level token). It says ``hello``, sends what :meth:`FakeSlack.send_envelope` is given
+  and records every acknowledgement in ``fake.acks``.
 
 It is strict: an unknown method or route answers ``unknown_method``, is recorded in
 ``fake.unexpected`` and makes ``__aexit__`` (and any pending :meth:`FakeSlack.wait_for`) fail.
@@ -38,11 +41,12 @@ import secrets
 import string
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
@@ -98,6 +102,7 @@ DEFAULT_SCOPES = (
 
 # Scope needed by each method (None: no scope needed).
 _METHOD_SCOPES: dict[str, str | None] = {
+    "apps.connections.open": None,  # the app-level token's connections:write, not a bot scope
     "auth.test": None,
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
@@ -579,6 +584,7 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-test",
+        app_token: str = "xapp-test",
         team_id: str = DEFAULT_TEAM_ID,
         team_domain: str = DEFAULT_TEAM_DOMAIN,
         bot_user_id: str = DEFAULT_BOT_USER_ID,
@@ -587,6 +593,7 @@ class FakeSlack:
         scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -618,6 +625,9 @@ class FakeSlack:
         self._answer_holds: dict[str, tuple[Callable[[dict[str, Any]], bool], asyncio.Event]] = {}
         self.held: list[str] = []  # methods of calls that arrived while held (see hold())
         self.dropped: list[str] = []  # held calls whose caller hung up before the release
+        self.sockets: list[web.WebSocketResponse] = []  # open Socket Mode connections, oldest first
+        self.acks: list[dict[str, Any]] = []  # every message the app sent over a socket
+        self._tickets: set[str] = set()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -630,6 +640,7 @@ class FakeSlack:
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._handle_download)
         app.router.add_get("/files-pri/{team_file}/{name}", self._handle_download)
         app.router.add_post("/response/{rid}", self._handle_response_url)
+        app.router.add_get("/link/", self._handle_socket)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -639,6 +650,8 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        for socket in list(self.sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -738,6 +751,39 @@ class FakeSlack:
         answer = self._answer_holds.pop(method, None)
         if answer is not None:
             answer[1].set()
+
+    async def send_envelope(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | str,
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Send a Socket Mode envelope (``slash_commands``, ``interactive`` or ``events_api``) over
+        the newest open connection; returns its envelope id (pass one to send a redelivery).
+        ``payload`` may be a form body (``slash_command_body``) or a JSON one (``event_body``)."""
+        if not self.sockets:
+            raise AssertionError("FakeSlack: no Socket Mode connection is open")
+        if isinstance(payload, str):
+            payload = (
+                json.loads(payload) if payload.startswith("{") else dict(urllib.parse.parse_qsl(payload))
+            )
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id or str(uuid.uuid4()),
+            "payload": dict(payload),
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+        }
+        if kind == "events_api":
+            envelope |= {"retry_attempt": retry_attempt, "retry_reason": retry_reason}
+        await self.sockets[-1].send_json(envelope)
+        return str(envelope["envelope_id"])
+
+    def acked(self, envelope_id: str) -> list[dict[str, Any]]:
+        """The acknowledgements received for ``envelope_id`` (one per delivery acked)."""
+        return [a for a in self.acks if a.get("envelope_id") == envelope_id]
 
     def add_channel(
         self, channel_id: str, *, name: str | None = None, is_member: bool = True, is_private: bool = False
@@ -1001,13 +1047,11 @@ class FakeSlack:
                     raise ValueError(f"unsupported content type {ctype!r}")
         return args
 
-    def _authorized(self, request: web.Request, args: Mapping[str, Any]) -> bool:
+    def _authorized(self, request: web.Request, args: Mapping[str, Any], token: str) -> bool:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            return auth[len("Bearer ") :].strip() == self.bot_token
-        return (
-            args.get("token") == self.bot_token and request.method == "POST" and "token" not in request.query
-        )
+            return auth[len("Bearer ") :].strip() == token
+        return args.get("token") == token and request.method == "POST" and "token" not in request.query
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -1032,7 +1076,9 @@ class FakeSlack:
                 self.dropped.append(method)
                 self._changed()
                 return web.json_response({"ok": False, "error": "caller_gone"})
-        authorized = self._authorized(request, args)
+        # Only apps.connections.open takes the app-level token, and only it.
+        token = self.app_token if method == "apps.connections.open" else self.bot_token
+        authorized = self._authorized(request, args, token)
         args.pop("token", None)
         status, body, headers = 200, None, {}
         if not authorized:
@@ -1064,12 +1110,49 @@ class FakeSlack:
         headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))
         return web.json_response(body, status=status, headers=headers)
 
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            self._unexpected(f"GET {request.path_qs} (Socket Mode ticket not issued or used already)")
+            return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
+        self._tickets.discard(ticket)
+        socket = web.WebSocketResponse()  # autoping: answers the client's pings as Slack does
+        await socket.prepare(request)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.sockets) + 1,
+                "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": self.app_id},
+            }
+        )
+        self.sockets.append(socket)
+        self._changed()
+        try:
+            async for message in socket:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(message.data)
+                except ValueError:
+                    data = None
+                if not isinstance(data, dict) or not data.get("envelope_id"):
+                    self._unexpected(f"Socket Mode message without an envelope_id: {message.data[:200]!r}")
+                    continue
+                self.acks.append(data)
+                self._changed()
+        finally:
+            self.sockets.remove(socket)  # closed by either side, or the app's process died
+            self._changed()
+        return socket
+
     async def _handle_unknown(self, request: web.Request) -> web.Response:
         self._unexpected(f"{request.method} {request.path_qs} (unknown route)")
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
 
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -1179,6 +1262,11 @@ class FakeSlack:
         return {k: v for k, v in msg.items() if k != "channel"}
 
     # -- methods --------------------------------------------------------------------------------
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        ticket = secrets.token_hex(8)
+        self._tickets.add(ticket)
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -643,3 +643,38 @@ async def test_hold_answer_posts_then_waits(fake: FakeSlack, client: AsyncWebCli
     assert not call.done()
     fake.release("chat.postMessage")
     assert (await call)["ok"]
+
+
+# --- Socket Mode ----------------------------------------------------------------------------------
+
+
+async def test_socket_mode_takes_the_app_token_sends_envelopes_and_records_acks(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    from slack_sdk.socket_mode.aiohttp import SocketModeClient
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    with pytest.raises(SlackApiError) as refused:  # the bot token does not open a socket
+        await client.apps_connections_open(app_token=fake.bot_token)
+    assert refused.value.response["error"] == "invalid_auth"
+
+    received: list[dict] = []
+
+    async def listener(socket: SocketModeClient, request) -> None:
+        received.append(request.payload)
+        await socket.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+    socket = SocketModeClient(app_token=fake.app_token, web_client=client)
+    socket.socket_mode_request_listeners.append(listener)
+    await socket.connect()
+    try:
+        await fake.wait_for(lambda: fake.sockets)
+        body = slash_command_body("/imagine", "a cat", fake=fake)
+        first = await fake.send_envelope("slash_commands", body)
+        again = await fake.send_envelope("slash_commands", body, envelope_id=first)  # a redelivery
+        assert again == first
+        await fake.wait_for(lambda: len(fake.acked(first)) == 2)
+        assert received[0]["command"] == "/imagine" and received[0] == received[1]
+    finally:
+        await socket.close()
+    await fake.wait_for(lambda: not fake.sockets)  # the fake sees the app hang up
