@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 current_intake_key: ContextVar[str | None] = ContextVar("imagebot_intake_key", default=None)
 
+BATCH_LIMIT = 200  # requests written in one statement at most (5 parameters each)
 FINISHED_KEEP_SECONDS = 7 * 24 * 3600  # how long a handled request's key is kept for dedupe
 BUSY_TEXT = "I'm busy right now and could not take that in; please try again in a moment."
 GAVE_UP_TEXT = "I could not finish your request after several tries; please send it again."
@@ -53,13 +54,15 @@ class IntakeDesk:
         self.store_timeout = store_timeout
         self.max_attempts = max_attempts
         self._in_flight: set[str] = set()
-        self._late: set[asyncio.Task[Any]] = set()  # stores that outlived their timeout
+        self._late: set[asyncio.Future[Any]] = set()  # stores that outlived their timeout
+        self._batch: list[tuple[tuple[str, str, str, dict[str, Any]], asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def receive(self, platform: str, key: str, kind: str, payload: dict[str, Any]) -> Ticket:
         """Store a delivery before it is acknowledged; what to do with it."""
         if key in self._in_flight:
             return Ticket(Admission.DUPLICATE, key)
-        store = asyncio.ensure_future(self.repo.receive(key, platform, kind, payload))
+        store = self._store(key, platform, kind, payload)
         done, _ = await asyncio.wait({store}, timeout=self.store_timeout)
         if not done:
             # Answered "busy" now; should the write land later, it is dropped at once: the next
@@ -70,22 +73,46 @@ class IntakeDesk:
             log.warning("intake [%s]: storage too slow; answered busy", platform)
             return Ticket(Admission.BUSY, key)
         try:
-            fresh, row = store.result()
+            fresh = store.result()
         except Exception as exc:
             log.warning("intake [%s]: could not store a request (%s); answered busy", platform, exc)
             return Ticket(Admission.BUSY, key)
         if not fresh or key in self._in_flight:
             return Ticket(Admission.DUPLICATE, key)
         self._in_flight.add(key)
-        return Ticket(Admission.HANDLE, key, dict(row.notes))
+        return Ticket(Admission.HANDLE, key)  # a new row has no notes yet
+
+    def _store(self, key: str, platform: str, kind: str, payload: dict[str, Any]) -> asyncio.Future[bool]:
+        """Queue a request for the next group write; the future says whether it was new.
+
+        Arrivals are written together, one statement per burst (group commit): under a burst of
+        deliveries each ack waits for one write, not for every write queued before its own."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._batch.append(((key, platform, kind, payload), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
+        return future
+
+    async def _write_batches(self) -> None:
+        while self._batch:
+            batch, self._batch = self._batch[:BATCH_LIMIT], self._batch[BATCH_LIMIT:]
+            try:
+                stored = await self.repo.receive_many([request for request, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for request, future in batch:
+                if not future.done():
+                    future.set_result(request[0] in stored)
 
     def _close_late(self, key: str) -> Any:
         def closed(task: asyncio.Task[Any]) -> None:
             self._late.discard(task)
             if task.cancelled() or task.exception() is not None:
                 return
-            fresh, _row = task.result()
-            if fresh:
+            if task.result():  # stored after all: drop it
                 dropper = asyncio.ensure_future(self.repo.forget(key))
                 self._late.add(dropper)
                 dropper.add_done_callback(self._late.discard)
@@ -140,6 +167,8 @@ class IntakeDesk:
 
     async def close(self) -> None:
         """Wait for stores that outlived their timeout (and the closing they lead to)."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         while self._late:
             await asyncio.gather(*list(self._late), return_exceptions=True)
             await asyncio.sleep(0)  # let their done-callbacks add what follows

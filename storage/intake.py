@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,23 @@ class IntakeRepo:
         if known is None:  # dropped in between (a late write after a busy answer): store it now
             return await self.receive(key, platform, kind, payload, now=now)
         return False, known
+
+    async def receive_many(self, requests: Sequence[tuple[str, str, str, dict[str, Any]]]) -> set[str]:
+        """Store many requests (key, platform, kind, payload) in one statement, skipping keys
+        already known; the keys stored now. One trip to SQLite for a whole burst of arrivals."""
+        if not requests:
+            return set()
+        now = time.time()
+        rows = ", ".join("(?, ?, ?, ?, 1, ?)" for _ in requests)
+        params: list[Any] = []
+        for key, platform, kind, payload in requests:
+            params += [key, platform, kind, json.dumps(payload, sort_keys=True), now]
+        stored = await self.db.write_returning(
+            f"INSERT INTO intake (key, platform, kind, payload_json, attempts, received_at) VALUES {rows}"
+            " ON CONFLICT (key) DO NOTHING RETURNING key",
+            tuple(params),
+        )
+        return {row["key"] for row in stored}
 
     async def get(self, key: str) -> IntakeRow | None:
         row = await self.db.fetchone("SELECT * FROM intake WHERE key=?", (key,))

@@ -3,6 +3,7 @@ a crash, answered "busy" when storage is too slow, and never two jobs for one re
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -112,5 +113,34 @@ async def test_handled_requests_are_forgotten_after_a_week(data_dir: Path) -> No
         assert await desk.prune() == 1
         assert (await desk.receive("test", "test:old", "command", {})).admission is Admission.HANDLE
         assert (await desk.receive("test", "test:new", "command", {})).admission is Admission.DUPLICATE
+    finally:
+        await store.close()
+
+
+async def test_a_burst_is_stored_together_and_each_key_is_handled_once(data_dir: Path) -> None:
+    store = await open_store(data_dir)
+    try:
+        desk = IntakeDesk(store.intake)
+        writes = 0
+        real = store.intake.receive_many
+
+        async def counted(requests):
+            nonlocal writes
+            writes += 1
+            return await real(requests)
+
+        store.intake.receive_many = counted  # type: ignore[method-assign]
+        keys = [f"test:burst:{k % 10}" for k in range(20)]  # every key delivered twice, at once
+        tickets = await asyncio.gather(*(desk.receive("test", key, "command", {"k": key}) for key in keys))
+        handled = sorted(t.key for t in tickets if t.admission is Admission.HANDLE)
+        assert handled == sorted(set(keys))  # each key once, the copies dropped
+        assert sum(t.admission is Admission.DUPLICATE for t in tickets) == 10
+        assert writes <= 2  # a burst goes to the database together, not one write per request
+    finally:
+        await store.close()
+    store = await open_store(data_dir)  # and every one of them was really stored
+    try:
+        again, _ = await IntakeDesk(store.intake).replayable("test")
+        assert sorted(row.key for row in again) == sorted(set(keys))
     finally:
         await store.close()
