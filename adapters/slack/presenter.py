@@ -526,21 +526,30 @@ class SlackPresenter:
 
     async def _deliver_once(self, job: Job, result: Reply, *, look: bool = True) -> bool:
         """Look for the post in the thread, else post it. False: Slack refused it for good."""
-        ts = await self._find_posted(job) if look else None
+        ts, files_in = await self._find_posted(job, result) if look else (None, False)
         if ts is not None:
             log.info("job %s [%s]: its result was posted before the stop; recording it", job.id, PLATFORM)
             await self.store.jobs.record_post(job.id, PLATFORM, f"result:{job.where.channel}:{ts}")
             return True
+        if files_in and job.status is not JobStatus.FAILED:
+            # The upload went through just before the stop (it carries no metadata, but its
+            # files are named after the result): post only the message that follows it.
+            log.info("job %s [%s]: its files were uploaded before the stop; not again", job.id, PLATFORM)
+            await self.store.jobs.record_post(job.id, PLATFORM, f"upload:{job.where.channel}:-")
         if job.status is JobStatus.FAILED:
             return await self._deliver_failure(job, result)
         await self._deliver_result(job, result)
         return True
 
-    async def _find_posted(self, job: Job) -> str | None:
-        """The ts of this job's result or failure message in its thread (found by metadata), or
-        None. NotPosted when Slack cannot be asked now (so nothing is posted twice)."""
+    async def _find_posted(self, job: Job, result: Reply | None = None) -> tuple[str | None, bool]:
+        """(the ts of this job's result or failure message in its thread, found by metadata, or
+        None; whether the result's files are already in the thread). NotPosted when Slack
+        cannot be asked now (so nothing is posted twice)."""
         if not job.where.thread:
-            return None
+            return None, False
+        views = ([result.grid] if result.grid is not None else list(result.images)) if result else []
+        names = {view.filename for view in views}
+        files_in = False
         cursor: str | None = None
         try:
             while True:
@@ -555,10 +564,12 @@ class SlackPresenter:
                     metadata = message.get("metadata") or {}
                     payload = metadata.get("event_payload") or {}
                     if metadata.get("event_type") in OUR_EVENTS and payload.get("job_id") == job.id:
-                        return str(message["ts"])
+                        return str(message["ts"]), True
+                    if names and any(f.get("name") in names for f in message.get("files") or []):
+                        files_in = True
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:
-                    return None
+                    return None, files_in
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             if _transient(error):
                 raise NotPosted(_describe(error)) from None
@@ -569,7 +580,7 @@ class SlackPresenter:
                 PLATFORM,
                 _describe(error),
             )
-            return None
+            return None, False
 
     def _keep_trying(self, job: Job, result: Reply, *, look: bool = False) -> None:
         if self._closing or job.id in self._owed:

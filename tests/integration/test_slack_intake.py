@@ -291,3 +291,27 @@ async def test_a_status_left_working_by_a_restart_is_ended_on_the_next_start(
         assert (
             len(slack.uploads) == uploads and len(fake_openai.requests) == 1
         )  # nothing made or posted again
+
+
+async def test_files_uploaded_just_before_a_stop_are_not_uploaded_again(
+    settings: Settings, slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    async with running_slack(settings, slack) as h:
+        await h.command("/imagine", "a glass whale --n 2")
+        [parent] = await slack.wait_for(lambda: h.parents())
+        await h.wait_for_files(parent["ts"])
+        actions = await h.wait_for_actions(parent["ts"])
+        await h.adapter.wait_idle(10)
+    # As if the last run had stopped right after the upload: no record of it, no buttons message.
+    with sqlite3.connect(settings.database_path) as conn:
+        conn.execute("DELETE FROM posts WHERE message_ref LIKE 'result:%' OR message_ref LIKE 'upload:%'")
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    await client.chat_delete(channel=CHANNEL, ts=actions["ts"])
+    uploads = len(slack.uploads)
+
+    async with running_slack(settings, slack) as h:
+        await h.adapter.start_http(0, host="127.0.0.1")
+        await h.wait_for_actions(parent["ts"])  # the buttons come back...
+        await h.adapter.wait_idle(10)
+        assert len(slack.uploads) == uploads  # ...and the images are not uploaded a second time
+        assert len(h.file_messages(parent["ts"])) == 1
