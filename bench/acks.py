@@ -37,7 +37,8 @@ def summary(name: str, latencies: list[float]) -> str:
     )
 
 
-def settings_for(data_dir: Path, openai: FakeOpenAI, **extra: object) -> Settings:
+def settings_for(data_dir: Path, openai: FakeOpenAI, *, queued: int = BURST, **extra: object) -> Settings:
+    """Settings for a benchmark bot on the fake OpenAI (no partial previews, room for `queued`)."""
     return Settings(
         _env_file=None,
         imagebot_data_dir=data_dir,
@@ -45,7 +46,7 @@ def settings_for(data_dir: Path, openai: FakeOpenAI, **extra: object) -> Setting
         openai_api_key="sk-test",
         openai_base_url=openai.base_url,
         imagebot_partial_images=0,
-        imagebot_user_max_queued=BURST,
+        imagebot_user_max_queued=queued,
         **extra,
     )
 

@@ -19,7 +19,7 @@ import discord
 
 from adapters.cli import build_provider
 from adapters.discord.app import DiscordAdapter
-from bot.config import Settings
+from bench.acks import settings_for
 from bot.service import ImageBot
 from storage.store import Store
 from tests.fakes.discord_api import FakeDiscord
@@ -36,16 +36,8 @@ async def run(status: int, seconds: float, retry_after: float) -> tuple[dict[str
         fake.make_guild("Bench", channels=["general"])
         channel = next(c["id"] for c in fake.channels.values() if c.get("name") == "general")
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                _env_file=None,
-                imagebot_data_dir=Path(tmp),
-                imagebot_provider="openai",
-                openai_api_key="sk-test",
-                openai_base_url=openai.base_url,
-                imagebot_partial_images=0,
-                imagebot_user_max_queued=JOBS,
-                discord_token=fake.token,
-                discord_api_base_url=fake.api_base,
+            settings = settings_for(
+                Path(tmp), openai, queued=JOBS, discord_token=fake.token, discord_api_base_url=fake.api_base
             )
             store = await Store.open(settings.database_path, settings.blobs_dir)
             bot = ImageBot(settings, store, build_provider(settings))

@@ -633,18 +633,17 @@ class ImageBot:
         """Outcomes of the last `within` seconds that were recorded but never posted (results, and
         failure messages with their Retry button), so an adapter can deliver them after a restart
         (at least once, never lost)."""
-        found = []
-        for job in await self.store.jobs.undelivered(platform, self.clock() - within):
-            reply = await self._result_of(job)
-            if reply is not None:
-                found.append((job, reply))
-        return found
+        return await self._with_outcomes(await self.store.jobs.undelivered(platform, self.clock() - within))
 
     async def unfinalised(self, platform: str, within: float = 86_400.0) -> list[tuple[Job, Reply]]:
         """Jobs of the last `within` seconds whose outcome was posted but whose status message
         was never brought to its end, with their outcomes (for the "✅ Done…" line)."""
+        return await self._with_outcomes(await self.store.jobs.unfinalised(platform, self.clock() - within))
+
+    async def _with_outcomes(self, jobs: list[Job]) -> list[tuple[Job, Reply]]:
+        """Each finished job with its outcome as posted (result or failure message)."""
         found = []
-        for job in await self.store.jobs.unfinalised(platform, self.clock() - within):
+        for job in jobs:
             reply = await self._result_of(job)
             if reply is not None:
                 found.append((job, reply))

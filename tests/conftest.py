@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -26,6 +27,14 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A fake Discord with one server ("Studio") and its #general channel."""
+    async with FakeDiscord() as fake:
+        fake.make_guild("Studio", channels=["general"])
         yield fake
 
 

@@ -25,13 +25,6 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.test_bad_input import png
 
 
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        fake.make_guild("Studio", channels=["general"])
-        yield fake
-
-
 def settings_for(data_dir: Path, discord_fake: FakeDiscord, openai_fake: FakeOpenAI, **extra: object):
     values = {
         "imagebot_provider": "openai",

@@ -4,12 +4,10 @@ case what they say is wrong."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import discord
-import pytest
 
 from adapters.discord.files import is_image
 from tests.fakes.discord_api import FakeDiscord
@@ -23,13 +21,6 @@ from tests.integration.test_discord_adapter import (
 )
 
 MB = 1024 * 1024
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        fake.make_guild("Studio", channels=["general"])
-        yield fake
 
 
 def downloads(fake: FakeDiscord) -> list[str]:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.intake import BUSY_TEXT
 from tests.fakes.discord_api import FakeDiscord
@@ -25,13 +22,6 @@ from tests.integration.test_discord_adapter import (
     original_containing,
     settings_for,
 )
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        fake.make_guild("Studio", channels=["general"])
-        yield fake
 
 
 def jobs_in(data_dir: Path) -> int:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -25,13 +22,6 @@ from tests.integration.test_discord_adapter import (
     original_containing,
     settings_for,
 )
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        fake.make_guild("Studio", channels=["general"])
-        yield fake
 
 
 def hostile_text(fake: FakeDiscord) -> str:

@@ -3,22 +3,12 @@ one clean line, within Discord's 100 characters, never empty."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from adapters.discord.commands import thread_name
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.test_discord_adapter import discord_bot, imagine, settings_for
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        fake.make_guild("Studio", channels=["general"])
-        yield fake
 
 
 async def test_thread_is_named_after_the_prompt_without_flags_or_control_characters(
