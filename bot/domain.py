@@ -31,6 +31,10 @@ class SessionKey:
     channel: str
     thread: str
 
+    def same_workspace(self, other: SessionKey) -> bool:
+        """Whether both are in one workspace (a Slack team, a Discord server) of one platform."""
+        return (self.platform, self.workspace) == (other.platform, other.workspace)
+
 
 @dataclass(frozen=True)
 class UserRef:
@@ -243,6 +247,11 @@ class SpendLimit:
     budget_usd: float
     since: float  # start of the budget period (epoch seconds)
     requester: str | None = None  # UserRef.key for a person's budget; None for the workspace's
+
+    def crossed_by(self, spent_usd: float, reserved_usd: float, cost_usd: float) -> bool:
+        """Whether a job costing `cost_usd` would take this budget past its limit (exactly at the
+        limit is allowed; float rounding well below a cent is not counted)."""
+        return spent_usd + reserved_usd + cost_usd > self.budget_usd + 1e-9
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ class JobRunner:
     async def cancel(self, job_id: str, actor: UserRef, where: SessionKey) -> Job:
         """Cancel a queued or running job of the workspace of `where` (any other is 'not found')."""
         job = self.active_job(job_id)
-        if job is not None and (job.where.platform, job.where.workspace) != (where.platform, where.workspace):
+        if job is not None and not job.where.same_workspace(where):
             job = None
         if job is None:
             raise BotError(ErrorKind.NOT_FOUND, f"Job `{job_id}` is not queued or running.")

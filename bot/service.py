@@ -524,7 +524,7 @@ class ImageBot:
         waiting = len(entries) - running
         lines = [f"{running} running, {waiting} waiting."]
         for entry in entries:
-            if not _same_workspace(entry.job.where, where):
+            if not entry.job.where.same_workspace(where):
                 continue  # another workspace's jobs are never listed, not even to admins
             if entry.job.requester.key != actor.key and not actor.is_admin:
                 continue
@@ -542,7 +542,7 @@ class ImageBot:
                 mine = [
                     e.job
                     for e in self.runner.entries()
-                    if e.job.requester.key == actor.key and _same_workspace(e.job.where, where)
+                    if e.job.requester.key == actor.key and e.job.where.same_workspace(where)
                 ]
                 if not mine:
                     raise BotError(ErrorKind.NOT_FOUND, "You have no job queued or running.")
@@ -785,9 +785,8 @@ class ImageBot:
         budget; the job's record makes the same check again in one transaction."""
         for limit in limits:
             spent, reserved = await self.store.jobs.committed(limit)
-            refusal = SpendRefusal(limit, spent, reserved)
-            if spent + reserved + cost > limit.budget_usd + 1e-9:
-                raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, cost))
+            if limit.crossed_by(spent, reserved, cost):
+                raise BotError(ErrorKind.QUOTA, budget_refusal(SpendRefusal(limit, spent, reserved), cost))
 
     async def _submit(
         self,
@@ -993,10 +992,6 @@ def _with_size_note(
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _same_workspace(a: SessionKey, b: SessionKey) -> bool:
-    return (a.platform, a.workspace) == (b.platform, b.workspace)
 
 
 def _index(arg: str | None, count: int) -> int:

@@ -46,23 +46,6 @@ class IntakeRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def receive(
-        self, key: str, platform: str, kind: str, payload: dict[str, Any], *, now: float | None = None
-    ) -> tuple[bool, IntakeRow]:
-        """Store a request unless its key is known: (True, row) the first time, else (False, the
-        stored row), in one short transaction."""
-        stored = await self.db.write_returning(
-            "INSERT INTO intake (key, platform, kind, payload_json, attempts, received_at)"
-            " VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (key) DO NOTHING RETURNING *",
-            (key, platform, kind, json.dumps(payload, sort_keys=True), time.time() if now is None else now),
-        )
-        if stored:
-            return True, _row(stored[0])
-        known = await self.get(key)  # a repeat: read the row it repeats (no write lock needed)
-        if known is None:  # dropped in between (a late write after a busy answer): store it now
-            return await self.receive(key, platform, kind, payload, now=now)
-        return False, known
-
     async def receive_many(self, requests: Sequence[tuple[str, str, str, dict[str, Any]]]) -> set[str]:
         """Store many requests (key, platform, kind, payload) in one statement, skipping keys
         already known; the keys stored now. One trip to SQLite for a whole burst of arrivals."""

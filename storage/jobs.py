@@ -40,9 +40,6 @@ def spec_from_json(text: str) -> JobSpec:
 
 Fetch = Callable[[str, tuple], Awaitable[float]]  # one scalar from a query
 
-# Budgets are compared in dollars; allow for float rounding well below a cent.
-_CENT_FRACTION = 1e-9
-
 
 async def _committed(fetch: Fetch, limit: SpendLimit) -> tuple[float, float]:
     person = " AND requester=?" if limit.requester is not None else ""
@@ -121,7 +118,7 @@ class JobRepo:
         async with self.db.transaction() as conn:
             for limit in limits:
                 spent, reserved = await _committed(_scalar_in(conn), limit)
-                if spent + reserved + job.reserved_usd > limit.budget_usd + _CENT_FRACTION:
+                if limit.crossed_by(spent, reserved, job.reserved_usd):
                     return SpendRefusal(limit, spent, reserved)
             await conn.execute(
                 "INSERT INTO jobs (id, session_id, platform, workspace, channel, thread, requester_json,"

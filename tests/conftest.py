@@ -10,6 +10,7 @@ import pytest
 from bot.config import Settings
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -35,6 +36,13 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     """A fake Discord with one server ("Studio") and its #general channel."""
     async with FakeDiscord() as fake:
         fake.make_guild("Studio", channels=["general"])
+        yield fake
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack Web API (and Socket Mode) with one workspace."""
+    async with FakeSlack() as fake:
         yield fake
 
 

@@ -202,12 +202,6 @@ async def running_slack(
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings(data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI) -> Settings:
     return slack_settings(data_dir, slack, fake_openai)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,6 @@ from tests.integration.test_slack_adapter import ALICE, running_slack, slack_set
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n"
 LIMIT = 256 * 1024
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 def fetcher(slack: FakeSlack, max_bytes: int = LIMIT) -> FileFetcher:

@@ -40,12 +40,6 @@ def sign(body: bytes, *, secret: str = SECRET, timestamp: str | None = None) -> 
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def served(
     data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> AsyncIterator[tuple[Harness, str]]:

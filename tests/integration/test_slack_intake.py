@@ -40,12 +40,6 @@ from tests.integration.test_slack_adapter import (
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings(data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI) -> Settings:
     return slack_settings(data_dir, slack, fake_openai)
 
@@ -70,8 +64,7 @@ async def store_unfinished(
     """What a run that acked a request and died before finishing it leaves in the database."""
     store = await Store.open(settings.database_path, settings.blobs_dir)
     try:
-        fresh, _ = await store.intake.receive(key, "slack", kind, payload)
-        assert fresh
+        assert await store.intake.receive_many([(key, "slack", kind, payload)]) == {key}
         for name, value in notes.items():
             await store.intake.note(key, name, value)
     finally:

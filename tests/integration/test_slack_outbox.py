@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ from tests.integration.test_slack_adapter import ALICE, CHANNEL, Harness, runnin
 FAULT_SECONDS = 2  # the 25 s (429s) and 15 s (upload-URL 500s), scaled down
 N = 3
 UPLOAD_STEPS = ("files.getUploadURLExternal", "files.completeUploadExternal")
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 def job_id_of(parent: dict[str, Any]) -> str:
