@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.models import MODELS, RETIRED
+from bot.model_catalog import MODELS, RETIRED
 
 # Estimated USD per 1M tokens. The SDK carries no prices, so these are configurable
 # (IMAGEBOT_PRICES) and every cost we show is labelled an estimate.

@@ -25,7 +25,7 @@ from typing import Any
 
 from storage.intake import IntakeRepo, IntakeRow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 current_intake_key: ContextVar[str | None] = ContextVar("imagebot_intake_key", default=None)
 

@@ -21,7 +21,7 @@ from bot.errors import BotError, ErrorKind, storage_error
 from bot.retry import persist
 from storage.jobs import JobRepo
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reported as failed
 

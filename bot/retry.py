@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from bot.errors import ErrorKind, storage_error
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 T = TypeVar("T")
 FIRST_DELAY = 0.05

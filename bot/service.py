@@ -37,18 +37,18 @@ from bot.domain import (
     UserRef,
 )
 from bot.errors import BotError, ErrorKind, invalid, storage_error
+from bot.executor import HEADLINES, Executor
 from bot.help import SLASH_COMMANDS, help_text
 from bot.intake import IntakeDesk, current_intake_key
 from bot.jobs import JobRunner, Presenter
-from bot.models import MODELS, ModelInfo, model_info
-from bot.operations import HEADLINES, Executor
+from bot.model_catalog import MODELS, ModelInfo, model_info
 from bot.preferences import SCOPES, Scope, combine, describe, layered, scope_key, updated
 from bot.providers.base import Provider
 from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
 from bot.text import display_text
 from storage.store import Store
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 NO_OVERRIDES = OptionOverrides()
 OpenSession = Callable[[], Awaitable[SessionKey]]

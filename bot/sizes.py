@@ -1,7 +1,7 @@
 """Size rules for the GPT Image models: checking sizes, turning aspect ratios into sizes and
 planning canvases for upscale, zoom out and change-aspect.
 
-Pure arithmetic over the capability table in `bot.models`; reading flags out of chat text is
+Pure arithmetic over the capability table in `bot.model_catalog`; reading flags out of chat text is
 `bot.options`' job. Every rejection is a `bot.errors.invalid(...)` whose message is shown to the
 person verbatim, so each one names the rule that was broken and, when it is easy, a size that works.
 """
@@ -13,7 +13,7 @@ import re
 
 from bot.domain import Placement
 from bot.errors import invalid
-from bot.models import MODELS, STANDARD_SIZES, ModelInfo, SizeRules
+from bot.model_catalog import MODELS, STANDARD_SIZES, ModelInfo, SizeRules
 
 # An upscale that adds less than this much area is not worth a paid request.
 MIN_UPSCALE_GAIN = 1.25

@@ -23,7 +23,7 @@ import aiosqlite
 
 from bot.errors import BotError, ErrorKind
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 LOCK_FILENAME = "imagebot.lock"
 # SQLite's primary result codes that mean "this file is damaged" (the extended codes share them).

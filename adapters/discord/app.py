@@ -15,7 +15,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.commands import register_commands, session_opener
+from adapters.discord.commands import open_session_for, register_commands
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
 from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
@@ -27,7 +27,7 @@ from bot.errors import BotError
 from bot.replies import error_reply
 from bot.service import ImageBot
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread)
 _MENTION = re.compile(r"<@!?(\d+)>")
@@ -407,8 +407,8 @@ class DiscordAdapter:
             return
         (upload,) = uploads
         where = where_of(interaction.channel, interaction.guild_id)
-        opener, created = session_opener(interaction, where, instruction, self, delivery)
-        reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=opener)
+        open_session, created = open_session_for(interaction, where, instruction, self, delivery)
+        reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=open_session)
         await self.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
     # --- thread replies -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from discord import app_commands
 from adapters.discord.components import MODAL_PREFIX, edit_form
 from bot.domain import OptionOverrides, SessionKey
 from bot.errors import BotError, ErrorKind
-from bot.models import known_models
+from bot.model_catalog import known_models
 from bot.options import split_flags
 from bot.text import display_text
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from adapters.discord.app import DiscordAdapter
     from adapters.discord.intake import Delivery
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 Aspect = Literal["1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9"]
 Quality = Literal["auto", "low", "medium", "high", "xhigh", "max"]
@@ -104,9 +104,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             overrides = OptionOverrides(
                 aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
             )
-            opener, created = session_opener(interaction, where, prompt, adapter, delivery)
+            open_session, created = open_session_for(interaction, where, prompt, adapter, delivery)
             reply = await bot.imagine(
-                adapter.actor(interaction), where, prompt, overrides, refs, open_session=opener
+                adapter.actor(interaction), where, prompt, overrides, refs, open_session=open_session
             )
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
@@ -126,9 +126,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             if uploads is None:
                 return
             upload, mask_upload = uploads[0], (uploads[1] if mask else None)
-            opener, created = session_opener(interaction, where, instruction, adapter, delivery)
+            open_session, created = open_session_for(interaction, where, instruction, adapter, delivery)
             reply = await bot.edit_upload(
-                adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=opener
+                adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=open_session
             )
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
@@ -214,8 +214,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
                 return
             (upload,) = uploads
             title = f"Variations of {upload.filename}"
-            opener, created = session_opener(interaction, where, title, adapter, delivery)
-            reply = await bot.vary_upload(adapter.actor(interaction), where, upload, open_session=opener)
+            open_session, created = open_session_for(interaction, where, title, adapter, delivery)
+            reply = await bot.vary_upload(
+                adapter.actor(interaction), where, upload, open_session=open_session
+            )
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
 
@@ -233,7 +235,7 @@ def thread_name(title: str) -> str:
     return display_text(prompt, THREAD_NAME_LIMIT) or FALLBACK_THREAD_NAME
 
 
-def session_opener(
+def open_session_for(
     interaction: discord.Interaction,
     where: SessionKey,
     title: str,

@@ -20,7 +20,7 @@ from bot.errors import BotError, ErrorKind, invalid
 from bot.imaging import DEFAULT_MAX_BYTES
 from bot.text import display_text
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 IMAGE_HINT = "I can use PNG, JPEG or WebP"
 CHUNK = 64 * 1024

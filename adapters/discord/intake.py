@@ -33,7 +33,7 @@ from adapters.discord.components import BUTTON_TEMPLATE, MODAL_PREFIX
 from adapters.discord.presenter import PLATFORM
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission, IntakeDesk
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 _BUTTON = re.compile(BUTTON_TEMPLATE)
 STOP_GRACE = 5.0  # seconds a graceful stop waits for requests being handled before releasing them

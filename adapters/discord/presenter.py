@@ -24,7 +24,7 @@ import discord
 from adapters.discord.render import MessageParts, render, trim
 from bot.domain import Job, JobUpdate, Reply, Stage
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 DEFAULT_FILE_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 PLATFORM = "discord"

@@ -43,7 +43,7 @@ from bot.config import Settings
 from bot.service import ImageBot
 from storage.dedupe import forget_before
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 EVENTS_PATH = "/slack/events"  # Bolt's default: events, commands and interactivity on one path
 

@@ -24,7 +24,7 @@ from bot.errors import BotError, ErrorKind, invalid
 from bot.imaging import DEFAULT_MAX_BYTES
 from bot.text import display_text
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 SLACK_FILE_DOMAINS = ("slack.com", "slack-edge.com", "slack-gov.com")
 MAX_REDIRECTS = 3

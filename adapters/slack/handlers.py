@@ -43,7 +43,7 @@ from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
 from bot.service import ImageBot
 from storage.intake import IntakeRow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 IMAGINE_COMMAND = "/imagine"
 ADMIN_COMMAND = "/imagebot"
@@ -454,7 +454,7 @@ class SlackHandlers:
             return
         opened: dict[str, str] = {}
 
-        async def open_thread() -> SessionKey:
+        async def open_session() -> SessionKey:
             # Posted only once the core knows the id, so an unknown one never flashes a message.
             try:
                 ts = await self.poster.post(
@@ -466,7 +466,7 @@ class SlackHandlers:
             return SessionKey(PLATFORM, team, channel, ts)
 
         reply = await self.bot.show(
-            actor, SessionKey(PLATFORM, team, channel, ""), ident, open_session=open_thread
+            actor, SessionKey(PLATFORM, team, channel, ""), ident, open_session=open_session
         )
         if reply.error_kind or reply.ephemeral:
             if "ts" in opened:

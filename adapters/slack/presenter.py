@@ -29,7 +29,7 @@ from bot import imaging
 from bot.domain import Button, Job, JobStatus, JobUpdate, Operation, Reply, Stage
 from storage.store import Store
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 PLATFORM = "slack"
 # Slack's documented per-file maximum; larger results are re-encoded to fit (imaging.fit_under).

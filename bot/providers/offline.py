@@ -21,7 +21,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from bot import imaging
 from bot.errors import invalid
-from bot.models import SizeRules
+from bot.model_catalog import SizeRules
 from bot.providers.base import GeneratedImage, InputImage, OnPartial, ProviderRequest, ProviderResult
 
 LABEL = "offline preview"

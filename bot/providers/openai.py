@@ -13,10 +13,10 @@ from PIL import Image
 
 from bot.domain import Usage
 from bot.errors import BotError, ErrorKind
-from bot.models import model_info
+from bot.model_catalog import model_info
 from bot.providers.base import GeneratedImage, OnPartial, ProviderRequest, ProviderResult
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 _SAFETY_CODES = {"moderation_blocked", "content_policy_violation", "image_content_policy_violation"}
 _CATEGORIES = re.compile(r"safety_violations=\[([^\]]*)\]")

@@ -39,12 +39,12 @@ async def test_a_job_that_would_cross_the_budget_is_refused_with_the_figures(
     async with running_bot(settings) as (bot, _presenter):
         opened = []
 
-        async def open_thread() -> SessionKey:
+        async def open_session() -> SessionKey:
             opened.append(True)
             return THREAD
 
         big = await bot.imagine(
-            ALICE, THREAD, f"{PROMPT} --size 3840x2160 --quality high --n 1", open_session=open_thread
+            ALICE, THREAD, f"{PROMPT} --size 3840x2160 --quality high --n 1", open_session=open_session
         )
         cost = estimate("3840x2160", 1, "high")
         assert cost > 0.50

@@ -52,7 +52,7 @@ class _Seen(logging.Handler):
 
 async def test_a_generated_image_waits_out_a_full_disk(data_dir: Path, small_blob_disk: Path) -> None:  # noqa: F811
     seen = _Seen("saving an image failed")
-    logging.getLogger("bot.retry").addHandler(seen)
+    logging.getLogger("imagebot.bot.retry").addHandler(seen)
     try:
         async with running_bot(make_settings(data_dir, imagebot_storage_patience_seconds=30)) as (
             bot,
@@ -66,7 +66,7 @@ async def test_a_generated_image_waits_out_a_full_disk(data_dir: Path, small_blo
             done = await presenter.final(queued.job_id, timeout=15)
             assert done.stage is Stage.DONE and len(done.result.images) == 2
     finally:
-        logging.getLogger("bot.retry").removeHandler(seen)
+        logging.getLogger("imagebot.bot.retry").removeHandler(seen)
 
 
 @pytest.mark.parametrize("status", ["queued", "running"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import ImageOptions, OptionOverrides
-from bot.models import MODELS, RETIRED
+from bot.model_catalog import MODELS, RETIRED
 from bot.options import (
     FLAG_ALIASES,
     KNOWN_FLAGS,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain import Placement
 from bot.errors import BotError
-from bot.models import MODELS, STANDARD_SIZES, ModelInfo
+from bot.model_catalog import MODELS, STANDARD_SIZES, ModelInfo
 from bot.sizes import (
     MIN_UPSCALE_GAIN,
     aspect_placement,
@@ -512,7 +512,7 @@ def test_images_without_pixels_are_refused(call):
     ],
 )
 def test_standard_size_like_is_what_ar_would_pick(size, expected) -> None:
-    from bot.models import MODELS
+    from bot.model_catalog import MODELS
     from bot.sizes import standard_size_like
 
     assert standard_size_like(*size, MODELS["gpt-image-2"]) == expected

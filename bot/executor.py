@@ -15,14 +15,14 @@ from bot.costs import estimate_cost
 from bot.domain import ImageSet, Job, Operation, Reply, StoredImage, Usage
 from bot.errors import BotError, ErrorKind
 from bot.jobs import Progress
-from bot.models import model_info
+from bot.model_catalog import model_info
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
 from bot.replies import EXTENSIONS, set_reply, single_reply
 from bot.retry import persist
 from storage.jobs import UsageRow
 from storage.store import Store
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"imagebot.{__name__}")
 
 LOCAL_RESAMPLE = "local resample"
 
