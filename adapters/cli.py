@@ -20,8 +20,8 @@ import aiohttp
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
+from adapters.composition import close_bot, open_bot
 from bot.config import Settings
-from bot.providers.base import Provider
 from bot.service import ImageBot
 from storage.db import (
     DatabaseCorrupt,
@@ -32,7 +32,6 @@ from storage.db import (
     lock_holder,
     quick_check,
 )
-from storage.store import Store
 
 log = logging.getLogger("imagebot")
 
@@ -73,38 +72,6 @@ def describe_validation_error(error: ValidationError) -> list[str]:
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{name}: {message}")
     return lines
-
-
-def build_provider(settings: Settings) -> Provider:
-    if settings.provider_name == "openai":
-        from bot.providers.openai import OpenAIProvider
-
-        assert settings.openai_api_key is not None
-        return OpenAIProvider(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            organization=settings.openai_org_id,
-            project=settings.openai_project_id,
-            timeout=settings.imagebot_openai_timeout,
-            max_retries=settings.imagebot_openai_max_retries,
-            moderation=settings.imagebot_moderation,
-            partial_images=settings.imagebot_partial_images,
-        )
-    from bot.providers.offline import OfflineProvider
-
-    return OfflineProvider()
-
-
-async def open_bot(settings: Settings) -> ImageBot:
-    store = await Store.open(settings.database_path, settings.blobs_dir)
-    return ImageBot(settings, store, build_provider(settings))
-
-
-async def close_bot(bot: ImageBot) -> None:
-    """Shut down in order: stop jobs, close the provider's client, close the database."""
-    await bot.stop()
-    await bot.provider.close()
-    await bot.store.close()
 
 
 async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) -> int:

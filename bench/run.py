@@ -26,11 +26,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from adapters.composition import assemble
 from bot import imaging
 from bot.config import Settings
 from bot.domain import SessionKey, Stage, UserRef
 from bot.providers.offline import OfflineProvider
-from bot.service import ImageBot
 from storage.store import Store
 
 USER = UserRef("bench", "u1", "Bench")
@@ -65,7 +65,7 @@ async def bench_core(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, imagebot_data_dir=Path(tmp), imagebot_provider="offline")
         store = await Store.open(settings.database_path, settings.blobs_dir)
-        bot = ImageBot(settings, store, OfflineProvider())
+        bot = assemble(settings, store, OfflineProvider())
         waiter = Waiter()
         bot.register_presenter("bench", waiter)
         await bot.start()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.records import ImageParams
 from bot.text import display_text
 
 Quality = Literal["low", "medium", "high", "xhigh", "max", "auto"]
@@ -153,7 +154,7 @@ class StoredImage:
     height: int
     operation: Operation
     prompt: str
-    params: dict[str, object]
+    params: ImageParams
     requester: str  # UserRef.key
     created_at: float
     parents: tuple[str, ...] = ()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -16,11 +15,11 @@ from bot.domain import ImageSet, Job, Operation, Reply, StoredImage, Usage
 from bot.errors import BotError, ErrorKind
 from bot.jobs import Progress
 from bot.model_catalog import model_info
+from bot.ports import Storage
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
+from bot.records import ImageParams, UsageRow
 from bot.replies import EXTENSIONS, set_reply, single_reply
 from bot.retry import persist
-from storage.jobs import UsageRow
-from storage.store import Store
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -80,7 +79,7 @@ class Plan:
 class Executor:
     def __init__(
         self,
-        store: Store,
+        store: Storage,
         provider: Provider,
         prices_for: Callable[[str], dict[str, float]],
         new_id: Callable[[], str],
@@ -199,18 +198,18 @@ class Executor:
         # A local resample says so, never the provider's label (it did not make this image).
         if plan.request is None:
             label = result.label
-        params: dict[str, object] = dataclasses.asdict(spec.options) | {
-            "provider": self.provider.name,
-            "requester_name": job.requester.label,
-        }
-        if plan.request and plan.request.prompt != spec.prompt:
-            params["instruction"] = plan.request.prompt
-        if _keeps_upscale(spec.operation, sources):
-            params["upscaled"] = True  # so its variations are not rendered (and paid) at this size
-        if spec.zoom:
-            params["zoom"] = spec.zoom
-        if spec.aspect:
-            params["aspect"] = spec.aspect
+        count = len(result.images)
+        params = ImageParams.of_options(
+            spec.options,
+            n=count,
+            provider=self.provider.name,
+            requester_name=job.requester.label,
+            instruction=plan.request.prompt if plan.request and plan.request.prompt != spec.prompt else None,
+            # an upscale's variations are not rendered (and paid) at its size
+            upscaled=_keeps_upscale(spec.operation, sources),
+            zoom=spec.zoom or None,
+            aspect=spec.aspect or None,
+        )
         stored: list[StoredImage] = []
         for index, generated in enumerate(result.images, start=1):
             # The file exists before any row names it; the image is paid for, so a full disk
@@ -230,7 +229,7 @@ class Executor:
                     height=generated.height,
                     operation=spec.operation,
                     prompt=spec.prompt,
-                    params=params | {"n": count},
+                    params=params,
                     requester=job.requester.key,
                     created_at=now,
                     parents=spec.sources,
@@ -297,4 +296,4 @@ def _keeps_upscale(op: Operation, sources: list[StoredImage]) -> bool:
         return True
     first = sources[0] if sources else None
     inherits = op in (Operation.EDIT, Operation.ZOOM_OUT, Operation.ASPECT, Operation.REMOVE_BG)
-    return bool(inherits and first and (first.operation is Operation.UPSCALE or first.params.get("upscaled")))
+    return bool(inherits and first and (first.operation is Operation.UPSCALE or first.params.upscaled))

@@ -23,7 +23,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.intake import IntakeRepo, IntakeRow
+from bot.ports import IntakeRepository
+from bot.records import IntakeRequest, IntakeRow
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -49,13 +50,13 @@ class Ticket:
 
 
 class IntakeDesk:
-    def __init__(self, repo: IntakeRepo, *, store_timeout: float = 1.0, max_attempts: int = 3) -> None:
+    def __init__(self, repo: IntakeRepository, *, store_timeout: float = 1.0, max_attempts: int = 3) -> None:
         self.repo = repo
         self.store_timeout = store_timeout
         self.max_attempts = max_attempts
         self._in_flight: set[str] = set()
         self._late: set[asyncio.Future[Any]] = set()  # stores that outlived their timeout
-        self._batch: list[tuple[tuple[str, str, str, dict[str, Any]], asyncio.Future[bool]]] = []
+        self._batch: list[tuple[IntakeRequest, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def receive(self, platform: str, key: str, kind: str, payload: dict[str, Any]) -> Ticket:
@@ -88,7 +89,7 @@ class IntakeDesk:
         Arrivals are written together, one statement per burst (group commit): under a burst of
         deliveries each ack waits for one write, not for every write queued before its own."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._batch.append(((key, platform, kind, payload), future))
+        self._batch.append((IntakeRequest(key, platform, kind, payload), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_batches())
         return future
@@ -105,7 +106,7 @@ class IntakeDesk:
                 continue
             for request, future in batch:
                 if not future.done():
-                    future.set_result(request[0] in stored)
+                    future.set_result(request.key in stored)
 
     def _close_late(self, key: str) -> Any:
         def closed(task: asyncio.Task[Any]) -> None:

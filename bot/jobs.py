@@ -18,8 +18,8 @@ from typing import Protocol
 from bot.costs import budget_refusal
 from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, SpendLimit, Stage, UserRef
 from bot.errors import BotError, ErrorKind, storage_error
+from bot.ports import JobRepository
 from bot.retry import persist
-from storage.jobs import JobRepo
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -57,7 +57,7 @@ class QueueEntry:
 class JobRunner:
     def __init__(
         self,
-        repo: JobRepo,
+        repo: JobRepository,
         execute: Execute,
         describe_failure: DescribeFailure,
         *,

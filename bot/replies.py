@@ -7,7 +7,7 @@ import asyncio
 from bot import imaging
 from bot.domain import Button, Caption, ImageSet, ImageView, Job, Reply, StoredImage
 from bot.errors import BotError
-from storage.blobs import BlobStore
+from bot.ports import BlobStorage
 
 EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
 
@@ -58,7 +58,7 @@ def caption_for(image: StoredImage, requester_label: str) -> Caption:
     return Caption(
         short_id=image.id,
         prompt=image.prompt,
-        model=str(image.params.get("model", "")),
+        model=image.params.model,
         size=image.size,
         requester=requester_label,
         label=image.label,
@@ -69,13 +69,13 @@ def filename_for(image: StoredImage) -> str:
     return f"imagebot-{image.id}.{EXTENSIONS.get(image.mime, 'png')}"
 
 
-async def view_of(image: StoredImage, blobs: BlobStore) -> ImageView:
+async def view_of(image: StoredImage, blobs: BlobStorage) -> ImageView:
     data = await blobs.get(image.blob)
     return ImageView(image.id, filename_for(image), data, image.mime, image.width, image.height)
 
 
 async def single_reply(
-    image: StoredImage, blobs: BlobStore, requester_label: str, headline: str, *, job_id: str | None = None
+    image: StoredImage, blobs: BlobStorage, requester_label: str, headline: str, *, job_id: str | None = None
 ) -> Reply:
     """One image at full resolution with its finishing buttons."""
     caption = caption_for(image, requester_label)
@@ -91,7 +91,7 @@ async def single_reply(
 async def set_reply(
     image_set: ImageSet,
     images: list[StoredImage],
-    blobs: BlobStore,
+    blobs: BlobStorage,
     requester_label: str,
     headline: str,
     *,
@@ -104,7 +104,7 @@ async def set_reply(
     caption = Caption(
         short_id=image_set.id,
         prompt=image_set.prompt,
-        model=str(first.params.get("model", "")),
+        model=first.params.model,
         size=f"{len(images)}× {first.size}",
         requester=requester_label,
         label=first.label,

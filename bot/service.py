@@ -37,16 +37,17 @@ from bot.domain import (
     UserRef,
 )
 from bot.errors import BotError, ErrorKind, invalid, storage_error
-from bot.executor import HEADLINES, Executor
+from bot.executor import HEADLINES
 from bot.help import SLASH_COMMANDS, help_text
 from bot.intake import IntakeDesk, current_intake_key
 from bot.jobs import JobRunner, Presenter
 from bot.model_catalog import MODELS, ModelInfo, model_info
+from bot.ports import Storage
 from bot.preferences import SCOPES, Scope, combine, describe, layered, scope_key, updated
 from bot.providers.base import Provider
+from bot.records import ImageParams
 from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
 from bot.text import display_text
-from storage.store import Store
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -63,31 +64,20 @@ def new_id() -> str:
 
 class ImageBot:
     def __init__(
-        self, settings: Settings, store: Store, provider: Provider, clock: Callable[[], float] = time.time
+        self,
+        settings: Settings,
+        store: Storage,
+        provider: Provider,
+        runner: JobRunner,
+        intake: IntakeDesk,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
+        self.runner = runner
+        self.intake = intake
         self.clock = clock
-        self.executor = Executor(
-            store,
-            provider,
-            settings.price_for,
-            new_id,
-            clock,
-            storage_patience=settings.imagebot_storage_patience_seconds,
-            provider_retry_delay=settings.imagebot_provider_retry_seconds,
-        )
-        self.intake = IntakeDesk(store.intake)
-        self.runner = JobRunner(
-            store.jobs,
-            self.executor,
-            self._describe_failure,
-            max_concurrency=settings.imagebot_max_concurrency,
-            user_max_running=settings.imagebot_user_max_running,
-            user_max_queued=settings.imagebot_user_max_queued,
-            storage_patience=settings.imagebot_storage_patience_seconds,
-        )
 
     # --- life cycle -----------------------------------------------------------------------------
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
@@ -577,8 +567,10 @@ class ImageBot:
         if actor.is_admin:
             team = await self.store.jobs.usage_of_workspace(where.platform, where.workspace, month)
             lines.append(f"Team this month: {_count(team.images, 'image')}, ~${team.cost_usd:.2f}")
-            for who, images, cost in await self.store.jobs.top_users(where.platform, where.workspace, month):
-                lines.append(f"  {display_text(who, 60)}: {_count(images, 'image')}, ~${cost:.2f}")
+            for row in await self.store.jobs.top_users(where.platform, where.workspace, month):
+                lines.append(
+                    f"  {display_text(row.requester, 60)}: {_count(row.images, 'image')}, ~${row.cost_usd:.2f}"
+                )
         lines.append("Costs are estimates from the API's token usage.")
         return Reply(text="\n".join(lines), ephemeral=True)
 
@@ -653,7 +645,7 @@ class ImageBot:
         if job.status is JobStatus.FAILED:
             kinds = {kind.value: kind for kind in ErrorKind}
             kind = kinds.get(job.error_kind or "", ErrorKind.INTERNAL)
-            return self._describe_failure(job, BotError(kind, job.error_message or "Something went wrong."))
+            return describe_failure(job, BotError(kind, job.error_message or "Something went wrong."))
         headline = HEADLINES[job.spec.operation]
         image_set = await self.store.images.image_set(job.result_set_id or "", within=job.where)
         if image_set is not None:
@@ -695,19 +687,16 @@ class ImageBot:
         """What a new render from `image` keeps unless asked otherwise: its model, quality, format
         and background (an upload has none of these, so the defaults apply)."""
 
-        def param(name: str) -> str | None:
-            value = image.params.get(name)
-            return str(value) if value else None
-
+        made = image.params
         return OptionOverrides(
-            model=param("model") or self.settings.imagebot_model,
-            quality=param("quality"),
-            output_format=param("output_format"),
-            background=param("background"),
+            model=made.model or self.settings.imagebot_model,
+            quality=made.quality or None,
+            output_format=made.output_format or None,
+            background=made.background or None,
         )
 
     def _model_of(self, image: StoredImage) -> ModelInfo:
-        info = model_info(str(image.params.get("model") or self.settings.imagebot_model))
+        info = model_info(image.params.model or self.settings.imagebot_model)
         return info or model_info(self.settings.imagebot_model) or MODELS["gpt-image-2"]
 
     def _options_like(
@@ -874,7 +863,7 @@ class ImageBot:
             height=decoded.height,
             operation=Operation.UPLOAD,
             prompt=attachment.filename,
-            params={"filename": attachment.filename, "requester_name": actor.label},
+            params=ImageParams(filename=attachment.filename, requester_name=actor.label),
             requester=actor.key,
             created_at=self.clock(),
         )
@@ -929,15 +918,16 @@ class ImageBot:
         return image
 
     async def _label(self, image: StoredImage) -> str:
-        return str(image.params.get("requester_name") or image.requester.split(":", 1)[-1])
-
-    def _describe_failure(self, job: Job, error: BotError) -> Reply:
-        text = f"❌ Job `{job.id}` failed: {error.message}"
-        buttons: tuple[Button, ...] = retry_buttons(job) if error.kind.retryable else ()
-        return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
+        return image.params.requester_name or image.requester.split(":", 1)[-1]
 
 
 _SCOPE_NAMES = {"me": "Your", "channel": "This channel's", "workspace": "This workspace's"}
+
+
+def describe_failure(job: Job, error: BotError) -> Reply:
+    text = f"❌ Job `{job.id}` failed: {error.message}"
+    buttons: tuple[Button, ...] = retry_buttons(job) if error.kind.retryable else ()
+    return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
 
 
 def _queued_reply(job: Job, position: int) -> Reply:
@@ -959,7 +949,7 @@ def _qualities_of(model: str) -> frozenset[str] | None:
 
 def _is_upscaled(image: StoredImage) -> bool:
     """An upscale, or an edit/zoom/reframe/cut-out of one (they keep its size)."""
-    return image.operation is Operation.UPSCALE or bool(image.params.get("upscaled"))
+    return image.operation is Operation.UPSCALE or image.params.upscaled
 
 
 @contextlib.contextmanager

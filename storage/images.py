@@ -8,6 +8,7 @@ import time
 import aiosqlite
 
 from bot.domain import ImageSet, Operation, Session, SessionKey, StoredImage
+from bot.records import ImageParams
 from storage.db import Database
 
 
@@ -144,7 +145,7 @@ async def insert_image(conn: aiosqlite.Connection, image: StoredImage, job_id: s
             image.height,
             image.operation.value,
             image.prompt,
-            json.dumps(image.params, sort_keys=True),
+            json.dumps(image.params.to_json(), sort_keys=True),
             image.revised_prompt,
             image.requester,
             image.input_tokens,
@@ -207,7 +208,7 @@ def _image(row: aiosqlite.Row, parents: tuple[str, ...]) -> StoredImage:
         height=row["height"],
         operation=Operation(row["operation"]),
         prompt=row["prompt"],
-        params=json.loads(row["params_json"]),
+        params=ImageParams.from_json(json.loads(row["params_json"])),
         requester=row["requester"],
         created_at=row["created_at"],
         parents=parents,

@@ -5,28 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
 
+from bot.records import IntakeRequest, IntakeRow
 from storage.db import Database
-
-
-@dataclass(frozen=True)
-class IntakeRow:
-    key: str
-    platform: str
-    kind: str
-    payload: dict[str, Any] = field(repr=False)
-    notes: dict[str, Any]
-    attempts: int
-    received_at: float
-    finished_at: float | None
-
-    @property
-    def finished(self) -> bool:
-        return self.finished_at is not None
 
 
 def _row(row: aiosqlite.Row) -> IntakeRow:
@@ -46,16 +30,17 @@ class IntakeRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def receive_many(self, requests: Sequence[tuple[str, str, str, dict[str, Any]]]) -> set[str]:
-        """Store many requests (key, platform, kind, payload) in one statement, skipping keys
+    async def receive_many(self, requests: Sequence[IntakeRequest]) -> set[str]:
+        """Store many requests in one statement, skipping keys
         already known; the keys stored now. One trip to SQLite for a whole burst of arrivals."""
         if not requests:
             return set()
         now = time.time()
         rows = ", ".join("(?, ?, ?, ?, 1, ?)" for _ in requests)
         params: list[Any] = []
-        for key, platform, kind, payload in requests:
-            params += [key, platform, kind, json.dumps(payload, sort_keys=True), now]
+        for request in requests:
+            payload = json.dumps(request.payload, sort_keys=True)
+            params += [request.key, request.platform, request.kind, payload, now]
         stored = await self.db.write_returning(
             f"INSERT INTO intake (key, platform, kind, payload_json, attempts, received_at) VALUES {rows}"
             " ON CONFLICT (key) DO NOTHING RETURNING key",

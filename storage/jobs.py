@@ -22,6 +22,7 @@ from bot.domain import (
     StoredImage,
     UserRef,
 )
+from bot.records import RequesterUsage, UsageRow, UsageTotals
 from storage.db import Database
 from storage.images import insert_image, insert_set, set_current_in
 
@@ -82,26 +83,6 @@ def _job(row: aiosqlite.Row) -> Job:
         reserved_usd=row["reserved_usd"],
         intake_key=row["intake_key"],
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class UsageRow:
-    job_id: str
-    platform: str
-    workspace: str
-    requester: str
-    model: str
-    images: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-
-
-@dataclasses.dataclass(frozen=True)
-class UsageTotals:
-    images: int
-    cost_usd: float
-    jobs: int
 
 
 class JobRepo:
@@ -264,14 +245,16 @@ class JobRepo:
         assert row is not None
         return UsageTotals(row["images"], row["cost"], row["jobs"])
 
-    async def top_users(self, platform: str, workspace: str, since: float, limit: int = 10) -> list[tuple]:
+    async def top_users(
+        self, platform: str, workspace: str, since: float, limit: int = 10
+    ) -> list[RequesterUsage]:
         rows = await self.db.fetchall(
             "SELECT requester, SUM(images) AS images, SUM(cost_usd) AS cost FROM usage"
             " WHERE platform=? AND workspace=? AND created_at>=? GROUP BY requester"
             " ORDER BY cost DESC, images DESC LIMIT ?",
             (platform, workspace, since, limit),
         )
-        return [(r["requester"], r["images"], r["cost"]) for r in rows]
+        return [RequesterUsage(r["requester"], r["images"], r["cost"]) for r in rows]
 
     async def undelivered(self, platform: str, since: float) -> list[Job]:
         """Jobs of a platform that ended since `since` (with images, or failed) but whose outcome

@@ -40,8 +40,8 @@ from adapters.slack.users import PLATFORM, Users
 from bot.domain import Attachment, Reply, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
+from bot.records import IntakeRow
 from bot.service import ImageBot
-from storage.intake import IntakeRow
 
 log = logging.getLogger(f"imagebot.{__name__}")
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.cli import build_provider
+from adapters.composition import assemble, build_provider
 from bot.config import Settings
 from bot.domain import JobUpdate, SessionKey, Stage, UserRef
 from bot.service import ImageBot
@@ -63,7 +63,7 @@ async def running_bot(
     settings: Settings, *, grace: float = 10.0
 ) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = assemble(settings, store, build_provider(settings))
     presenter = RecordingPresenter()
     bot.register_presenter("test", presenter)
     await bot.start()

@@ -14,10 +14,9 @@ import discord
 import pytest
 from PIL import Image
 
-from adapters.cli import build_provider
+from adapters.composition import assemble, build_provider
 from adapters.discord.app import DiscordAdapter
 from bot.domain import JobStatus
-from bot.service import ImageBot
 from storage.store import Store
 from tests.conftest import make_settings
 from tests.fakes.discord_api import FakeDiscord
@@ -44,7 +43,7 @@ async def discord_bot(settings) -> AsyncIterator[DiscordAdapter]:
     """The adapter as `imagebot discord` runs it: login, gateway, command sync."""
     old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = assemble(settings, store, build_provider(settings))
     adapter = DiscordAdapter(bot, settings, client_options={"guild_ready_timeout": 0.05})
     await bot.start()
     runner = asyncio.create_task(adapter.start())

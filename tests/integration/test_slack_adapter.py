@@ -24,7 +24,7 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from adapters.cli import build_provider
+from adapters.composition import assemble, build_provider
 from adapters.slack import SlackAdapter, SlackUser
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
@@ -183,7 +183,7 @@ async def running_slack(
     settings: Settings, slack: FakeSlack, **adapter_options: Any
 ) -> AsyncIterator[Harness]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = assemble(settings, store, build_provider(settings))
     adapter_options.setdefault("user_lookup", lookup)  # None: the real users.info lookup
     adapter = SlackAdapter(bot, settings, **adapter_options)
     await bot.start()
@@ -631,7 +631,7 @@ async def test_modes_say_what_is_missing(data_dir: Path, slack: FakeSlack, fake_
     try:
         no_token = make_settings(data_dir, slack_api_url=slack.api_url)
         with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
-            SlackAdapter(ImageBot(no_token, store, build_provider(no_token)), no_token)
+            SlackAdapter(assemble(no_token, store, build_provider(no_token)), no_token)
     finally:
         await store.close()
 
@@ -736,7 +736,7 @@ async def test_a_result_stored_but_never_posted_is_delivered_on_the_next_start(
         where = SessionKey("slack", slack.team_id, CHANNEL, parent["ts"])
         # A run that stored the result and stopped before Slack heard of it (no Slack presenter).
         store = await Store.open(settings.database_path, settings.blobs_dir)
-        bot = ImageBot(settings, store, build_provider(settings))
+        bot = assemble(settings, store, build_provider(settings))
         stand_in = RecordingPresenter()
         bot.register_presenter("slack", stand_in)
         await bot.start()

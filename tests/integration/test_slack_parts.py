@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.cli import build_provider
+from adapters.composition import assemble, build_provider
 from adapters.slack import SlackAdapter
 from adapters.slack.blocks import (
     action_blocks,
@@ -34,7 +34,6 @@ from adapters.slack.presenter import StatusBoard
 from adapters.slack.users import SlackUser, Users, users_info_lookup
 from bot.domain import Button, SessionKey
 from bot.errors import BotError
-from bot.service import ImageBot
 from storage.db import Database
 from storage.dedupe import first_time, forget_before
 from storage.store import Store
@@ -388,7 +387,7 @@ async def test_socket_mode_connects_with_the_app_token_acks_and_answers(
         slack_api_url=socket_slack["api_url"],
     )
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = assemble(settings, store, build_provider(settings))
     adapter = SlackAdapter(bot, settings)  # the default users.info lookup, this time
     await bot.start()
     try:
@@ -430,7 +429,7 @@ async def test_start_runs_until_close_in_the_mode_the_settings_allow(
         slack_api_url=socket_slack["api_url"],
     )
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = assemble(settings, store, build_provider(settings))
     adapter = SlackAdapter(bot, settings)
     await bot.start()
     running = asyncio.create_task(adapter.start())  # Socket Mode: an app token is set
