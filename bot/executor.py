@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -215,7 +216,7 @@ class Executor:
             # The file exists before any row names it; the image is paid for, so a full disk
             # is waited out (for a while) rather than the image thrown away.
             blob = await persist(
-                lambda data=generated.data: self.store.blobs.put(data),
+                functools.partial(self.store.blobs.put, generated.data),
                 patience=self.storage_patience,
                 what=f"job {job.id}: saving an image",
             )

@@ -15,6 +15,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -209,8 +210,10 @@ def _without_metadata(im: Image.Image, mime: str) -> DecodedImage:
     Every upload goes through this, so no location or identity reaches the provider or storage.
     """
     upright = ImageOps.exif_transpose(im)  # a copy, even when nothing had to turn
-    kept = {key: im.info[key] for key in ("icc_profile", "transparency") if key in im.info}
-    upright.info = dict(kept)
+    kept: dict[str | tuple[int, int], Any] = {
+        key: im.info[key] for key in ("icc_profile", "transparency") if key in im.info
+    }
+    upright.info = kept
     buf = io.BytesIO()
     icc = kept.get("icc_profile")
     if mime == "image/jpeg" and upright.mode in ("L", "RGB", "CMYK"):
@@ -236,9 +239,14 @@ def _image_is_transparent(im: Image.Image) -> bool:
     """Whether at least one pixel is not fully opaque."""
     if not _image_has_alpha(im):
         return False
-    rgba = im if im.mode == "RGBA" else im.convert("RGBA")
-    low, _high = rgba.getchannel("A").getextrema()
-    return low < 255
+    return alpha_low(im if im.mode == "RGBA" else im.convert("RGBA")) < 255
+
+
+def alpha_low(rgba: Image.Image) -> int:
+    """The lowest alpha of an RGBA image's pixels (255: fully opaque)."""
+    low = rgba.getchannel("A").getextrema()[0]
+    # A one-band image's extrema are (low, high); Pillow's types also allow per-band pairs.
+    return int(low[0] if isinstance(low, tuple) else low)
 
 
 def _png_ready(im: Image.Image) -> Image.Image:

@@ -598,7 +598,7 @@ class ImageBot:
         try:
             if scope not in SCOPES:
                 raise invalid(f"Settings apply to me, channel or workspace, not {scope!r}.")
-            layer: Scope = scope  # type: ignore[assignment]
+            layer: Scope = scope
             if layer != "me" and not actor.is_admin:
                 raise BotError(ErrorKind.FORBIDDEN, f"Only admins can change the {layer}'s defaults.")
             key = scope_key(layer, actor, where)

@@ -18,12 +18,15 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from bot.errors import BotError, ErrorKind
 
 log = logging.getLogger(f"imagebot.{__name__}")
+
+SqlParams = tuple[Any, ...] | dict[str, Any]  # positional (?) or named (:name) parameters
 
 LOCK_FILENAME = "imagebot.lock"
 # SQLite's primary result codes that mean "this file is damaged" (the extended codes share them).
@@ -123,7 +126,7 @@ def describe_problems(problems: list[str], limit: int = 3) -> str:
     return text + (f" (and {len(problems) - limit} more)" if len(problems) > limit else "")
 
 
-def _problems(rows: list) -> list[str]:
+def _problems(rows: list[sqlite3.Row] | list[aiosqlite.Row]) -> list[str]:
     """quick_check's answer as one problem per item ([] for "ok"); its rows may hold many lines."""
     lines = [line.strip() for row in rows for line in str(row[0]).splitlines()]
     return [line for line in lines if line and line != "ok" and not line.startswith("*** in database")]
@@ -330,23 +333,23 @@ class Database:
                     raise
                 await self._conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: tuple | dict = ()) -> None:
+    async def execute(self, sql: str, params: SqlParams = ()) -> None:
         """A single write statement, atomic on its own (autocommit): one trip to SQLite's thread
         instead of three, which is what keeps acks fast when many arrive at once."""
         await self.write_returning(sql, params)
 
-    async def write_returning(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+    async def write_returning(self, sql: str, params: SqlParams = ()) -> list[aiosqlite.Row]:
         """A single write statement (e.g. INSERT … RETURNING), atomic on its own; its rows."""
         async with self._write_lock:
             with self._typed_errors():
                 return list(await self._conn.execute_fetchall(sql, params))
 
-    async def fetchone(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+    async def fetchone(self, sql: str, params: SqlParams = ()) -> aiosqlite.Row | None:
         with self._typed_errors():
             async with self._conn.execute(sql, params) as cursor:
                 return await cursor.fetchone()
 
-    async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+    async def fetchall(self, sql: str, params: SqlParams = ()) -> list[aiosqlite.Row]:
         with self._typed_errors():
             async with self._conn.execute(sql, params) as cursor:
                 return list(await cursor.fetchall())

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import aiosqlite
 
@@ -39,12 +40,14 @@ def spec_from_json(text: str) -> JobSpec:
     return JobSpec(**raw)
 
 
-Fetch = Callable[[str, tuple], Awaitable[float]]  # one scalar from a query
+Fetch = Callable[[str, tuple[Any, ...]], Awaitable[float]]  # one scalar from a query
 
 
 async def _committed(fetch: Fetch, limit: SpendLimit) -> tuple[float, float]:
     person = " AND requester=?" if limit.requester is not None else ""
-    args: tuple = (limit.platform, limit.workspace) + ((limit.requester,) if limit.requester else ())
+    args: tuple[str, ...] = (limit.platform, limit.workspace) + (
+        (limit.requester,) if limit.requester else ()
+    )
     spent = await fetch(
         f"SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=? AND workspace=?{person}"
         " AND created_at>=?",
@@ -59,7 +62,7 @@ async def _committed(fetch: Fetch, limit: SpendLimit) -> tuple[float, float]:
 
 
 def _scalar_in(conn: aiosqlite.Connection) -> Fetch:
-    async def fetch(sql: str, params: tuple) -> float:
+    async def fetch(sql: str, params: tuple[Any, ...]) -> float:
         async with conn.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return float(row[0]) if row else 0.0
@@ -133,7 +136,7 @@ class JobRepo:
         """(spent, reserved) in USD against a limit now: finished jobs' costs this period, and
         the reservations of jobs still queued or running."""
 
-        async def fetch(sql: str, params: tuple) -> float:
+        async def fetch(sql: str, params: tuple[Any, ...]) -> float:
             row = await self.db.fetchone(sql, params)
             return float(row[0]) if row else 0.0
 

@@ -34,6 +34,7 @@ _KEY_TOLERANCE = 48  # how far (per channel) a pixel may be from the border colo
 
 RGB = tuple[int, int, int]
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+Box = tuple[float, float, float, float]  # left, top, right, bottom, as Pillow measures text
 
 
 class OfflineProvider:
@@ -154,7 +155,7 @@ def _text_panel(
     xy: tuple[int, int],
     pad: int,
     fill: tuple[int, int, int, int] = (0, 0, 0, 150),
-) -> tuple[int, int, int, int]:
+) -> Box:
     """Draw lines of white text on a translucent dark rounded panel; returns the panel's box."""
     x, y = xy
     spacing = max(2, pad // 2)
@@ -196,7 +197,7 @@ def _label_band(layer: Image.Image, *, compact: bool) -> None:
         )
 
 
-def _index_badge(layer: Image.Image, index: int) -> tuple[int, int, int, int]:
+def _index_badge(layer: Image.Image, index: int) -> Box:
     """ "#1", "#2", ... in the top-right corner; returns the badge's box."""
     base = min(layer.size)
     draw = ImageDraw.Draw(layer)
@@ -361,7 +362,7 @@ def _edit(job: _Job, index: int) -> Image.Image:
         # The offline "remove background": key out the border colour, then label the cut-out.
         picture = _remove_background(picture)
         _decorate(picture, job, index, compact=True)
-    elif request.options.background == "opaque" and picture.getchannel("A").getextrema()[0] < 255:
+    elif request.options.background == "opaque" and imaging.alpha_low(picture) < 255:
         flat = Image.new("RGBA", picture.size, (255, 255, 255, 255))
         flat.alpha_composite(picture)
         picture = flat
@@ -385,7 +386,9 @@ def _fill_layer(source: Image.Image, edit_area: Image.Image, rng: random.Random,
     w, h = source.size
     keep = ImageChops.invert(edit_area)
     rgb = source.convert("RGB")
-    fallback = ImageStat.Stat(rgb, mask=keep).mean if keep.getbbox() else [*tint]
+    fallback: list[float] = (
+        ImageStat.Stat(rgb, mask=keep).mean if keep.getbbox() else [float(c) for c in tint]
+    )
     corners: list[RGB] = []
     half_w, half_h = max(1, w // 2), max(1, h // 2)
     for y0, y1 in ((0, half_h), (half_h, h)):
@@ -416,7 +419,7 @@ def _decorate(picture: Image.Image, job: _Job, index: int, *, compact: bool) -> 
     lines = _wrap(f"edit: {job.request.prompt}", font, 0.7 * w - 2 * pad, 2)
     panel = _text_panel(ImageDraw.Draw(layer), lines, font, (pad, pad), pad, fill=(0, 0, 0, 170))
     badge = _index_badge(layer, index)
-    _references(layer, job.references, top=max(panel[3], badge[3]) + pad)
+    _references(layer, job.references, top=round(max(panel[3], badge[3])) + pad)
     _label_band(layer, compact=compact)
     picture.alpha_composite(layer)
 
