@@ -11,7 +11,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.config import Settings
 from bot.domain import OptionOverrides, SessionKey, UserRef
+from bot.errors import BotError, ErrorKind, invalid
+from bot.options import split_flags
+from bot.ports import PreferenceRepository
 
 Scope = Literal["me", "channel", "workspace"]
 QualitiesOf = Callable[[str], Collection[str] | None]  # a model's qualities; None = unknown model
@@ -97,3 +101,60 @@ def describe(values: OptionOverrides) -> str:
         return "nothing set"
     flag = {"aspect": "ar", "output_format": "format"}
     return " ".join(f"--{flag.get(k, k)} {v}" for k, v in given.items())
+
+
+_SCOPE_NAMES = {"me": "Your", "channel": "This channel's", "workspace": "This workspace's"}
+
+
+class SettingsDesk:
+    """/settings: show the defaults in force here, layer by layer, and change one layer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        preferences: PreferenceRepository,
+        check: Callable[[OptionOverrides], object],
+    ) -> None:
+        self.settings = settings
+        self.preferences = preferences
+        self.check = check  # resolves a layer's options, raising on what every /imagine would fail on
+
+    async def view(self, actor: UserRef, where: SessionKey) -> str:
+        lines = ["Defaults for new /imagine requests (a --flag or option always wins):"]
+        for scope in SCOPES:
+            values = await self.preferences.get(*scope_key(scope, actor, where))
+            lines.append(f"• {_SCOPE_NAMES[scope]} defaults: {describe(values)}")
+        s = self.settings
+        lines.append(
+            f"• bot: --model {s.imagebot_model} --n {s.imagebot_default_n} --quality {s.imagebot_default_quality}"
+        )
+        lines.append(
+            "Change with `/settings me --n 2 --ar 16:9` (admins: `channel` or `workspace`); `reset` clears a layer."
+        )
+        return "\n".join(lines)
+
+    async def update(self, actor: UserRef, where: SessionKey, scope: str, changes: str) -> str:
+        """/settings <me|channel|workspace> <--flags | reset>: change one layer of defaults."""
+        layer = _scope(scope)
+        if layer != "me" and not actor.is_admin:
+            raise BotError(ErrorKind.FORBIDDEN, f"Only admins can change the {layer}'s defaults.")
+        key = scope_key(layer, actor, where)
+        if changes.strip().lower() == "reset":
+            await self.preferences.put(*key, OptionOverrides(), actor.key)
+            return f"{_SCOPE_NAMES[layer]} defaults cleared."
+        rest, values = split_flags(changes)
+        if rest.strip():
+            raise invalid(
+                f"Settings are options like --n 2 or --ar 16:9; I did not understand {rest.strip()!r}."
+            )
+        merged = updated(await self.preferences.get(*key), values)
+        self.check(merged)  # refuse what would make every later /imagine fail
+        await self.preferences.put(*key, merged, actor.key)
+        return f"{_SCOPE_NAMES[layer]} defaults: {describe(merged)}"
+
+
+def _scope(name: str) -> Scope:
+    for scope in SCOPES:
+        if scope == name:
+            return scope
+    raise invalid(f"Settings apply to me, channel or workspace, not {name!r}.")

@@ -1,0 +1,104 @@
+"""New images from words or uploads: /imagine, /edit of an upload, "Vary image", and edits of a
+stored image (a thread reply, the Edit… form)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+
+from bot import imaging, options
+from bot.choosing import OptionChooser
+from bot.domain import Attachment, Operation, OptionOverrides, Reply, SessionKey, StoredImage, UserRef
+from bot.submission import OpenSession, Request, Submitter, decode_all, with_size_note
+
+NO_OVERRIDES = OptionOverrides()
+
+
+class Generating:
+    def __init__(self, chooser: OptionChooser, submitter: Submitter) -> None:
+        self.chooser = chooser
+        self.submitter = submitter
+
+    async def imagine(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        text: str,
+        overrides: OptionOverrides = NO_OVERRIDES,
+        references: Sequence[Attachment] = (),
+        open_session: OpenSession | None = None,
+    ) -> Reply:
+        prompt, flags = options.split_flags(text)
+        prompt = options.validate_prompt(prompt)
+        chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
+        refs = await decode_all(references)
+        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
+        return await self.submitter.submit(actor, where, request, open_session)
+
+    async def edit_upload(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: Attachment,
+        instruction: str,
+        mask: Attachment | None = None,
+        overrides: OptionOverrides = NO_OVERRIDES,
+        references: Sequence[Attachment] = (),
+        open_session: OpenSession | None = None,
+    ) -> Reply:
+        text, flags = options.split_flags(instruction)
+        text = options.validate_prompt(text, what="instruction")
+        decoded = await decode_all([image, *references])
+        main = decoded[0][1]
+        asked = flags.merged_over(overrides)
+        chosen = self.chooser.resolve(asked, default_n=1, keep_size=(main.width, main.height))
+        mask_png = None
+        if mask is not None:
+            mask_png = await asyncio.to_thread(imaging.mask_from_upload, mask.data, main.width, main.height)
+        request = Request(Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png)
+        queued = await self.submitter.submit(actor, where, request, open_session)
+        sized = asked.size is not None or asked.aspect is not None
+        return queued if sized else with_size_note(queued, image.filename, main, chosen)
+
+    async def vary_upload(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: Attachment,
+        *,
+        strong: bool = False,
+        open_session: OpenSession | None = None,
+    ) -> Reply:
+        decoded = await decode_all([image])
+        main = decoded[0][1]
+        chosen = self.chooser.resolve(OptionOverrides(), keep_size=(main.width, main.height))
+        op = Operation.VARY_STRONG if strong else Operation.VARY_SUBTLE
+        prompt = f"the uploaded image {image.filename}"
+        queued = await self.submitter.submit(
+            actor, where, Request(op, prompt, chosen, uploads=decoded), open_session
+        )
+        return with_size_note(queued, image.filename, main, chosen)
+
+    async def edit_image(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        image: StoredImage,
+        instruction: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> Reply:
+        """An instruction applied to a stored image (a thread reply, the Edit… form)."""
+        text, flags = options.split_flags(instruction)
+        text = options.validate_prompt(text, what="instruction")
+        refs = await decode_all(attachments)
+        # One rule for replies and buttons: the image's own model, quality, format and
+        # background, unless the reply's flags say otherwise; the image's size.
+        inherited = self.chooser.inherited(image)
+        if flags.output_format and flags.background is None:
+            inherited = dataclasses.replace(inherited, background=None)  # e.g. --format jpeg on a cut-out
+        chosen = self.chooser.resolve(
+            flags.merged_over(inherited), default_n=1, keep_size=(image.width, image.height)
+        )
+        request = Request(Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs)
+        return await self.submitter.submit(actor, where, request)

@@ -1,0 +1,79 @@
+"""What the core says about a job: queued, failed, or its finished images, also after a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.domain import Button, Job, JobStatus, Reply
+from bot.errors import BotError, ErrorKind
+from bot.executor import HEADLINES
+from bot.lookup import members_of, requester_label
+from bot.ports import Storage
+from bot.replies import retry_buttons, set_reply, single_reply
+from bot.text import display_text
+
+
+def describe_failure(job: Job, error: BotError) -> Reply:
+    text = f"❌ Job `{job.id}` failed: {error.message}"
+    buttons: tuple[Button, ...] = retry_buttons(job) if error.kind.retryable else ()
+    return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
+
+
+def queued_reply(job: Job, position: int) -> Reply:
+    options = job.spec.options
+    cost = f", up to ~${job.reserved_usd:.2f}" if job.reserved_usd >= 0.005 else ""
+    where = "starting now" if position == 0 else f"#{position} in line"
+    return Reply(
+        text=f"⏳ Job `{job.id}`: {count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}.",
+        job_id=job.id,
+        queue_position=position,
+        buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
+    )
+
+
+def count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def trim(text: str, limit: int) -> str:
+    return display_text(text, limit)
+
+
+class Outcomes:
+    """Finished jobs whose outcome a platform still owes (see `undelivered`, `unfinalised`)."""
+
+    def __init__(self, store: Storage, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def undelivered(self, platform: str, within: float) -> list[tuple[Job, Reply]]:
+        return await self._with_outcomes(await self.store.jobs.undelivered(platform, self.clock() - within))
+
+    async def unfinalised(self, platform: str, within: float) -> list[tuple[Job, Reply]]:
+        return await self._with_outcomes(await self.store.jobs.unfinalised(platform, self.clock() - within))
+
+    async def _with_outcomes(self, jobs: list[Job]) -> list[tuple[Job, Reply]]:
+        """Each finished job with its outcome as posted (result or failure message)."""
+        found = []
+        for job in jobs:
+            reply = await self.result_of(job)
+            if reply is not None:
+                found.append((job, reply))
+        return found
+
+    async def result_of(self, job: Job) -> Reply | None:
+        if job.status is JobStatus.FAILED:
+            kinds = {kind.value: kind for kind in ErrorKind}
+            kind = kinds.get(job.error_kind or "", ErrorKind.INTERNAL)
+            return describe_failure(job, BotError(kind, job.error_message or "Something went wrong."))
+        headline = HEADLINES[job.spec.operation]
+        images = self.store.images
+        image_set = await images.image_set(job.result_set_id or "", within=job.where)
+        if image_set is not None:
+            members = await members_of(images, image_set, job.where)
+            label = requester_label(members[0])
+            return await set_reply(image_set, members, self.store.blobs, label, headline, job_id=job.id)
+        image = await images.image(job.result_set_id or "", within=job.where)
+        if image is None:
+            return None
+        return await single_reply(image, self.store.blobs, requester_label(image), headline, job_id=job.id)
