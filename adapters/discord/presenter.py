@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import discord
 
 from adapters.discord.render import MessageParts, render, trim
+from bot import outbound
 from bot.domain import Job, JobUpdate, Reply, Stage
 
 log = logging.getLogger(f"imagebot.{__name__}")
@@ -86,6 +87,7 @@ class DiscordPresenter:
         self.clock = clock
         self.restore = restore
         self.targets: dict[str, StatusTarget] = {}
+        self.progress = outbound.Progress()
         self.connected = asyncio.Event()  # set by the adapter once the gateway is ready
         self._delivered: set[str] = set()  # jobs whose outcome this process has put (or is putting) somewhere
         self._retries: dict[str, asyncio.Task[None]] = {}  # outcomes owed, retried in the background
@@ -99,23 +101,19 @@ class DiscordPresenter:
     async def job_update(self, update: JobUpdate) -> None:
         job = update.job
         target = self.targets.get(job.id)
-        if update.stage is Stage.QUEUED:
+        if update.stage in (Stage.QUEUED, Stage.RUNNING):
+            line = self.progress.line(update)
             if target is not None:
-                await self._edit_status(
-                    target, MessageParts(f"⏳ Job `{job.id}`: #{update.position} in line.")
-                )
-        elif update.stage is Stage.RUNNING:
-            if target is not None:
-                await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: working on it…"))
+                await self._edit_status(target, MessageParts(line.text))
         elif update.stage is Stage.PARTIAL and update.preview is not None:
+            line = self.progress.line(update)  # counted even when not shown
             if target is None or self.clock() - target.last_partial < PARTIAL_INTERVAL:
                 return  # drop this preview; a newer one (or the result) follows
             target.last_partial = self.clock()
             preview = discord.File(io.BytesIO(update.preview), filename=f"preview-{job.id}.png")
-            await self._edit_status(
-                target, MessageParts(f"🎨 Job `{job.id}`: rendering… (preview)", [preview])
-            )
+            await self._edit_status(target, MessageParts(line.text, [preview]))
         elif update.result is not None:
+            self.progress.forget(job.id)
             self.targets.pop(job.id, None)
             if target is None:
                 # Resumed after a restart: the result waits for the gateway (briefly), and the
@@ -266,15 +264,18 @@ class DiscordPresenter:
         else:
             channel = self.client.get_partial_messageable(target.thread_id)
             message = await channel.send(**parts.as_send_kwargs(), nonce=nonce_for(job_id))
-        await self._point_to(target, message, reply)
+        await self._point_to(job_id, target, message, reply)
         return message
 
-    async def _point_to(self, target: StatusTarget, message: discord.Message, reply: Reply) -> None:
+    async def _point_to(
+        self, job_id: str, target: StatusTarget, message: discord.Message, reply: Reply
+    ) -> None:
         """After a result went into the thread: the status message elsewhere says it is done."""
         if target.message_id is None or target.channel_id is None or target.message_id == message.id:
             return
         if _has_images(reply):
-            done = f"✅ Done — the result is in the thread <#{target.thread_id}>."
+            short_id = reply.caption.short_id if reply.caption is not None else None
+            done = outbound.done_line(job_id, short_id, f"in the thread <#{target.thread_id}>")
         else:
             done = trim(reply.text)
         try:
