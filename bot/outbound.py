@@ -148,6 +148,29 @@ async def plan_message(
     return MessagePlan(compose(text, all_notes, limits.text, note), files, all_notes)
 
 
+def owed_notice(
+    job_id: str,
+    *,
+    where: str,
+    show_command: str,
+    short_id: str | None = None,
+    failure: str | None = None,
+    limit: int | None = None,
+    note: Callable[[str], str] = str,
+) -> str:
+    """What a requester is told privately when their job's outcome could not be posted for long.
+    A result: that it waits, and how to bring it back (`show_command`, e.g. "/show"). A failure
+    (`failure`, already in the platform's markup): the failure itself, with a note that it could
+    not be posted. `where` is where it should have gone, in the platform's words."""
+    if failure is not None:
+        return compose(failure, [f"I could not post this {where} yet."], limit, note)
+    ident = short_id or job_id
+    return trim(
+        f"I could not post your result {where} yet (job `{job_id}`); `{show_command} {ident}` brings it back.",
+        limit,
+    )
+
+
 # --- progress wording ----------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import discord
 
-from adapters.discord.render import MessageParts, render, trim
+from adapters.discord.render import MAX_CONTENT, MessageParts, note_line, render, trim
 from bot import outbound
 from bot.domain import Job, JobUpdate, Reply, Stage
 
@@ -196,15 +196,16 @@ class DiscordPresenter:
     async def _tell_where(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
         """The outcome has been unpostable for long: a private note to the requester, if the
         interaction token lives; otherwise one log line. Nothing is recorded as delivered."""
-        if reply.caption is not None:
-            ref = reply.caption.short_id
-            text = (
-                f"Your job `{job_id}` is done, but its result could not be posted in <#{target.thread_id}>"
-                f" yet. Use `/show {ref}` to see it."
-            )
-        else:  # a failure message: it is short, say it here
-            ref = job_id
-            text = trim(f"{reply.text}\n-# (This could not be posted in <#{target.thread_id}> yet.)")
+        ref = reply.caption.short_id if reply.caption is not None else job_id
+        text = outbound.owed_notice(
+            job_id,
+            where=f"in <#{target.thread_id}>",
+            show_command="/show",
+            short_id=ref,
+            failure=None if reply.caption is not None else reply.text,  # short: said here
+            limit=MAX_CONTENT,
+            note=note_line,
+        )
         if target.interaction is not None and not target.interaction.is_expired():
             try:
                 await target.interaction.followup.send(text, ephemeral=True)

@@ -615,10 +615,15 @@ class SlackPresenter:
             self._owed.pop(job.id, None)
 
     async def _tell_owed(self, job: Job, result: Reply) -> bool:
-        ident = result.caption.short_id if result.caption else job.id
-        text = f"I could not post your result here; `/imagebot show {ident}` brings it back."
-        if job.status is JobStatus.FAILED:
-            text = f"I could not post here why job `{job.id}` failed; Slack is not taking my messages."
+        text = outbound.owed_notice(
+            job.id,
+            where="here",
+            show_command="/imagebot show",
+            short_id=result.caption.short_id if result.caption else None,
+            failure=mrkdwn(result.text) if job.status is JobStatus.FAILED else None,
+            limit=MAX_MESSAGE_TEXT,
+            note=note_line,
+        )
         kwargs: dict[str, Any] = {"channel": job.where.channel, "user": job.requester.id, "text": text}
         if job.where.thread:
             kwargs["thread_ts"] = job.where.thread

@@ -181,3 +181,14 @@ def test_preview_counts_stay_bounded() -> None:
         progress.line(JobUpdate(a_job(f"j{k}"), Stage.PARTIAL, preview=b"p"))
     assert progress.line(JobUpdate(a_job("j24"), Stage.PARTIAL, preview=b"p")).preview_number == 2
     assert progress.line(JobUpdate(a_job("j0"), Stage.PARTIAL, preview=b"p")).preview_number == 1
+
+
+def test_an_owed_result_says_how_to_bring_it_back_and_a_failure_says_itself() -> None:
+    text = outbound.owed_notice("j1", where="here", show_command="/imagebot show", short_id="abcd1234")
+    assert (
+        text == "I could not post your result here yet (job `j1`); `/imagebot show abcd1234` brings it back."
+    )
+    failure = outbound.owed_notice(
+        "j1", where="in <#5>", show_command="/show", failure="❌ refused", note=lambda n: f"-# {n}"
+    )
+    assert failure == "❌ refused\n-# I could not post this in <#5> yet."
