@@ -85,6 +85,12 @@ def views_to_upload(
     return (grid, *images) if set_images else (grid,)
 
 
+def file_stem(filename: str) -> str:
+    """A file's name without its extension: what an upload keeps of its image's file name when it
+    is re-encoded, so a file already sent is recognised whatever format it went in."""
+    return filename.rsplit(".", 1)[0]
+
+
 def fit(view: ImageView, limit: int | None, *, grid: bool = False) -> tuple[Upload, str | None]:
     """`view` as an upload under `limit` bytes, and the note to show when it was re-encoded
     (the file then takes the new format's extension). ValueError when it cannot fit at all.
@@ -94,7 +100,7 @@ def fit(view: ImageView, limit: int | None, *, grid: bool = False) -> tuple[Uplo
     fitted = imaging.fit_under(view.data, view.mime, limit)
     name = view.filename
     if fitted.reencoded:
-        name = f"{name.rsplit('.', 1)[0]}.{fitted.extension}"
+        name = f"{file_stem(name)}.{fitted.extension}"
     upload = Upload(view, name, fitted.data, fitted.mime, grid=grid, reencoded=fitted.reencoded)
     return upload, fitted.note if fitted.reencoded else None
 

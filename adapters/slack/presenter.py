@@ -543,7 +543,7 @@ class SlackPresenter:
         if not job.where.thread:
             return None, False
         views = outbound.views_to_upload(result.grid, result.images) if result else ()
-        names = {view.filename for view in views}
+        stems = {outbound.file_stem(view.filename) for view in views}  # re-encoded: another extension
         files_in = False
         cursor: str | None = None
         try:
@@ -560,7 +560,8 @@ class SlackPresenter:
                     payload = metadata.get("event_payload") or {}
                     if metadata.get("event_type") in OUR_EVENTS and payload.get("job_id") == job.id:
                         return str(message["ts"]), True
-                    if names and any(f.get("name") in names for f in message.get("files") or []):
+                    files = message.get("files") or []
+                    if stems and any(outbound.file_stem(str(f.get("name") or "")) in stems for f in files):
                         files_in = True
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:

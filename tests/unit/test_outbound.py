@@ -73,6 +73,7 @@ def test_a_file_over_the_limit_is_re_encoded_renamed_and_said_so(noisy: bytes) -
     (upload,) = files
     assert upload.reencoded and len(upload.data) <= limit
     assert upload.filename == "imagebot-a.jpg" and upload.mime == "image/jpeg"
+    assert outbound.file_stem(upload.filename) == outbound.file_stem(upload.view.filename)  # found again
     assert upload.view.width == 512  # what it shows, as stored
     (note,) = notes
     assert note.startswith("re-encoded as JPEG") and "the original PNG" in note
