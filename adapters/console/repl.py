@@ -38,11 +38,12 @@ _PICK = re.compile(r"^([uv])(\d+)$", re.IGNORECASE)
 # The largest file `/edit` reads (the image and the mask each); more is refused, not read.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PARTIALS_DIR = "partials"
-CONSOLE_LIMITS = outbound.Limits(set_images=True)  # files go to disk: no limits, every image
 
 
 class ConsolePresenter:
     """Prints job progress and writes every image it shows to the output directory."""
+
+    LIMITS = outbound.Limits(set_images=True)  # files go to disk: no limits, and every image
 
     def __init__(self, out_dir: Path, write: Callable[[str], None]) -> None:
         self.out_dir = out_dir
@@ -66,7 +67,7 @@ class ConsolePresenter:
     async def show(self, reply: Reply) -> None:
         # No upload limit here: every image shown, the grid and a set's images, is written out.
         plan = await outbound.plan_message(
-            reply.text, limits=CONSOLE_LIMITS, grid=reply.grid, images=reply.images, notes=reply.notes
+            reply.text, limits=self.LIMITS, grid=reply.grid, images=reply.images, notes=reply.notes
         )
         self.write(plan.text)
         many = sum(not upload.grid for upload in plan.files) > 1
