@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot import outbound
 from bot.domain import Attachment, Button, JobUpdate, Reply, SessionKey, Stage, UserRef
 from bot.service import ImageBot
 
@@ -42,36 +43,43 @@ PARTIALS_DIR = "partials"
 class ConsolePresenter:
     """Prints job progress and writes every image it shows to the output directory."""
 
+    LIMITS = outbound.Limits(set_images=True)  # files go to disk: no limits, and every image
+
     def __init__(self, out_dir: Path, write: Callable[[str], None]) -> None:
         self.out_dir = out_dir
         self.write = write
-        self._partials: dict[str, int] = {}
+        self.progress = outbound.Progress()
 
     async def job_update(self, update: JobUpdate) -> None:
         job = update.job
-        if update.stage is Stage.QUEUED:
-            self.write(f"⏳ job {job.id}: #{update.position} in line")
-        elif update.stage is Stage.RUNNING:
-            self.write(f"… job {job.id}: working")
+        if update.stage in (Stage.QUEUED, Stage.RUNNING):
+            self.write(self.progress.line(update).text)
         elif update.stage is Stage.PARTIAL and update.preview is not None:
-            count = self._partials[job.id] = self._partials.get(job.id, 0) + 1
+            count = self.progress.line(update).preview_number
             path = await asyncio.to_thread(
                 self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview, PARTIALS_DIR
             )
             self.write(f"  partial preview {count}: {path}")
         elif update.result is not None:
-            self._partials.pop(job.id, None)
+            self.progress.forget(job.id)
             await self.show(update.result)
 
     async def show(self, reply: Reply) -> None:
-        self.write(reply.text)
-        if reply.grid is not None:
-            path = await asyncio.to_thread(self._save, reply.grid.filename, reply.grid.data)
-            self.write(f"  grid: {path} ({reply.grid.width}x{reply.grid.height})")
-        for number, view in enumerate(reply.images, start=1):
-            path = await asyncio.to_thread(self._save, view.filename, view.data)
-            prefix = f"  {number}: " if len(reply.images) > 1 else "  image: "
-            self.write(f"{prefix}{path} ({view.width}x{view.height})")
+        # No upload limit here: every image shown, the grid and a set's images, is written out.
+        plan = await outbound.plan_message(
+            reply.text, limits=self.LIMITS, grid=reply.grid, images=reply.images, notes=reply.notes
+        )
+        self.write(plan.text)
+        many = sum(not upload.grid for upload in plan.files) > 1
+        number = 0
+        for upload in plan.files:
+            path = await asyncio.to_thread(self._save, upload.filename, upload.data)
+            if upload.grid:
+                label = "  grid: "
+            else:
+                number += 1
+                label = f"  {number}: " if many else "  image: "
+            self.write(f"{label}{path} ({upload.view.width}x{upload.view.height})")
         if reply.buttons:
             self.write("  next: " + " · ".join(_word_for(b) for b in reply.buttons))
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import discord
 
-from adapters.discord.render import MessageParts, render, trim
+from adapters.discord.render import MAX_CONTENT, MessageParts, note_line, render, trim
+from bot import outbound
 from bot.domain import Job, JobUpdate, Reply, Stage
 
 log = logging.getLogger(f"imagebot.{__name__}")
@@ -86,6 +87,7 @@ class DiscordPresenter:
         self.clock = clock
         self.restore = restore
         self.targets: dict[str, StatusTarget] = {}
+        self.progress = outbound.Progress()
         self.connected = asyncio.Event()  # set by the adapter once the gateway is ready
         self._delivered: set[str] = set()  # jobs whose outcome this process has put (or is putting) somewhere
         self._retries: dict[str, asyncio.Task[None]] = {}  # outcomes owed, retried in the background
@@ -99,23 +101,19 @@ class DiscordPresenter:
     async def job_update(self, update: JobUpdate) -> None:
         job = update.job
         target = self.targets.get(job.id)
-        if update.stage is Stage.QUEUED:
+        if update.stage in (Stage.QUEUED, Stage.RUNNING):
+            line = self.progress.line(update)
             if target is not None:
-                await self._edit_status(
-                    target, MessageParts(f"⏳ Job `{job.id}`: #{update.position} in line.")
-                )
-        elif update.stage is Stage.RUNNING:
-            if target is not None:
-                await self._edit_status(target, MessageParts(f"🎨 Job `{job.id}`: working on it…"))
+                await self._edit_status(target, MessageParts(line.text))
         elif update.stage is Stage.PARTIAL and update.preview is not None:
+            line = self.progress.line(update)  # counted even when not shown
             if target is None or self.clock() - target.last_partial < PARTIAL_INTERVAL:
                 return  # drop this preview; a newer one (or the result) follows
             target.last_partial = self.clock()
             preview = discord.File(io.BytesIO(update.preview), filename=f"preview-{job.id}.png")
-            await self._edit_status(
-                target, MessageParts(f"🎨 Job `{job.id}`: rendering… (preview)", [preview])
-            )
+            await self._edit_status(target, MessageParts(line.text, [preview]))
         elif update.result is not None:
+            self.progress.forget(job.id)
             self.targets.pop(job.id, None)
             if target is None:
                 # Resumed after a restart: the result waits for the gateway (briefly), and the
@@ -198,15 +196,16 @@ class DiscordPresenter:
     async def _tell_where(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
         """The outcome has been unpostable for long: a private note to the requester, if the
         interaction token lives; otherwise one log line. Nothing is recorded as delivered."""
-        if reply.caption is not None:
-            ref = reply.caption.short_id
-            text = (
-                f"Your job `{job_id}` is done, but its result could not be posted in <#{target.thread_id}>"
-                f" yet. Use `/show {ref}` to see it."
-            )
-        else:  # a failure message: it is short, say it here
-            ref = job_id
-            text = trim(f"{reply.text}\n-# (This could not be posted in <#{target.thread_id}> yet.)")
+        ref = reply.caption.short_id if reply.caption is not None else job_id
+        text = outbound.owed_notice(
+            job_id,
+            where=f"in <#{target.thread_id}>",
+            show_command="/show",
+            short_id=ref,
+            failure=None if reply.caption is not None else reply.text,  # short: said here
+            limit=MAX_CONTENT,
+            note=note_line,
+        )
         if target.interaction is not None and not target.interaction.is_expired():
             try:
                 await target.interaction.followup.send(text, ephemeral=True)
@@ -266,15 +265,18 @@ class DiscordPresenter:
         else:
             channel = self.client.get_partial_messageable(target.thread_id)
             message = await channel.send(**parts.as_send_kwargs(), nonce=nonce_for(job_id))
-        await self._point_to(target, message, reply)
+        await self._point_to(job_id, target, message, reply)
         return message
 
-    async def _point_to(self, target: StatusTarget, message: discord.Message, reply: Reply) -> None:
+    async def _point_to(
+        self, job_id: str, target: StatusTarget, message: discord.Message, reply: Reply
+    ) -> None:
         """After a result went into the thread: the status message elsewhere says it is done."""
         if target.message_id is None or target.channel_id is None or target.message_id == message.id:
             return
         if _has_images(reply):
-            done = f"✅ Done — the result is in the thread <#{target.thread_id}>."
+            short_id = reply.caption.short_id if reply.caption is not None else None
+            done = outbound.done_line(job_id, short_id, f"in the thread <#{target.thread_id}>")
         else:
             done = trim(reply.text)
         try:

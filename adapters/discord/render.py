@@ -1,19 +1,20 @@
-"""Core replies → Discord messages: content within 2000 characters, files under the upload
-limit, and button rows within Discord's 5 rows of 5."""
+"""Core replies → Discord messages: the core's plan for the files, notes and text
+(bot/outbound.py, given Discord's limits) as `discord.File`s and content, and button rows
+within Discord's 5 rows of 5."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from dataclasses import dataclass, field
 
 import discord
 
 from adapters.discord.components import ImagebotButton
-from bot import imaging
-from bot.domain import Button, ImageView, Reply
+from bot import outbound
+from bot.domain import Button, Reply
 
 MAX_CONTENT = 2000
+MAX_FILES = 10
 MAX_ROWS = 5
 ROW_WIDTH = 5
 
@@ -64,35 +65,34 @@ def build_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
 
 
 def trim(text: str, limit: int = MAX_CONTENT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return outbound.trim(text, limit)
 
 
-async def fitted_file(view: ImageView, limit: int) -> tuple[discord.File, str | None]:
-    """The image as an upload under `limit` bytes; re-encoded (and said so) only when needed."""
-    fitted = await asyncio.to_thread(imaging.fit_under, view.data, view.mime, limit)
-    name = view.filename
-    if fitted.reencoded:
-        name = name.rsplit(".", 1)[0] + "." + fitted.extension
-    return discord.File(io.BytesIO(fitted.data), filename=name), fitted.note if fitted.reencoded else None
+def limits(file_limit: int) -> outbound.Limits:
+    """Discord's limits for one message: `file_limit` bytes a file (the interaction says how
+    many), 10 files, 2000 characters."""
+    return outbound.Limits(upload_bytes=file_limit, files=MAX_FILES, text=MAX_CONTENT)
 
 
-async def render(reply: Reply, *, file_limit: int, with_images: bool = True) -> MessageParts:
+def note_line(note: str) -> str:
+    return f"-# {note}"  # Discord's small grey subtext
+
+
+async def render(reply: Reply, *, file_limit: int) -> MessageParts:
     """A whole message for a reply: the grid for a set, else the single image(s)."""
-    shown = [reply.grid] if reply.grid is not None else list(reply.images)
-    files: list[discord.File] = []
-    notes = list(reply.notes)
-    if with_images:
-        for view in shown[:10]:
-            file, note = await fitted_file(view, file_limit)
-            files.append(file)
-            if note:
-                notes.append(note)
     text = reply.text
     if reply.caption is not None:
         # The caption quotes the prompt: as plain text here, never markdown (no masked links).
         text = text.replace(
             reply.caption.render(), reply.caption.render(escape=discord.utils.escape_markdown)
         )
-    if notes:
-        text += "\n" + "\n".join(f"-# {note}" for note in notes)
-    return MessageParts(trim(text), files, build_view(reply.buttons))
+    plan = await outbound.plan_message(
+        text,
+        limits=limits(file_limit),
+        grid=reply.grid,
+        images=reply.images,
+        notes=reply.notes,
+        note=note_line,
+    )
+    files = [discord.File(io.BytesIO(upload.data), filename=upload.filename) for upload in plan.files]
+    return MessageParts(plan.text, files, build_view(reply.buttons))

@@ -22,10 +22,10 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_line, shown, trim
+from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_line, shown
 from adapters.slack.errors import slack_error
 from adapters.slack.tasks import TaskSet
-from bot import imaging
+from bot import outbound
 from bot.domain import Button, Job, JobStatus, JobUpdate, Operation, Reply, Stage
 from storage.store import Store
 
@@ -57,6 +57,10 @@ def _transient(error: Exception) -> bool:
         return status == 429 or status >= 500 or slack_error(error) in ("ratelimited", "internal_error")
     # SlackRequestError: the upload URL answered other than 200 (files_upload_v2's step 2).
     return isinstance(error, SlackRequestError | aiohttp.ClientError | TimeoutError)
+
+
+def note_line(note: str) -> str:
+    return f"_{mrkdwn(note)}_"  # a note under a result, in italics
 
 
 def job_metadata(event_type: str, job_id: str) -> dict[str, Any]:
@@ -96,7 +100,7 @@ class Poster:
 
     def __init__(self, client: AsyncWebClient, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
         self.client = client
-        self.max_upload_bytes = max_upload_bytes
+        self.limits = outbound.Limits(upload_bytes=max_upload_bytes, text=MAX_MESSAGE_TEXT)
 
     async def post(
         self,
@@ -109,7 +113,7 @@ class Poster:
     ) -> str:
         """chat.postMessage (into the thread when thread_ts is given); returns the ts.
         Raises SlackApiError; the client has already retried 429s and 5xx."""
-        kwargs: dict[str, Any] = {"channel": channel, "text": trim(text, MAX_MESSAGE_TEXT)}
+        kwargs: dict[str, Any] = {"channel": channel, "text": outbound.trim(text, MAX_MESSAGE_TEXT)}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         if metadata:
@@ -130,7 +134,10 @@ class Poster:
 
     async def update(self, channel: str, ts: str, text: str, buttons: Sequence[Button] = ()) -> None:
         await self.client.chat_update(
-            channel=channel, ts=ts, text=trim(text, MAX_MESSAGE_TEXT), blocks=message_blocks(text, buttons)
+            channel=channel,
+            ts=ts,
+            text=outbound.trim(text, MAX_MESSAGE_TEXT),
+            blocks=message_blocks(text, buttons),
         )
 
     async def delete(self, channel: str, ts: str) -> None:
@@ -150,7 +157,7 @@ class Poster:
     ) -> None:
         """A message only `user` sees; through response_url when the bot cannot post here
         (e.g. a channel it was not invited to)."""
-        text = trim(text, MAX_MESSAGE_TEXT)
+        text = outbound.trim(text, MAX_MESSAGE_TEXT)
         kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
@@ -201,32 +208,21 @@ class Poster:
         NotPosted when Slack did not take the upload or the message for now: nothing is to be
         recorded as delivered. `uploaded` is awaited once the files are in (so a retry skips to
         the message: `skip_upload`)."""
-        views = [reply.grid] if reply.grid is not None else list(reply.images)
-        notes = list(reply.notes)
-        uploads = []
-        for view in views:
-            try:
-                fitted = await asyncio.to_thread(
-                    imaging.fit_under, view.data, view.mime, self.max_upload_bytes
-                )
-            except ValueError:
-                notes.append(f"{view.filename} is too large to upload here even re-encoded.")
-                continue
-            filename = view.filename
-            if fitted.reencoded:
-                filename = f"{filename.rsplit('.', 1)[0]}.{fitted.extension}"
-            if fitted.note:
-                notes.append(fitted.note)
-            prompt = reply.caption.prompt if reply.caption else reply.text
-            uploads.append(
-                {
-                    "file": fitted.data,
-                    "filename": filename,
-                    "title": filename,
-                    "alt_txt": one_line(prompt, 1000),
-                }
-            )
-        comment = mrkdwn(reply.text) + "".join(f"\n_{mrkdwn(note)}_" for note in notes)
+        plan = await outbound.plan_message(
+            mrkdwn(reply.text),
+            limits=self.limits,
+            grid=reply.grid,
+            images=reply.images,
+            notes=reply.notes,
+            note=note_line,
+            with_files=not skip_upload,
+        )
+        alt = one_line(reply.caption.prompt if reply.caption else reply.text, 1000)
+        uploads = [
+            {"file": upload.data, "filename": upload.filename, "title": upload.filename, "alt_txt": alt}
+            for upload in plan.files
+        ]
+        comment = plan.text
         if skip_upload:
             pass
         elif uploads:
@@ -388,7 +384,7 @@ class SlackPresenter:
         # job id -> the status message being posted right now (see reserve()).
         self._waiting: dict[str, asyncio.Future[tuple[str, str] | None]] = {}
         self._rank: dict[str, int] = {}
-        self._partials: dict[str, int] = {}
+        self.progress = outbound.Progress()
 
     # --- the status message of a job ------------------------------------------------------------
     def reserve(self, job_id: str) -> None:
@@ -470,11 +466,10 @@ class SlackPresenter:
             return  # an older state arriving late (or a repeat), never shown over a newer one
         self._rank[job.id] = rank
         _bounded(self._rank)
-        if stage is Stage.PARTIAL:
-            self._partials[job.id] = self._partials.get(job.id, 0) + 1
+        line = self.progress.line(update) if rank < 3 else None
         status = await self._find_status(job)
-        if rank < 3:
-            text = f"{status_head(job)}\n{self._progress_line(update)}"
+        if line is not None:
+            text = f"{status_head(job)}\n{mrkdwn(line.text)}"
             buttons = (Button("cancel", job.id, "Cancel", style="danger"),)
             if status is not None:
                 await self.board.update(status[0], status[1], text, buttons)
@@ -486,7 +481,7 @@ class SlackPresenter:
                 self._resolve(job.id, where)
                 await self._record(job.id, where)
             return
-        self._partials.pop(job.id, None)
+        self.progress.forget(job.id)
         result = update.result
         owed = False
         try:
@@ -547,8 +542,8 @@ class SlackPresenter:
         cannot be asked now (so nothing is posted twice)."""
         if not job.where.thread:
             return None, False
-        views = ([result.grid] if result.grid is not None else list(result.images)) if result else []
-        names = {view.filename for view in views}
+        views = outbound.views_to_upload(result.grid, result.images) if result else ()
+        stems = {outbound.file_stem(view.filename) for view in views}  # re-encoded: another extension
         files_in = False
         cursor: str | None = None
         try:
@@ -565,7 +560,8 @@ class SlackPresenter:
                     payload = metadata.get("event_payload") or {}
                     if metadata.get("event_type") in OUR_EVENTS and payload.get("job_id") == job.id:
                         return str(message["ts"]), True
-                    if names and any(f.get("name") in names for f in message.get("files") or []):
+                    files = message.get("files") or []
+                    if stems and any(outbound.file_stem(str(f.get("name") or "")) in stems for f in files):
                         files_in = True
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:
@@ -620,10 +616,15 @@ class SlackPresenter:
             self._owed.pop(job.id, None)
 
     async def _tell_owed(self, job: Job, result: Reply) -> bool:
-        ident = result.caption.short_id if result.caption else job.id
-        text = f"I could not post your result here; `/imagebot show {ident}` brings it back."
-        if job.status is JobStatus.FAILED:
-            text = f"I could not post here why job `{job.id}` failed; Slack is not taking my messages."
+        text = outbound.owed_notice(
+            job.id,
+            where="here",
+            show_command="/imagebot show",
+            short_id=result.caption.short_id if result.caption else None,
+            failure=mrkdwn(result.text) if job.status is JobStatus.FAILED else None,
+            limit=MAX_MESSAGE_TEXT,
+            note=note_line,
+        )
         kwargs: dict[str, Any] = {"channel": job.where.channel, "user": job.requester.id, "text": text}
         if job.where.thread:
             kwargs["thread_ts"] = job.where.thread
@@ -705,27 +706,9 @@ class SlackPresenter:
     def _owed_text(job: Job) -> str:
         return f"{status_head(job)}\n📤 Finished · job `{job.id}` — Slack is not taking the result right now; I keep trying."
 
-    def _progress_line(self, update: JobUpdate) -> str:
-        job_id = update.job.id
-        if update.stage is Stage.QUEUED:
-            return f"⏳ #{update.position} in line · job `{job_id}`"
-        if update.stage is Stage.PARTIAL:
-            count = self._partials.get(job_id, 1)
-            return f"🖌️ Working on it… (preview {count} received) · job `{job_id}`"
-        return f"🖌️ Working on it… · job `{job_id}`"
-
-    @staticmethod
-    def _final_text(job: Job, update: JobUpdate, status: tuple[str, str]) -> str:
-        head = status_head(job)
+    def _final_text(self, job: Job, update: JobUpdate, status: tuple[str, str]) -> str:
         where = "in the thread" if status[1] == job.where.thread else "below"
-        result = update.result
-        if update.stage is Stage.DONE:
-            ident = f" `{result.caption.short_id}`" if result and result.caption else ""
-            return f"{head}\n✅ Done{ident} · job `{job.id}` — the result is {where}."
-        if update.stage is Stage.FAILED:
-            reason = mrkdwn(result.text) if result else f"❌ Job `{job.id}` failed."
-            return f"{head}\n{reason}"
-        return f"{head}\n🚫 Cancelled · job `{job.id}`"
+        return f"{status_head(job)}\n{mrkdwn(self.progress.line(update, where=where).text)}"
 
 
 def status_head(job: Job) -> str:
