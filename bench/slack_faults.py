@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.records import PostKind
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack, slash_command_body
 from tests.integration.test_slack_adapter import running_slack, slack_settings
@@ -88,8 +89,8 @@ async def scenario(name: str, faults: list[tuple[str, float, int]]) -> dict[str,
                     else:
                         counts["posted once"] += 1
                     shown = {m["ts"] for m in posts}
-                    for ref in await h.bot.store.jobs.posts(job_id):
-                        if ref.startswith("result:") and ref.rsplit(":", 1)[1] not in shown:
+                    for post in await h.bot.store.jobs.posts(job_id):
+                        if post.kind is PostKind.RESULT and post.message not in shown:
                             counts["recorded but not posted"] += 1
                 faulted = sum(1 for c in slack.calls if c.status in (429, 500))
                 notices = len(slack.ephemerals)

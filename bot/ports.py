@@ -21,7 +21,7 @@ from bot.domain import (
     SpendRefusal,
     StoredImage,
 )
-from bot.records import IntakeRequest, IntakeRow, RequesterUsage, UsageRow, UsageTotals
+from bot.records import IntakeRequest, IntakeRow, PostRef, RequesterUsage, UsageRow, UsageTotals
 
 
 class BlobStorage(Protocol):
@@ -107,9 +107,9 @@ class JobRepository(Protocol):
 
     async def unfinalised(self, platform: str, since: float) -> list[Job]: ...
 
-    async def record_post(self, job_id: str, platform: str, message_ref: str) -> None: ...
+    async def record_post(self, job_id: str, platform: str, post: PostRef) -> None: ...
 
-    async def posts(self, job_id: str) -> list[str]: ...
+    async def posts(self, job_id: str) -> list[PostRef]: ...
 
 
 class PreferenceRepository(Protocol):

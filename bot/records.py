@@ -7,6 +7,7 @@ sees a row, a tuple or a JSON dict.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -112,3 +113,21 @@ class IntakeRow:
     @property
     def finished(self) -> bool:
         return self.finished_at is not None
+
+
+class PostKind(enum.StrEnum):
+    """The messages a job's delivery posts, in the order they happen."""
+
+    STATUS = "status"  # the job's status line (queued, working), edited as it goes
+    UPLOAD = "upload"  # the result's files were sent; their message may not be known yet
+    RESULT = "result"  # the outcome (images and buttons, or the failure) was posted
+    FINAL = "final"  # the status line was brought to its end ("✅ Done…")
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """Where one of a job's messages was posted (a Slack ts, a Discord message id)."""
+
+    kind: PostKind
+    channel: str
+    message: str | None = None  # None while unknown (files uploaded, their message not yet seen)

@@ -23,7 +23,7 @@ from bot.domain import (
     StoredImage,
     UserRef,
 )
-from bot.records import RequesterUsage, UsageRow, UsageTotals
+from bot.records import PostKind, PostRef, RequesterUsage, UsageRow, UsageTotals
 from storage.db import Database
 from storage.images import insert_image, insert_set, set_current_in
 
@@ -265,7 +265,7 @@ class JobRepo:
         first: a failure message is owed as much as a result."""
         rows = await self.db.fetchall(
             "SELECT * FROM jobs j WHERE j.status IN ('done', 'failed') AND j.platform=? AND j.finished_at>=?"
-            " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'result:%')"
+            " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.kind='result')"
             " ORDER BY j.finished_at",
             (platform, since),
         )
@@ -277,23 +277,26 @@ class JobRepo:
         stopped in between): a status message must not say "working" forever."""
         rows = await self.db.fetchall(
             "SELECT * FROM jobs j WHERE j.status IN ('done', 'failed') AND j.platform=? AND j.finished_at>=?"
-            " AND EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'result:%')"
-            " AND EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'status:%')"
-            " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.message_ref LIKE 'final:%')"
+            " AND EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.kind='result')"
+            " AND EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.kind='status')"
+            " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.job_id=j.id AND p.kind='final')"
             " ORDER BY j.finished_at",
             (platform, since),
         )
         return [_job(row) for row in rows]
 
     # --- posts ----------------------------------------------------------------------------------
-    async def record_post(self, job_id: str, platform: str, message_ref: str) -> None:
+    async def record_post(self, job_id: str, platform: str, post: PostRef) -> None:
+        identity = f"{post.kind.value}:{post.channel}:{post.message or '-'}"
         await self.db.execute(
-            "INSERT OR IGNORE INTO posts (job_id, platform, message_ref, created_at) VALUES (?, ?, ?, ?)",
-            (job_id, platform, message_ref, time.time()),
+            "INSERT OR IGNORE INTO posts (job_id, platform, message_ref, kind, channel, message, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job_id, platform, identity, post.kind.value, post.channel, post.message, time.time()),
         )
 
-    async def posts(self, job_id: str) -> list[str]:
+    async def posts(self, job_id: str) -> list[PostRef]:
+        """A job's posts, oldest first."""
         rows = await self.db.fetchall(
-            "SELECT message_ref FROM posts WHERE job_id=? ORDER BY created_at", (job_id,)
+            "SELECT kind, channel, message FROM posts WHERE job_id=? ORDER BY created_at, rowid", (job_id,)
         )
-        return [r["message_ref"] for r in rows]
+        return [PostRef(PostKind(r["kind"]), r["channel"], r["message"]) for r in rows]

@@ -24,6 +24,7 @@ import discord
 from adapters.discord.render import MAX_CONTENT, MessageParts, note_line, render, trim
 from bot import outbound
 from bot.domain import Job, JobUpdate, Reply, Stage
+from bot.records import PostKind, PostRef
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -32,7 +33,7 @@ PLATFORM = "discord"
 PARTIAL_INTERVAL = 1.0  # seconds between preview edits of one message (Discord rate limits)
 
 
-RecordPost = Callable[[str, str, str], Awaitable[None]]  # (job id, platform, message ref)
+RecordPost = Callable[[str, str, PostRef], Awaitable[None]]  # (job id, platform, where)
 CONNECT_WAIT = 30.0  # seconds a result waits for the gateway after a start before it is tried
 RETRY_FIRST = 2.0  # seconds before an outcome that could not be posted is tried again (doubling)
 RETRY_MAX = 60.0  # …up to this interval between tries
@@ -162,7 +163,9 @@ class DiscordPresenter:
 
     async def _record(self, job_id: str, message: discord.Message) -> None:
         if self.record_post is not None:
-            await self.record_post(job_id, PLATFORM, f"result:{message.channel.id}:{message.id}")
+            await self.record_post(
+                job_id, PLATFORM, PostRef(PostKind.RESULT, str(message.channel.id), str(message.id))
+            )
 
     def _retry_later(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
         if job_id not in self._retries:

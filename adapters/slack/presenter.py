@@ -27,6 +27,7 @@ from adapters.slack.errors import slack_error
 from adapters.slack.tasks import TaskSet
 from bot import outbound
 from bot.domain import Button, Job, JobStatus, JobUpdate, Operation, Reply, Stage
+from bot.records import PostKind, PostRef
 from storage.store import Store
 
 log = logging.getLogger(f"imagebot.{__name__}")
@@ -403,7 +404,7 @@ class SlackPresenter:
 
     async def _record(self, job_id: str, where: tuple[str, str] | None) -> None:
         if where is not None:
-            await self.store.jobs.record_post(job_id, PLATFORM, f"status:{where[0]}:{where[1]}")
+            await self.store.jobs.record_post(job_id, PLATFORM, PostRef(PostKind.STATUS, where[0], where[1]))
 
     async def _find_status(self, job: Job) -> tuple[str, str] | None:
         job_id = job.id
@@ -417,11 +418,9 @@ class SlackPresenter:
                 except TimeoutError:
                     return None
             found = None
-            for ref in await self.store.jobs.posts(job_id):
-                kind, _, rest = ref.partition(":")
-                if kind == "status":
-                    channel, _, ts = rest.partition(":")
-                    found = (channel, ts)
+            for post in await self.store.jobs.posts(job_id):
+                if post.kind is PostKind.STATUS and post.message is not None:
+                    found = (post.channel, post.message)
             if found is None and job.intake_key is not None:
                 # The process stopped after posting the /imagine parent (noted on its request)
                 # and before recording it as the job's status message: it is that message.
@@ -524,13 +523,15 @@ class SlackPresenter:
         ts, files_in = await self._find_posted(job, result) if look else (None, False)
         if ts is not None:
             log.info("job %s [%s]: its result was posted before the stop; recording it", job.id, PLATFORM)
-            await self.store.jobs.record_post(job.id, PLATFORM, f"result:{job.where.channel}:{ts}")
+            await self.store.jobs.record_post(
+                job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts)
+            )
             return True
         if files_in and job.status is not JobStatus.FAILED:
             # The upload went through just before the stop (it carries no metadata, but its
             # files are named after the result): post only the message that follows it.
             log.info("job %s [%s]: its files were uploaded before the stop; not again", job.id, PLATFORM)
-            await self.store.jobs.record_post(job.id, PLATFORM, f"upload:{job.where.channel}:-")
+            await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.UPLOAD, job.where.channel))
         if job.status is JobStatus.FAILED:
             return await self._deliver_failure(job, result)
         await self._deliver_result(job, result)
@@ -648,7 +649,7 @@ class SlackPresenter:
 
     async def _record_final(self, job: Job, status: tuple[str, str]) -> None:
         try:
-            await self.store.jobs.record_post(job.id, PLATFORM, f"final:{status[0]}:{status[1]}")
+            await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.FINAL, status[0], status[1]))
         except Exception as error:  # the status is right on Slack; a restart would only redo it
             log.warning("job %s [%s]: could not record its final status: %s", job.id, PLATFORM, error)
 
@@ -664,8 +665,8 @@ class SlackPresenter:
         """The failure message (with its Retry button) in the thread, once; recorded as posted
         only when it was, so a restart sends one that never went out. False when Slack refused it
         for good; NotPosted when it did not take it for now."""
-        refs = await self.store.jobs.posts(job.id)
-        if any(ref.startswith("result:") for ref in refs):
+        posts = await self.store.jobs.posts(job.id)
+        if any(post.kind is PostKind.RESULT for post in posts):
             return True
         ts = await self.poster.owed_post(
             job.where.channel,
@@ -676,21 +677,21 @@ class SlackPresenter:
         )
         if ts is None:
             return False
-        await self.store.jobs.record_post(job.id, PLATFORM, f"result:{job.where.channel}:{ts}")
+        await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts))
         return True
 
     async def _deliver_result(self, job: Job, result: Reply) -> None:
         """Upload the result and post its buttons (the message carrying its metadata), and record
         it as posted; NotPosted (nothing recorded as delivered) when Slack did not take it."""
-        refs = await self.store.jobs.posts(job.id)
-        if any(ref.startswith("result:") for ref in refs):
+        posts = await self.store.jobs.posts(job.id)
+        if any(post.kind is PostKind.RESULT for post in posts):
             log.info("job %s [%s] result already posted; not posting again", job.id, PLATFORM)
             return
         channel = job.where.channel
 
         async def uploaded() -> None:
             # The files are in: a retry (or the next start) posts only the message after them.
-            await self.store.jobs.record_post(job.id, PLATFORM, f"upload:{channel}:-")
+            await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.UPLOAD, channel))
 
         ts = await self.poster.images(
             result,
@@ -698,9 +699,9 @@ class SlackPresenter:
             job.where.thread,
             metadata=job_metadata(RESULT_EVENT, job.id),
             uploaded=uploaded,
-            skip_upload=any(ref.startswith("upload:") for ref in refs),
+            skip_upload=any(post.kind is PostKind.UPLOAD for post in posts),
         )
-        await self.store.jobs.record_post(job.id, PLATFORM, f"result:{channel}:{ts or '-'}")
+        await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.RESULT, channel, ts))
 
     @staticmethod
     def _owed_text(job: Job) -> str:

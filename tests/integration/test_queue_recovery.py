@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Job, JobSpec, JobStatus, Operation, Stage
+from bot.records import PostKind, PostRef
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.helpers import ALICE, THREAD, running_bot
@@ -152,5 +153,5 @@ async def test_a_failure_message_never_posted_is_owed_after_a_restart(
         assert [
             (job.id, "failed" in reply.text, [b.label for b in reply.buttons]) for job, reply in owed
         ] == [(failed.job.id, True, ["🔄 Retry"])]
-        await bot.store.jobs.record_post(failed.job.id, "test", "result:chan:1")
+        await bot.store.jobs.record_post(failed.job.id, "test", PostRef(PostKind.RESULT, "chan", "1"))
         assert await bot.undelivered("test") == []  # once posted, never again

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bot.records import PostKind
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.integration.test_slack_adapter import ALICE, CHANNEL, Harness, running_slack, slack_settings
@@ -63,7 +64,7 @@ async def check_posted_once(h: Harness, parents: list[dict[str, Any]]) -> None:
         assert len([m for m in slack.messages(CHANNEL, thread_ts=thread) if m.get("files")]) == 1
         [posted] = result_messages(slack, thread, job_id)
         assert posted["metadata"]["event_type"] == "imagebot_result"
-        refs = [r for r in await h.bot.store.jobs.posts(job_id) if r.startswith("result:")]
+        refs = [r for r in await h.bot.store.jobs.posts(job_id) if r.kind is PostKind.RESULT]
         assert refs == [f"result:{CHANNEL}:{posted['ts']}"]  # recorded = what was posted
         # The parent never said "✅ Done" before the result was in the thread.
         calls = slack.calls
@@ -100,7 +101,9 @@ async def test_429s_on_posts_and_uploads_for_a_while_post_every_result_once(
         assert slack.failing("chat.postMessage")
         for parent in parents:
             assert not result_messages(slack, parent["ts"], job_id_of(parent))
-            assert not [r for r in await h.bot.store.jobs.posts(job_id_of(parent)) if r.startswith("result:")]
+            assert not [
+                r for r in await h.bot.store.jobs.posts(job_id_of(parent)) if r.kind is PostKind.RESULT
+            ]
         await check_posted_once(h, parents)
         assert any(c.status == 429 for c in slack.calls_to("files.getUploadURLExternal"))
 
@@ -145,7 +148,7 @@ async def test_a_result_owed_for_long_is_announced_privately_and_still_posted_on
         # Still not posted, and not recorded as posted.
         assert slack.failing("upload")
         job_id = job_id_of(parent)
-        assert not [r for r in await h.bot.store.jobs.posts(job_id) if r.startswith("result:")]
+        assert not [r for r in await h.bot.store.jobs.posts(job_id) if r.kind is PostKind.RESULT]
         assert "✅ Done" not in slack.message(CHANNEL, parent["ts"])["text"]
         await check_posted_once(h, [parent])
         assert len(slack.ephemerals) == 1  # told once
