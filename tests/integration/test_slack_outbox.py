@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.records import PostKind
+from bot.records import PostKind, PostRef
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.integration.test_slack_adapter import ALICE, CHANNEL, Harness, running_slack, slack_settings
@@ -65,7 +65,7 @@ async def check_posted_once(h: Harness, parents: list[dict[str, Any]]) -> None:
         [posted] = result_messages(slack, thread, job_id)
         assert posted["metadata"]["event_type"] == "imagebot_result"
         refs = [r for r in await h.bot.store.jobs.posts(job_id) if r.kind is PostKind.RESULT]
-        assert refs == [f"result:{CHANNEL}:{posted['ts']}"]  # recorded = what was posted
+        assert refs == [PostRef(PostKind.RESULT, CHANNEL, posted["ts"])]  # recorded = what was posted
         # The parent never said "✅ Done" before the result was in the thread.
         calls = slack.calls
         done_at = next(
