@@ -16,7 +16,8 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-from bot import imaging, options, sizes
+from bot import imaging, options, press, sizes
+from bot.buttons import ButtonId, Verb
 from bot.config import Settings
 from bot.costs import budget_refusal, estimate_job_cost
 from bot.domain import (
@@ -44,7 +45,15 @@ from bot.jobs import JobRunner, Presenter
 from bot.model_catalog import MODELS, ModelInfo, model_info
 from bot.preferences import SCOPES, Scope, combine, describe, layered, scope_key, updated
 from bot.providers.base import Provider
-from bot.replies import error_reply, image_buttons, retry_buttons, set_buttons, set_reply, single_reply
+from bot.replies import (
+    cancel_button,
+    error_reply,
+    image_buttons,
+    retry_buttons,
+    set_buttons,
+    set_reply,
+    single_reply,
+)
 from bot.text import display_text
 from storage.store import Store
 
@@ -270,71 +279,18 @@ class ImageBot:
         )
 
     # --- buttons --------------------------------------------------------------------------------
-    async def press(self, actor: UserRef, where: SessionKey, custom_id: str) -> Reply:
-        """A button click (or its console word), identified by the button's custom_id."""
+    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        """A button click (or its console word); what each verb does is in bot.press."""
         try:
             self._check_channel(where)
-            parts = custom_id.split(":")
-            if len(parts) < 3 or parts[0] != "ib":
-                raise invalid("That button is not one of mine.")
-            # The argument may itself hold colons (an aspect such as 1:1), so it is the rest.
-            verb, target, arg = parts[1], parts[2], (":".join(parts[3:]) if len(parts) > 3 else None)
-            active = self.runner.active_job_for_origin(custom_id)
+            active = self.runner.active_job_for_origin(button.encode())
             if active is not None:
                 return Reply(
                     text=f"Already on it: job `{active}` is working on that.", ephemeral=True, job_id=active
                 )
-            return await self._press(actor, where, verb, target, arg, custom_id)
+            return await press.dispatch(self, actor, where, button)
         except BotError as error:
             return error_reply(error)
-
-    async def _press(
-        self, actor: UserRef, where: SessionKey, verb: str, target: str, arg: str | None, origin: str
-    ) -> Reply:
-        if verb in ("u", "v"):
-            image_set = await self.store.images.image_set(target, within=where)
-            if image_set is None:
-                raise BotError(ErrorKind.NOT_FOUND, f"Set `{target}` is not stored here.")
-            self._check_may_press(actor, image_set.requester)
-            index = _index(arg, len(image_set.image_ids))
-            image = await self._image(image_set.image_ids[index - 1], where)
-            if verb == "u":
-                session = await self.store.images.session_for(where)
-                return await self._make_current(session, image, actor, f"👉 Image {index}")
-            return await self._vary(actor, where, image, Operation.VARY_STRONG, origin)
-        if verb == "retry":
-            return await self._retry(actor, where, target)
-        if verb == "cancel":
-            return await self.cancel(actor, where, target)
-        if verb == "reroll":
-            return await self._reroll(actor, where, target, origin)
-        image = await self._image(target, where)
-        self._check_may_press(actor, image.requester)
-        if verb == "use":
-            session = await self.store.images.session_for(where)
-            return await self._make_current(session, image, actor, "👉 Current image")
-        if verb == "undo":
-            session = await self.store.images.session_for(where)
-            return await self._undo(actor, session, image)
-        if verb in ("vary-subtle", "vary-strong"):
-            op = Operation.VARY_SUBTLE if verb == "vary-subtle" else Operation.VARY_STRONG
-            return await self._vary(actor, where, image, op, origin)
-        if verb == "upscale":
-            return await self._finish_op(actor, where, image, Operation.UPSCALE, origin)
-        if verb == "zoom":
-            factor = {"1.5": 1.5, "2": 2.0}.get(arg or "2")
-            if factor is None:
-                raise invalid("Zoom out works at 1.5× or 2×.")
-            return await self._finish_op(actor, where, image, Operation.ZOOM_OUT, origin, zoom=factor)
-        if verb == "aspect":
-            return await self._finish_op(actor, where, image, Operation.ASPECT, origin, aspect=arg or "1:1")
-        if verb == "nobg":
-            return await self._finish_op(actor, where, image, Operation.REMOVE_BG, origin)
-        if verb == "edit":
-            return Reply(
-                text="Reply in the thread with what to change, or use the Edit… form.", ephemeral=True
-            )
-        raise invalid(f"Unknown button action {verb!r}.")
 
     async def _vary(
         self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str
@@ -428,7 +384,9 @@ class ImageBot:
             intake_key=current_intake_key.get(),
         )
         limits = self._spend_limits(job.requester, job.where)
-        position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}", limits=limits)
+        position = await self.runner.submit(
+            retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits
+        )
         return _queued_reply(retry, position)
 
     # --- selecting, undo, show, history ---------------------------------------------------------
@@ -453,14 +411,14 @@ class ImageBot:
         image_set = await self.store.images.image_set(session.last_set_id, within=session.key)
         assert image_set is not None
         return await self._image(
-            image_set.image_ids[_index(str(number), len(image_set.image_ids)) - 1], session.key
+            image_set.image_ids[press.image_number(str(number), len(image_set.image_ids)) - 1], session.key
         )
 
     async def _ask_which(self, session: Session) -> Reply:
         image_set = await self.store.images.image_set(session.last_set_id or "", within=session.key)
         assert image_set is not None
         count = len(image_set.image_ids)
-        picks = tuple(b for b in set_buttons(image_set) if b.verb == "u")
+        picks = tuple(b for b in set_buttons(image_set) if b.verb is Verb.U)
         return Reply(
             text=f"Which image should I change? Pick one (U1–U{count}), or start your reply with #N, e.g. `#2 {''}make it warmer`.",
             buttons=picks,
@@ -948,7 +906,7 @@ def _queued_reply(job: Job, position: int) -> Reply:
         text=f"⏳ Job `{job.id}`: {_count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}.",
         job_id=job.id,
         queue_position=position,
-        buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
+        buttons=(cancel_button(job),),
     )
 
 
@@ -992,16 +950,6 @@ def _with_size_note(
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _index(arg: str | None, count: int) -> int:
-    try:
-        index = int(arg or "")
-    except ValueError:
-        raise invalid("Which image? Use a number like U2.") from None
-    if not 1 <= index <= count:
-        raise invalid(f"There is no image {index} here: this set has {count} images (1–{count}).")
-    return index
 
 
 def _trim(text: str, limit: int) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.buttons import ButtonId, Verb
 from bot.domain import Attachment, Button, JobUpdate, Reply, SessionKey, Stage, UserRef
 from bot.service import ImageBot
 
@@ -87,14 +88,14 @@ def _word_for(button: Button) -> str:
     """What to type in the console for a button."""
     verb, label = button.verb, button.label
     return {
-        "vary-subtle": "vary subtle",
-        "vary-strong": "vary strong",
-        "zoom": f"zoom {button.arg}",
-        "aspect": "square" if button.arg == "1:1" else f"aspect {button.arg}",
-        "edit": "<type an edit>",
-        "retry": "retry",
-        "cancel": "cancel",
-    }.get(verb, label.lower() if verb not in ("u", "v") else label)
+        Verb.VARY_SUBTLE: "vary subtle",
+        Verb.VARY_STRONG: "vary strong",
+        Verb.ZOOM: f"zoom {button.arg}",
+        Verb.ASPECT: "square" if button.arg == "1:1" else f"aspect {button.arg}",
+        Verb.EDIT: "<type an edit>",
+        Verb.RETRY: "retry",
+        Verb.CANCEL: "cancel",
+    }.get(verb, label.lower() if verb not in (Verb.U, Verb.V) else label)
 
 
 class Console:
@@ -169,7 +170,7 @@ class Console:
             await bot.store.images.session_for(self.where)
             return Reply(text=f"Started a new session ({self.session_number}).")
         if command == "retry" and not rest and self._last_failed_job:
-            return await bot.press(user, where, f"ib:retry:{self._last_failed_job}")
+            return await bot.press(user, where, ButtonId(Verb.RETRY, self._last_failed_job))
         button = await self._button_for(line)
         if button is not None:
             return await bot.press(user, where, button)
@@ -201,37 +202,36 @@ class Console:
             return "`vary` takes subtle or strong: `vary subtle`, `vary strong`."
         return None
 
-    async def _button_for(self, line: str) -> str | None:
-        """The custom_id of the button a console word stands for, if it is one."""
+    async def _button_for(self, line: str) -> ButtonId | None:
+        """The button a console word stands for, if it is one."""
         text = " ".join(line.lower().split())
         session = await self.bot.session_state(self.where)
         current = session.current_image_id if session else None
         last_set = session.last_set_id if session else None
         picked = _PICK.match(text)
         if picked and last_set:
-            return f"ib:{picked.group(1)}:{last_set}:{picked.group(2)}"
+            return ButtonId(Verb(picked.group(1)), last_set, picked.group(2))
         if text == "reroll" and (last_set or current):
             use_set = last_set and (session.awaiting_pick or not current)
-            return f"ib:reroll:{last_set if use_set else current}"
+            return ButtonId(Verb.REROLL, (last_set if use_set else current) or "")
         if current is None:
             return None
         simple = {
-            "upscale": "upscale",
-            "nobg": "nobg",
-            "remove background": "nobg",
-            "vary subtle": "vary-subtle",
-            "vary strong": "vary-strong",
+            "upscale": Verb.UPSCALE,
+            "nobg": Verb.NOBG,
+            "remove background": Verb.NOBG,
+            "vary subtle": Verb.VARY_SUBTLE,
+            "vary strong": Verb.VARY_STRONG,
         }
         if text in simple:
-            return f"ib:{simple[text]}:{current}"
+            return ButtonId(simple[text], current)
         if text in ("zoom", "zoom 2", "zoom 2x", "zoom 1.5", "zoom 1.5x"):
-            factor = "1.5" if "1.5" in text else "2"
-            return f"ib:zoom:{current}:{factor}"
+            return ButtonId(Verb.ZOOM, current, "1.5" if "1.5" in text else "2")
         if text == "square":
-            return f"ib:aspect:{current}:1:1"
+            return ButtonId(Verb.ASPECT, current, "1:1")
         match = re.fullmatch(r"aspect (\d+:\d+)", text)
         if match:
-            return f"ib:aspect:{current}:{match.group(1)}"
+            return ButtonId(Verb.ASPECT, current, match.group(1))
         return None
 
     async def _edit_file(self, rest: str) -> Reply:

@@ -37,6 +37,8 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.presenter import Poster, SlackPresenter
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, Users
+from bot.buttons import PATTERN as BUTTON_PATTERN
+from bot.buttons import ButtonId
 from bot.domain import Attachment, Reply, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
@@ -99,7 +101,7 @@ def delivery_key(body: Mapping[str, Any]) -> str | None:
     elif body.get("type") == "block_actions":
         actions = body.get("actions") or [{}]
         action = actions[0] if isinstance(actions[0], Mapping) else {}
-        if not str(action.get("action_id") or "").startswith("ib:"):
+        if not ButtonId.looks_like(str(action.get("action_id") or "")):
             return None
         if not body.get("trigger_id") and action.get("action_ts"):
             return f"slack:action:{action.get('action_id')}:{action['action_ts']}"
@@ -196,7 +198,7 @@ class SlackHandlers:
         app.command(ADMIN_COMMAND)(self.on_imagebot)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
-        app.action(re.compile(r"^ib:"))(self.on_action)
+        app.action(re.compile(rf"^{BUTTON_PATTERN}$"))(self.on_action)
         app.view(EDIT_CALLBACK_ID)(self.on_edit_submit)
 
     def _spawn(
@@ -570,19 +572,23 @@ class SlackHandlers:
             or message.get("ts")
         )
         where = SessionKey(PLATFORM, team, channel, thread)
-        if custom_id.startswith("ib:edit:"):
-            await self._open_edit(body, custom_id, where, user)
+        try:
+            button = ButtonId.decode(custom_id)
+        except BotError as error:  # one of ours in shape, but not a button this version knows
+            await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=thread)
+            return
+        if button.verb.opens_form:
+            await self._open_edit(body, button.target, where, user)
             return
         actor = await self.users.actor(
             team, user, str(user_info.get("name") or user_info.get("username") or "")
         )
-        reply = await self.bot.press(actor, where, custom_id)
+        reply = await self.bot.press(actor, where, button)
         if reply.job_id and await self._already_over(reply.job_id, context):
             return
         await self.deliver(reply, channel, thread, user, response_url=body.get("response_url"))
 
-    async def _open_edit(self, body: Mapping[str, Any], custom_id: str, where: SessionKey, user: str) -> None:
-        image_id = custom_id.split(":")[2] if custom_id.count(":") >= 2 else ""
+    async def _open_edit(self, body: Mapping[str, Any], image_id: str, where: SessionKey, user: str) -> None:
         try:
             # The trigger id is valid for 3 seconds after the click: open the form right away.
             await self.app.client.views_open(
