@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from bot import imaging, options, press, sizes
 from bot.buttons import ButtonId, Verb
+from bot.commands import Surface
 from bot.config import Settings
 from bot.costs import budget_refusal, estimate_job_cost
 from bot.domain import (
@@ -39,7 +40,7 @@ from bot.domain import (
 )
 from bot.errors import BotError, ErrorKind, invalid, storage_error
 from bot.executor import HEADLINES, Executor
-from bot.help import SLASH_COMMANDS, help_text
+from bot.help import help_text
 from bot.intake import IntakeDesk, current_intake_key
 from bot.jobs import JobRunner, Presenter
 from bot.model_catalog import MODELS, ModelInfo, model_info
@@ -540,9 +541,9 @@ class ImageBot:
         lines.append("Costs are estimates from the API's token usage.")
         return Reply(text="\n".join(lines), ephemeral=True)
 
-    def help(self, commands: str = SLASH_COMMANDS) -> Reply:
-        """/help, with the platform's own command list (adapters pass theirs)."""
-        return Reply(text=help_text(commands), ephemeral=True)
+    def help(self, surface: Surface) -> Reply:
+        """/help, with the command list spelled as the asking platform spells it."""
+        return Reply(text=help_text(surface), ephemeral=True)
 
     async def settings_view(self, actor: UserRef, where: SessionKey) -> Reply:
         """/settings with no changes: the defaults in force here, layer by layer."""

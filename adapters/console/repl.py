@@ -23,17 +23,26 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.buttons import ButtonId, Verb
+from bot.commands import ArgKind, Call, Command, Surface
 from bot.domain import Attachment, Button, JobUpdate, Reply, SessionKey, Stage, UserRef
+from bot.help import commands_section
 from bot.service import ImageBot
 
 PLATFORM = "console"
-CONSOLE_COMMANDS = """\
-**Commands**
-• `/imagine <prompt>` makes images; `/edit PATH <instruction> [--mask PATH]` edits a file.
-• Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,
-  `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.
-• `show <id>` · `history [mine]` · `queue` · `cancel [job]` · `usage` · `settings` · `new`
-  (a new session) · `quit`"""
+# How the console spells the registry's commands (bot.commands): /imagine and /edit with their
+# slash (any other line is an edit), the rest as bare words; images are file paths.
+CONSOLE = Surface(
+    PLATFORM,
+    slash=frozenset({"imagine", "edit"}),
+    files=True,
+    paths=True,
+    extra=(
+        "Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,"
+        " `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.",
+        "`new` (a new session) · `quit`",
+    ),
+)
+CONSOLE_COMMANDS = commands_section(CONSOLE)
 _PICK = re.compile(r"^([uv])(\d+)$", re.IGNORECASE)
 # The largest file `/edit` reads (the image and the mask each); more is refused, not read.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -142,28 +151,10 @@ class Console:
     async def _dispatch(self, line: str) -> Reply | None:
         bot, user, where = self.bot, self.user, self.where
         word, _, rest = line.partition(" ")
+        found = _command_for(word)
+        if found is not None:
+            return await self._run(found, rest)
         command = word.lower().lstrip("/")
-        if word.lower() == "/imagine" or (command == "imagine" and word.startswith("/")):
-            return await bot.imagine(user, where, rest)
-        if word.lower() == "/edit":
-            return await self._edit_file(rest)
-        if command in ("help", "?"):
-            return bot.help(CONSOLE_COMMANDS)
-        if command == "history":
-            return await bot.history(user, where, mine=rest.strip() == "mine")
-        if command == "queue":
-            return await bot.queue(user, where)
-        if command == "settings":
-            scope, _, changes = rest.strip().partition(" ")
-            if not scope:
-                return await bot.settings_view(user, where)
-            return await bot.update_settings(user, where, scope, changes)
-        if command == "usage":
-            return await bot.usage(user, where)
-        if command == "cancel":
-            return await bot.cancel(user, where, rest.strip() or None)
-        if command == "show" and rest.strip():
-            return await bot.show(user, where, rest.strip())
         if command == "new" and not rest:
             self.session_number += 1
             # Recorded now, so a restart continues this session even before its first image.
@@ -234,20 +225,29 @@ class Console:
             return ButtonId(Verb.ASPECT, current, match.group(1))
         return None
 
-    async def _edit_file(self, rest: str) -> Reply:
-        """/edit PATH instruction [--mask PATH]: start a session from a file on disk."""
-        path_text, _, instruction = rest.strip().partition(" ")
-        mask = None
-        mask_match = re.search(r"(?<!\S)--mask(?:=|\s+)(\S+)", instruction)
-        if mask_match:
-            instruction = (instruction[: mask_match.start()] + instruction[mask_match.end() :]).strip()
-            mask = await asyncio.to_thread(read_attachment, Path(mask_match.group(1)))
-            if isinstance(mask, Reply):
-                return mask
-        image = await asyncio.to_thread(read_attachment, Path(path_text))
-        if isinstance(image, Reply):
-            return image
-        return await self.bot.edit_upload(self.user, self.where, image, instruction, mask=mask)
+    async def _run(self, command: Command, rest: str) -> Reply:
+        """A registry command typed as a line: its arguments read from the text, files from disk."""
+        args = CONSOLE.parse(command, rest)
+        missing = CONSOLE.missing(command, args)
+        if missing is not None:
+            return Reply(text=missing, error_kind="invalid_input")
+        for arg in command.args:
+            path = args.get(arg.name)
+            if arg.kind is ArgKind.IMAGE and isinstance(path, str) and path:
+                read = await asyncio.to_thread(read_attachment, Path(path))
+                if isinstance(read, Reply):
+                    return read
+                args[arg.name] = read
+        return await command.run(self.bot, Call(self.user, self.where, CONSOLE, args))
+
+
+def _command_for(word: str) -> Command | None:
+    """The command a line's first word names: /imagine and /edit only with their slash (a line
+    starting "imagine …" is an edit instruction); the other words with or without one."""
+    found = CONSOLE.find(word.lstrip("/"))
+    if found is None or (CONSOLE.spell(found).startswith("/") and not word.startswith("/")):
+        return None
+    return found
 
 
 def _session_key(number: int) -> SessionKey:
