@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.buttons import ButtonId, Verb
 from bot.records import ImageParams
 from bot.text import display_text
 
@@ -273,18 +274,35 @@ class SpendRefusal:
 
 @dataclass(frozen=True)
 class Button:
-    """A platform-neutral button; `custom_id` carries everything needed to act on a click."""
+    """A platform-neutral button: a label and style over a `ButtonId` (bot.buttons), which says
+    everything needed to act on a click."""
 
-    verb: str
+    verb: Verb
     target: str
     label: str
     arg: str | None = None
     style: Literal["primary", "secondary", "danger"] = "secondary"
 
+    def __post_init__(self) -> None:
+        # A verb given as its text ("cancel") is the Verb; an unknown one fails here, as does an
+        # id too long for a platform to carry (the codec's one check), where the button is made.
+        object.__setattr__(self, "verb", Verb(self.verb))
+        self.id.encode()
+
+    @classmethod
+    def of(
+        cls, button_id: ButtonId, label: str, style: Literal["primary", "secondary", "danger"] = "secondary"
+    ) -> Button:
+        return cls(button_id.verb, button_id.target, label, button_id.arg, style)
+
+    @property
+    def id(self) -> ButtonId:
+        return ButtonId(self.verb, self.target, self.arg)
+
     @property
     def custom_id(self) -> str:
-        parts = ["ib", self.verb, self.target] + ([self.arg] if self.arg is not None else [])
-        return ":".join(parts)
+        """The id as the platforms carry it (Discord custom_id, Slack action_id and value)."""
+        return self.id.encode()
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,11 @@
 """The help text: how to use the bot, and how to write prompts that work.
 
-The commands differ per platform (`/show` on Discord, `/imagebot show` on Slack, `show` in the
-console), so each adapter passes its own command list; the rest is the same everywhere.
+The command list is generated from the command registry (bot.commands), spelled the way the
+asking platform spells commands (`/show` on Discord, `/imagebot show` on Slack, `show` in the
+console); the rest is the same everywhere.
 """
 
-SLASH_COMMANDS = """\
-**Commands**
-• `/imagine <prompt>` makes 4 images (a grid); `/edit` an uploaded photo with an instruction
-  (and an optional mask: transparent = change here).
-• `/show <id>` brings back any image or set · `/history [mine]` · `/queue` · `/cancel [job]`
-  · `/usage` · `/settings` (your defaults; admins: the channel's and server's)"""
+from bot.commands import Surface
 
 OPTIONS = """\
 **Options** (fields, or flags in the prompt)
@@ -35,5 +31,17 @@ TIPS = """\
 • To keep a face or product, say so ("keep the face and pose, change the background")."""
 
 
-def help_text(commands: str = SLASH_COMMANDS) -> str:
-    return "\n\n".join(["**imagebot: a shared image studio**", commands, OPTIONS, REFINING, TIPS])
+def commands_section(surface: Surface) -> str:
+    """One line per command this surface offers, then the surface's own lines (mentions, words)."""
+    lines = ["**Commands**"]
+    for command in surface.commands():
+        what = command.help or command.description[:1].lower() + command.description[1:]
+        lines.append(f"• `{surface.usage(command)}` — {what.replace('{cmd}', surface.spell(command))}")
+    lines.extend(f"• {line}" for line in surface.extra)
+    return "\n".join(lines)
+
+
+def help_text(surface: Surface) -> str:
+    return "\n\n".join(
+        ["**imagebot: a shared image studio**", commands_section(surface), OPTIONS, REFINING, TIPS]
+    )

@@ -9,7 +9,7 @@ from bot.errors import BotError, ErrorKind
 from bot.executor import HEADLINES
 from bot.lookup import members_of, requester_label
 from bot.ports import Storage
-from bot.replies import retry_buttons, set_reply, single_reply
+from bot.replies import cancel_button, retry_buttons, set_reply, single_reply
 from bot.text import display_text
 
 
@@ -27,7 +27,7 @@ def queued_reply(job: Job, position: int) -> Reply:
         text=f"⏳ Job `{job.id}`: {count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}.",
         job_id=job.id,
         queue_position=position,
-        buttons=(Button("cancel", job.id, "Cancel", style="danger"),),
+        buttons=(cancel_button(job),),
     )
 
 

@@ -1,10 +1,17 @@
-"""What each button does: U/V on a set, reroll, the finishing buttons on one image, retry, cancel."""
+"""What each button does: the verb → handler table behind `ImageBot.press`.
+
+A click arrives as a decoded `ButtonId` (bot.buttons); its handler finds what the id names in the
+clicker's workspace, checks who may press it, and runs the use case. Verbs that open a form
+(Edit…) have no handler: the adapter opens the form, and its submit is the request.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 from bot import sizes
+from bot.buttons import ButtonId, Verb
 from bot.choosing import OptionChooser
 from bot.config import Settings
 from bot.domain import Operation, Reply, SessionKey, StoredImage, UserRef
@@ -17,6 +24,14 @@ from bot.ports import Storage
 from bot.reports import Reports
 from bot.sessions import Sessions, index_in_set
 from bot.submission import Request, Submitter
+
+ZOOM_FACTORS = {"1.5": 1.5, "2": 2.0}
+_FINISHES = {
+    Verb.UPSCALE: Operation.UPSCALE,
+    Verb.ZOOM: Operation.ZOOM_OUT,
+    Verb.ASPECT: Operation.ASPECT,
+    Verb.NOBG: Operation.REMOVE_BG,
+}
 
 
 class Buttons:
@@ -40,65 +55,76 @@ class Buttons:
         self.sessions = sessions
         self.reports = reports
 
-    async def press(self, actor: UserRef, where: SessionKey, custom_id: str) -> Reply:
-        """A button click (or its console word), identified by the button's custom_id."""
-        parts = custom_id.split(":")
-        if len(parts) < 3 or parts[0] != "ib":
-            raise invalid("That button is not one of mine.")
-        # The argument may itself hold colons (an aspect such as 1:1), so it is the rest.
-        verb, target, arg = parts[1], parts[2], (":".join(parts[3:]) if len(parts) > 3 else None)
-        active = self.runner.active_job_for_origin(custom_id)
+    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        """A click, decoded: run its verb's handler (a second press finds the job already on it)."""
+        active = self.runner.active_job_for_origin(button.encode())
         if active is not None:
             return Reply(
                 text=f"Already on it: job `{active}` is working on that.", ephemeral=True, job_id=active
             )
-        return await self._press(actor, where, verb, target, arg, custom_id)
+        handler = HANDLERS.get(button.verb)
+        if handler is None:  # a verb that opens a form: the adapter opens it, its submit is the request
+            raise invalid(f"The {button.verb.value} button opens a form; it does nothing by itself.")
+        return await handler(self, actor, where, button)
 
-    async def _press(
-        self, actor: UserRef, where: SessionKey, verb: str, target: str, arg: str | None, origin: str
-    ) -> Reply:
-        if verb in ("u", "v"):
-            image_set = await set_here(self.store.images, target, where)
-            self.policy.check_may_press(actor, image_set.requester)
-            index = index_in_set(arg, len(image_set.image_ids))
-            image = await image_here(self.store.images, image_set.image_ids[index - 1], where)
-            if verb == "u":
-                session = await self.store.images.session_for(where)
-                return await self.sessions.make_current(session, image, f"👉 Image {index}")
-            return await self._vary(actor, where, image, Operation.VARY_STRONG, origin)
-        if verb == "retry":
-            return await self.submitter.retry(actor, where, target)
-        if verb == "cancel":
-            return await self.reports.cancel(actor, where, target)
-        if verb == "reroll":
-            return await self._reroll(actor, where, target, origin)
-        image = await image_here(self.store.images, target, where)
+    # --- a set's buttons: U1..Un, V1..Vn --------------------------------------------------------
+    async def _set_member(
+        self, actor: UserRef, where: SessionKey, button: ButtonId
+    ) -> tuple[StoredImage, int]:
+        image_set = await set_here(self.store.images, button.target, where)
+        self.policy.check_may_press(actor, image_set.requester)
+        index = index_in_set(button.arg, len(image_set.image_ids))
+        return await image_here(self.store.images, image_set.image_ids[index - 1], where), index
+
+    async def _select(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        image, index = await self._set_member(actor, where, button)
+        session = await self.store.images.session_for(where)
+        return await self.sessions.make_current(session, image, f"👉 Image {index}")
+
+    async def _vary_member(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        image, _ = await self._set_member(actor, where, button)
+        return await self._vary(actor, where, image, Operation.VARY_STRONG, button.encode())
+
+    # --- jobs -----------------------------------------------------------------------------------
+    async def _retry(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        return await self.submitter.retry(actor, where, button.target)
+
+    async def _cancel(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        return await self.reports.cancel(actor, where, button.target)
+
+    # --- a single image's buttons ---------------------------------------------------------------
+    async def _pressed_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> StoredImage:
+        image = await image_here(self.store.images, button.target, where)
         self.policy.check_may_press(actor, image.requester)
-        if verb == "use":
-            session = await self.store.images.session_for(where)
-            return await self.sessions.make_current(session, image, "👉 Current image")
-        if verb == "undo":
-            session = await self.store.images.session_for(where)
-            return await self.sessions.undo(session, image)
-        if verb in ("vary-subtle", "vary-strong"):
-            op = Operation.VARY_SUBTLE if verb == "vary-subtle" else Operation.VARY_STRONG
-            return await self._vary(actor, where, image, op, origin)
-        if verb == "upscale":
-            return await self._finish(actor, where, image, Operation.UPSCALE, origin)
-        if verb == "zoom":
-            factor = {"1.5": 1.5, "2": 2.0}.get(arg or "2")
-            if factor is None:
+        return image
+
+    async def _use(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        image = await self._pressed_image(actor, where, button)
+        session = await self.store.images.session_for(where)
+        return await self.sessions.make_current(session, image, "👉 Current image")
+
+    async def _undo(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        image = await self._pressed_image(actor, where, button)
+        session = await self.store.images.session_for(where)
+        return await self.sessions.undo(session, image)
+
+    async def _vary_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        image = await self._pressed_image(actor, where, button)
+        op = Operation.VARY_SUBTLE if button.verb is Verb.VARY_SUBTLE else Operation.VARY_STRONG
+        return await self._vary(actor, where, image, op, button.encode())
+
+    async def _finish_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        """Upscale, zoom out, change aspect, remove background: one render from the image."""
+        image = await self._pressed_image(actor, where, button)
+        op = _FINISHES[button.verb]
+        zoom = aspect = None
+        if op is Operation.ZOOM_OUT:
+            zoom = ZOOM_FACTORS.get(button.arg or "2")
+            if zoom is None:
                 raise invalid("Zoom out works at 1.5× or 2×.")
-            return await self._finish(actor, where, image, Operation.ZOOM_OUT, origin, zoom=factor)
-        if verb == "aspect":
-            return await self._finish(actor, where, image, Operation.ASPECT, origin, aspect=arg or "1:1")
-        if verb == "nobg":
-            return await self._finish(actor, where, image, Operation.REMOVE_BG, origin)
-        if verb == "edit":
-            return Reply(
-                text="Reply in the thread with what to change, or use the Edit… form.", ephemeral=True
-            )
-        raise invalid(f"Unknown button action {verb!r}.")
+        if op is Operation.ASPECT:
+            aspect = button.arg or "1:1"
+        return await self._finish(actor, where, image, op, button.encode(), zoom=zoom, aspect=aspect)
 
     async def _vary(
         self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str
@@ -149,7 +175,8 @@ class Buttons:
         )
         return await self.submitter.submit(actor, where, request)
 
-    async def _reroll(self, actor: UserRef, where: SessionKey, target: str, origin: str) -> Reply:
+    async def _reroll(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        target, origin = button.target, button.encode()
         image_set = await self.store.images.image_set(target, within=where)
         first = await image_here(self.store.images, image_set.image_ids[0] if image_set else target, where)
         self.policy.check_may_press(actor, first.requester)
@@ -160,6 +187,24 @@ class Buttons:
         op = Operation.REROLL if fresh else first.operation
         request = Request(op, first.prompt, chosen, sources=first.parents, origin=origin)
         return await self.submitter.submit(actor, where, request)
+
+
+Handler = Callable[[Buttons, UserRef, SessionKey, ButtonId], Awaitable[Reply]]
+HANDLERS: dict[Verb, Handler] = {
+    Verb.U: Buttons._select,
+    Verb.V: Buttons._vary_member,
+    Verb.REROLL: Buttons._reroll,
+    Verb.RETRY: Buttons._retry,
+    Verb.CANCEL: Buttons._cancel,
+    Verb.USE: Buttons._use,
+    Verb.UNDO: Buttons._undo,
+    Verb.VARY_SUBTLE: Buttons._vary_image,
+    Verb.VARY_STRONG: Buttons._vary_image,
+    Verb.UPSCALE: Buttons._finish_image,
+    Verb.ZOOM: Buttons._finish_image,
+    Verb.ASPECT: Buttons._finish_image,
+    Verb.NOBG: Buttons._finish_image,
+}
 
 
 def _is_upscaled(image: StoredImage) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot import imaging
+from bot.buttons import Verb
 from bot.domain import Button, Caption, ImageSet, ImageView, Job, Reply, StoredImage
 from bot.errors import BotError
 from bot.ports import BlobStorage
@@ -15,24 +16,24 @@ EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
 def set_buttons(image_set: ImageSet) -> tuple[Button, ...]:
     """U1..Un (select), V1..Vn (vary) and 🔄 (reroll) for a multi-image result."""
     count = len(image_set.image_ids)
-    picks = [Button("u", image_set.id, f"U{k}", arg=str(k)) for k in range(1, count + 1)]
-    varies = [Button("v", image_set.id, f"V{k}", arg=str(k)) for k in range(1, count + 1)]
-    return (*picks, *varies, Button("reroll", image_set.id, "🔄", style="primary"))
+    picks = [Button(Verb.U, image_set.id, f"U{k}", arg=str(k)) for k in range(1, count + 1)]
+    varies = [Button(Verb.V, image_set.id, f"V{k}", arg=str(k)) for k in range(1, count + 1)]
+    return (*picks, *varies, Button(Verb.REROLL, image_set.id, "🔄", style="primary"))
 
 
 def image_buttons(image: StoredImage) -> tuple[Button, ...]:
     """The finishing buttons under a single image."""
     target = image.id
     return (
-        Button("upscale", target, "Upscale", style="primary"),
-        Button("vary-subtle", target, "Vary (Subtle)"),
-        Button("vary-strong", target, "Vary (Strong)"),
-        Button("edit", target, "Edit…"),
-        Button("zoom", target, "Zoom out 1.5×", arg="1.5"),
-        Button("zoom", target, "Zoom out 2×", arg="2"),
-        *(Button("aspect", target, label, arg=aspect) for aspect, label in reframings(image)),
-        Button("nobg", target, "Remove background"),
-        Button("undo", target, "Undo"),
+        Button(Verb.UPSCALE, target, "Upscale", style="primary"),
+        Button(Verb.VARY_SUBTLE, target, "Vary (Subtle)"),
+        Button(Verb.VARY_STRONG, target, "Vary (Strong)"),
+        Button(Verb.EDIT, target, "Edit…"),
+        Button(Verb.ZOOM, target, "Zoom out 1.5×", arg="1.5"),
+        Button(Verb.ZOOM, target, "Zoom out 2×", arg="2"),
+        *(Button(Verb.ASPECT, target, label, arg=aspect) for aspect, label in reframings(image)),
+        Button(Verb.NOBG, target, "Remove background"),
+        Button(Verb.UNDO, target, "Undo"),
     )
 
 
@@ -51,7 +52,12 @@ def reframings(image: StoredImage) -> list[tuple[str, str]]:
 
 
 def retry_buttons(job: Job) -> tuple[Button, ...]:
-    return (Button("retry", job.id, "🔄 Retry", style="primary"),)
+    return (Button(Verb.RETRY, job.id, "🔄 Retry", style="primary"),)
+
+
+def cancel_button(job: Job) -> Button:
+    """Under a queued job's status message."""
+    return Button(Verb.CANCEL, job.id, "Cancel", style="danger")
 
 
 def caption_for(image: StoredImage, requester_label: str) -> Caption:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from bot.commands import Surface
 from bot.config import Settings
 from bot.domain import Reply, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
-from bot.help import SLASH_COMMANDS, help_text
+from bot.help import help_text
 from bot.jobs import JobRunner
 from bot.outcomes import count, trim
 from bot.policy import Policy
@@ -81,6 +82,6 @@ class Reports:
         lines.append("Costs are estimates from the API's token usage.")
         return Reply(text="\n".join(lines), ephemeral=True)
 
-    def help(self, commands: str = SLASH_COMMANDS) -> Reply:
-        """/help, with the platform's own command list (adapters pass theirs)."""
-        return Reply(text=help_text(commands), ephemeral=True)
+    def help(self, surface: Surface) -> Reply:
+        """/help, with the command list spelled as the asking platform spells it."""
+        return Reply(text=help_text(surface), ephemeral=True)

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
+from bot.commands import Surface
 from bot.config import Settings
 from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Reply, Session, SessionKey, UserRef
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
-from bot.help import SLASH_COMMANDS
 from bot.intake import IntakeDesk
 from bot.jobs import JobRunner, Presenter
 from bot.lookup import image_here
@@ -148,9 +149,9 @@ class ImageBot:
 
         return await self._answer(where, edit())
 
-    async def press(self, actor: UserRef, where: SessionKey, custom_id: str) -> Reply:
-        """A button click (or its console word), identified by the button's custom_id."""
-        return await self._answer(where, self.buttons.press(actor, where, custom_id))
+    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+        """A button click (or its console word); what each verb does is in bot.press."""
+        return await self._answer(where, self.buttons.press(actor, where, button))
 
     async def show(
         self, actor: UserRef, where: SessionKey, ident: str, open_session: OpenSession | None = None
@@ -176,8 +177,9 @@ class ImageBot:
     async def usage(self, actor: UserRef, where: SessionKey) -> Reply:
         return await self.reports.usage(actor, where)
 
-    def help(self, commands: str = SLASH_COMMANDS) -> Reply:
-        return self.reports.help(commands)
+    def help(self, surface: Surface) -> Reply:
+        """/help, with the command list spelled as the asking platform spells it."""
+        return self.reports.help(surface)
 
     async def settings_view(self, actor: UserRef, where: SessionKey) -> Reply:
         """/settings with no changes: the defaults in force here, layer by layer."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.buttons import Verb
 from bot.domain import Attachment, Reply, Session, SessionKey, StoredImage, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.generating import Generating
@@ -69,7 +70,7 @@ class Sessions:
     async def _ask_which(self, session: Session) -> Reply:
         image_set = await set_here(self.store.images, session.last_set_id or "", session.key)
         count = len(image_set.image_ids)
-        picks = tuple(b for b in set_buttons(image_set) if b.verb == "u")
+        picks = tuple(b for b in set_buttons(image_set) if b.verb is Verb.U)
         return Reply(
             text=f"Which image should I change? Pick one (U1–U{count}), or start your reply with #N, e.g. `#2 {''}make it warmer`.",
             buttons=picks,

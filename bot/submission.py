@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from bot import imaging
+from bot.buttons import ButtonId, Verb
 from bot.domain import (
     Attachment,
     ImageOptions,
@@ -147,7 +148,9 @@ class Submitter:
             intake_key=current_intake_key.get(),
         )
         limits = self.policy.spend_limits(job.requester, job.where)
-        position = await self.runner.submit(retry, origin=f"ib:retry:{job_id}", limits=limits)
+        position = await self.runner.submit(
+            retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits
+        )
         return queued_reply(retry, position)
 
     async def job_of_this_request(self) -> Job | None:

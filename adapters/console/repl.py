@@ -23,17 +23,27 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import outbound
+from bot.buttons import ButtonId, Verb
+from bot.commands import ArgKind, Call, Command, Surface
 from bot.domain import Attachment, Button, JobUpdate, Reply, SessionKey, Stage, UserRef
+from bot.help import commands_section
 from bot.service import ImageBot
 
 PLATFORM = "console"
-CONSOLE_COMMANDS = """\
-**Commands**
-• `/imagine <prompt>` makes images; `/edit PATH <instruction> [--mask PATH]` edits a file.
-• Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,
-  `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.
-• `show <id>` · `history [mine]` · `queue` · `cancel [job]` · `usage` · `settings` · `new`
-  (a new session) · `quit`"""
+# How the console spells the registry's commands (bot.commands): /imagine and /edit with their
+# slash (any other line is an edit), the rest as bare words; images are file paths.
+CONSOLE = Surface(
+    PLATFORM,
+    slash=frozenset({"imagine", "edit"}),
+    files=True,
+    paths=True,
+    extra=(
+        "Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,"
+        " `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.",
+        "`new` (a new session) · `quit`",
+    ),
+)
+CONSOLE_COMMANDS = commands_section(CONSOLE)
 _PICK = re.compile(r"^([uv])(\d+)$", re.IGNORECASE)
 # The largest file `/edit` reads (the image and the mask each); more is refused, not read.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -95,14 +105,14 @@ def _word_for(button: Button) -> str:
     """What to type in the console for a button."""
     verb, label = button.verb, button.label
     return {
-        "vary-subtle": "vary subtle",
-        "vary-strong": "vary strong",
-        "zoom": f"zoom {button.arg}",
-        "aspect": "square" if button.arg == "1:1" else f"aspect {button.arg}",
-        "edit": "<type an edit>",
-        "retry": "retry",
-        "cancel": "cancel",
-    }.get(verb, label.lower() if verb not in ("u", "v") else label)
+        Verb.VARY_SUBTLE: "vary subtle",
+        Verb.VARY_STRONG: "vary strong",
+        Verb.ZOOM: f"zoom {button.arg}",
+        Verb.ASPECT: "square" if button.arg == "1:1" else f"aspect {button.arg}",
+        Verb.EDIT: "<type an edit>",
+        Verb.RETRY: "retry",
+        Verb.CANCEL: "cancel",
+    }.get(verb, label.lower() if verb not in (Verb.U, Verb.V) else label)
 
 
 class Console:
@@ -149,35 +159,17 @@ class Console:
     async def _dispatch(self, line: str) -> Reply | None:
         bot, user, where = self.bot, self.user, self.where
         word, _, rest = line.partition(" ")
+        found = _command_for(word)
+        if found is not None:
+            return await self._run(found, rest)
         command = word.lower().lstrip("/")
-        if word.lower() == "/imagine" or (command == "imagine" and word.startswith("/")):
-            return await bot.imagine(user, where, rest)
-        if word.lower() == "/edit":
-            return await self._edit_file(rest)
-        if command in ("help", "?"):
-            return bot.help(CONSOLE_COMMANDS)
-        if command == "history":
-            return await bot.history(user, where, mine=rest.strip() == "mine")
-        if command == "queue":
-            return await bot.queue(user, where)
-        if command == "settings":
-            scope, _, changes = rest.strip().partition(" ")
-            if not scope:
-                return await bot.settings_view(user, where)
-            return await bot.update_settings(user, where, scope, changes)
-        if command == "usage":
-            return await bot.usage(user, where)
-        if command == "cancel":
-            return await bot.cancel(user, where, rest.strip() or None)
-        if command == "show" and rest.strip():
-            return await bot.show(user, where, rest.strip())
         if command == "new" and not rest:
             self.session_number += 1
             # Recorded now, so a restart continues this session even before its first image.
             await bot.store.images.session_for(self.where)
             return Reply(text=f"Started a new session ({self.session_number}).")
         if command == "retry" and not rest and self._last_failed_job:
-            return await bot.press(user, where, f"ib:retry:{self._last_failed_job}")
+            return await bot.press(user, where, ButtonId(Verb.RETRY, self._last_failed_job))
         button = await self._button_for(line)
         if button is not None:
             return await bot.press(user, where, button)
@@ -209,53 +201,61 @@ class Console:
             return "`vary` takes subtle or strong: `vary subtle`, `vary strong`."
         return None
 
-    async def _button_for(self, line: str) -> str | None:
-        """The custom_id of the button a console word stands for, if it is one."""
+    async def _button_for(self, line: str) -> ButtonId | None:
+        """The button a console word stands for, if it is one."""
         text = " ".join(line.lower().split())
         session = await self.bot.session_state(self.where)
         current = session.current_image_id if session else None
         last_set = session.last_set_id if session else None
         picked = _PICK.match(text)
         if picked and last_set:
-            return f"ib:{picked.group(1)}:{last_set}:{picked.group(2)}"
+            return ButtonId(Verb(picked.group(1)), last_set, picked.group(2))
         if text == "reroll" and (last_set or current):
             use_set = last_set and (session.awaiting_pick or not current)
-            return f"ib:reroll:{last_set if use_set else current}"
+            return ButtonId(Verb.REROLL, (last_set if use_set else current) or "")
         if current is None:
             return None
         simple = {
-            "upscale": "upscale",
-            "nobg": "nobg",
-            "remove background": "nobg",
-            "vary subtle": "vary-subtle",
-            "vary strong": "vary-strong",
+            "upscale": Verb.UPSCALE,
+            "nobg": Verb.NOBG,
+            "remove background": Verb.NOBG,
+            "vary subtle": Verb.VARY_SUBTLE,
+            "vary strong": Verb.VARY_STRONG,
         }
         if text in simple:
-            return f"ib:{simple[text]}:{current}"
+            return ButtonId(simple[text], current)
         if text in ("zoom", "zoom 2", "zoom 2x", "zoom 1.5", "zoom 1.5x"):
-            factor = "1.5" if "1.5" in text else "2"
-            return f"ib:zoom:{current}:{factor}"
+            return ButtonId(Verb.ZOOM, current, "1.5" if "1.5" in text else "2")
         if text == "square":
-            return f"ib:aspect:{current}:1:1"
+            return ButtonId(Verb.ASPECT, current, "1:1")
         match = re.fullmatch(r"aspect (\d+:\d+)", text)
         if match:
-            return f"ib:aspect:{current}:{match.group(1)}"
+            return ButtonId(Verb.ASPECT, current, match.group(1))
         return None
 
-    async def _edit_file(self, rest: str) -> Reply:
-        """/edit PATH instruction [--mask PATH]: start a session from a file on disk."""
-        path_text, _, instruction = rest.strip().partition(" ")
-        mask = None
-        mask_match = re.search(r"(?<!\S)--mask(?:=|\s+)(\S+)", instruction)
-        if mask_match:
-            instruction = (instruction[: mask_match.start()] + instruction[mask_match.end() :]).strip()
-            mask = await asyncio.to_thread(read_attachment, Path(mask_match.group(1)))
-            if isinstance(mask, Reply):
-                return mask
-        image = await asyncio.to_thread(read_attachment, Path(path_text))
-        if isinstance(image, Reply):
-            return image
-        return await self.bot.edit_upload(self.user, self.where, image, instruction, mask=mask)
+    async def _run(self, command: Command, rest: str) -> Reply:
+        """A registry command typed as a line: its arguments read from the text, files from disk."""
+        args = CONSOLE.parse(command, rest)
+        missing = CONSOLE.missing(command, args)
+        if missing is not None:
+            return Reply(text=missing, error_kind="invalid_input")
+        for arg in command.args:
+            path = args.get(arg.name)
+            if arg.kind is ArgKind.IMAGE and isinstance(path, str) and path:
+                read = await asyncio.to_thread(read_attachment, Path(path))
+                if isinstance(read, Reply):
+                    return read
+                args[arg.name] = read
+        return await command.run(self.bot, Call(self.user, self.where, CONSOLE, args))
+
+
+def _command_for(word: str) -> Command | None:
+    """The command a line's first word names: /imagine and /edit only with their slash (a line
+    starting "imagine …" is an edit instruction); the other words with or without one."""
+    found = CONSOLE.find(word.lstrip("/"))
+    if found is None or (CONSOLE.spell(found).startswith("/") and not word.startswith("/")):
+        return None
+    return found
 
 
 def _session_key(number: int) -> SessionKey:

@@ -21,6 +21,7 @@ from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
 from adapters.discord.render import render
+from bot.buttons import ButtonId
 from bot.config import Settings
 from bot.domain import Attachment, Job, Reply, SessionKey, UserRef
 from bot.errors import BotError
@@ -103,7 +104,6 @@ class DiscordAdapter:
             self.client, record_post=bot.store.jobs.record_post, restore=self.restore_target
         )
         bot.register_presenter(PLATFORM, self.presenter)
-        ImagebotButton.on_click = self.on_click
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _new_client(self) -> ImagebotClient:
@@ -321,18 +321,23 @@ class DiscordAdapter:
 
     # --- buttons and forms ----------------------------------------------------------------------
     async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None:
-        verb = custom_id.split(":")[1]
+        try:
+            button = ButtonId.decode(custom_id)
+        except BotError as error:  # one of ours in shape, but not a button this version knows
+            async with self.intake.handle(interaction, ack="silent") as delivery:
+                await self._private(interaction, error.message, delivery)
+            return
         where = self._where_of_click(interaction)
-        if verb == "edit":
+        if button.verb.opens_form:
             async with self.intake.handle(interaction) as delivery:
                 if delivery.replay:
                     return  # a form can only be the first response, long gone after a restart
                 # A form must be the first response; the image id travels in its custom_id.
-                form = edit_form(f"{MODAL_PREFIX}edit:{custom_id.split(':')[2]}")
+                form = edit_form(f"{MODAL_PREFIX}edit:{button.target}")
                 await interaction.response.send_modal(form)
             return
         async with self.intake.handle(interaction, ack="silent") as delivery:
-            reply = await self.bot.press(self.actor(interaction), where, custom_id)
+            reply = await self.bot.press(self.actor(interaction), where, button)
             await self._after_click(interaction, where, reply, delivery)
 
     def _where_of_click(self, interaction: discord.Interaction) -> SessionKey:

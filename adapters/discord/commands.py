@@ -1,16 +1,24 @@
-"""Slash commands and message context-menu commands, each a thin call into the core."""
+"""Slash commands, generated from the core's command registry, and message context menus.
+
+Each registry command becomes a slash command: its arguments' kinds become option types
+(choices, ranges, attachments, autocomplete for models), its descriptions Discord's. One
+callback runs them all: acknowledge (public "thinking…" or private), read attachments, open a
+session thread when the command does, call the command's handler, answer.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Optional
 
 import discord
 from discord import app_commands
 
 from adapters.discord.components import MODAL_PREFIX, edit_form
-from bot.domain import OptionOverrides, SessionKey
+from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, Surface
+from bot.domain import SessionKey
 from bot.errors import BotError, ErrorKind
 from bot.model_catalog import known_models
 from bot.options import split_flags
@@ -22,20 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
-Aspect = Literal["1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9"]
-Quality = Literal["auto", "low", "medium", "high", "xhigh", "max"]
-Format = Literal["png", "webp", "jpeg"]
-BackgroundChoice = Literal["auto", "transparent", "opaque"]
-Scope = Literal["me", "channel", "workspace"]
-
 THREAD_ALREADY_MADE = 160004  # Discord's error code: "A thread has already been created for this message"
 THREAD_NAME_LIMIT = 100  # Discord's limit for a thread (channel) name
 FALLBACK_THREAD_NAME = "imagebot session"
+DISCORD = Surface("discord", fields=True, files=True)
 
 
 def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
-    from adapters.discord.app import where_of
-
     bot = adapter.bot
 
     @tree.error
@@ -57,134 +58,13 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         except discord.HTTPException:
             pass
 
-    allowed = adapter.settings.imagebot_allowed_models or known_models()
+    for command in DISCORD.commands():
+        tree.add_command(slash_command(command, adapter))
 
     def here(interaction: discord.Interaction) -> SessionKey:
+        from adapters.discord.app import where_of
+
         return where_of(interaction.channel, interaction.guild_id)
-
-    async def models_autocomplete(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=m, value=m) for m in allowed if current.lower() in m.lower()][:25]
-
-    @tree.command(name="imagine", description="Make images from a prompt (--flags work too)")
-    @app_commands.describe(
-        prompt="What to draw; options like --ar 16:9 --n 2 work here too",
-        aspect="Aspect ratio",
-        n="How many images (1-10)",
-        quality="Rendering quality",
-        model="Image model",
-        format="File format",
-        background="Background",
-        reference1="A reference image",
-        reference2="Another reference image",
-        reference3="Another reference image",
-    )
-    @app_commands.autocomplete(model=models_autocomplete)
-    async def imagine(
-        interaction: discord.Interaction,
-        prompt: str,
-        aspect: Aspect | None = None,
-        n: app_commands.Range[int, 1, 10] | None = None,
-        quality: Quality | None = None,
-        model: str | None = None,
-        format: Format | None = None,
-        background: BackgroundChoice | None = None,
-        reference1: discord.Attachment | None = None,
-        reference2: discord.Attachment | None = None,
-        reference3: discord.Attachment | None = None,
-    ) -> None:
-        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
-            where = here(interaction)
-            refs = await adapter.read_or_refuse(
-                interaction, [a for a in (reference1, reference2, reference3) if a], delivery
-            )
-            if refs is None:
-                return
-            overrides = OptionOverrides(
-                aspect=aspect, n=n, quality=quality, model=model, output_format=format, background=background
-            )
-            open_session, created = open_session_for(interaction, where, prompt, adapter, delivery)
-            reply = await bot.imagine(
-                adapter.actor(interaction), where, prompt, overrides, refs, open_session=open_session
-            )
-            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
-
-    @tree.command(name="edit", description="Edit an uploaded image with an instruction")
-    @app_commands.describe(
-        image="The image to edit", instruction="What to change", mask="Transparent where it may change"
-    )
-    async def edit(
-        interaction: discord.Interaction,
-        image: discord.Attachment,
-        instruction: str,
-        mask: discord.Attachment | None = None,
-    ) -> None:
-        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
-            where = here(interaction)
-            uploads = await adapter.read_or_refuse(interaction, [image, mask] if mask else [image], delivery)
-            if uploads is None:
-                return
-            upload, mask_upload = uploads[0], (uploads[1] if mask else None)
-            open_session, created = open_session_for(interaction, where, instruction, adapter, delivery)
-            reply = await bot.edit_upload(
-                adapter.actor(interaction), where, upload, instruction, mask_upload, open_session=open_session
-            )
-            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
-
-    @tree.command(name="settings", description="Show or change default options")
-    @app_commands.describe(scope="Whose defaults", changes="Options like --n 2 --ar 16:9, or reset")
-    async def settings(
-        interaction: discord.Interaction, scope: Scope | None = None, changes: str | None = None
-    ) -> None:
-        async with adapter.intake.handle(interaction, ack="ephemeral") as delivery:
-            actor = adapter.actor(interaction)
-            if scope and changes:
-                reply = await bot.update_settings(actor, here(interaction), scope, changes)
-            else:
-                reply = await bot.settings_view(actor, here(interaction))
-            await _private_answer(interaction, reply.text, delivery)
-
-    @tree.command(name="show", description="Re-post an earlier image or set, with working buttons")
-    @app_commands.describe(id="The image or set id (see /history)")
-    async def show(interaction: discord.Interaction, id: str) -> None:
-        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
-            reply = await bot.show(adapter.actor(interaction), here(interaction), id)
-            await adapter.answer(interaction, reply, delivery=delivery)
-
-    @tree.command(name="history", description="Recent images with their ids")
-    @app_commands.describe(mine="Only mine, from everywhere")
-    async def history(interaction: discord.Interaction, mine: bool = False) -> None:
-        await _ephemeral(
-            adapter,
-            interaction,
-            lambda: bot.history(adapter.actor(interaction), here(interaction), mine=mine),
-        )
-
-    @tree.command(name="queue", description="What is queued or running, and where you stand")
-    async def queue(interaction: discord.Interaction) -> None:
-        await _ephemeral(
-            adapter, interaction, lambda: bot.queue(adapter.actor(interaction), here(interaction))
-        )
-
-    @tree.command(name="cancel", description="Cancel your job (the latest one if no id is given)")
-    @app_commands.describe(job="The job id")
-    async def cancel(interaction: discord.Interaction, job: str | None = None) -> None:
-        await _ephemeral(
-            adapter, interaction, lambda: bot.cancel(adapter.actor(interaction), here(interaction), job)
-        )
-
-    @tree.command(name="usage", description="Your images and estimated spend (admins: the team's)")
-    async def usage(interaction: discord.Interaction) -> None:
-        await _ephemeral(
-            adapter, interaction, lambda: bot.usage(adapter.actor(interaction), here(interaction))
-        )
-
-    @tree.command(name="help", description="How to use imagebot, with prompt tips")
-    async def help_command(interaction: discord.Interaction) -> None:
-        async with adapter.intake.handle(interaction) as delivery:
-            if not delivery.replay:  # a direct answer can only be given at once
-                await interaction.response.send_message(bot.help().text[:2000], ephemeral=True)
 
     @tree.context_menu(name="Edit image")
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
@@ -219,6 +99,94 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
                 adapter.actor(interaction), where, upload, open_session=open_session
             )
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
+
+
+def slash_command(command: Command, adapter: DiscordAdapter) -> app_commands.Command[Any, ..., None]:
+    """A registry command as a discord.py slash command (its signature built from the arguments)."""
+
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await run_command(adapter, command, interaction, values)
+
+    parameters = [
+        inspect.Parameter(
+            "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+        )
+    ]
+    for arg in command.args:
+        optional = arg.kind is not ArgKind.SWITCH and not arg.required
+        default: object = inspect.Parameter.empty
+        if not arg.required:
+            default = False if arg.kind is ArgKind.SWITCH else None
+        annotation = _option_type(arg)
+        parameters.append(
+            inspect.Parameter(
+                arg.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Optional[annotation] if optional else annotation,  # noqa: UP045
+                default=default,
+            )
+        )
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+        arg.name: arg.description for arg in command.args
+    }
+    # Choices given as such, not as a Literal: typing caches Optional[Literal[...]] by equality,
+    # which ignores order, so a Literal could come back in another module's order.
+    callback.__discord_app_commands_param_choices__ = {  # type: ignore[attr-defined]
+        arg.name: [app_commands.Choice(name=c, value=c) for c in arg.choices]
+        for arg in command.args
+        if arg.kind is ArgKind.CHOICE
+    }
+    slash = app_commands.Command(name=command.name, description=command.description, callback=callback)
+    allowed = adapter.settings.imagebot_allowed_models or known_models()
+
+    async def models(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=m, value=m) for m in allowed if current.lower() in m.lower()][:25]
+
+    for arg in command.args:
+        if arg.kind is ArgKind.MODEL:
+            slash.autocomplete(arg.name)(models)
+    return slash
+
+
+def _option_type(arg: Arg) -> Any:
+    """The Discord option type of an argument kind."""
+    if arg.kind is ArgKind.NUMBER:
+        return app_commands.Range[int, arg.low, arg.high]
+    if arg.kind is ArgKind.SWITCH:
+        return bool
+    if arg.kind is ArgKind.IMAGE:
+        return discord.Attachment
+    return str
+
+
+async def run_command(
+    adapter: DiscordAdapter, command: Command, interaction: discord.Interaction, values: dict[str, Any]
+) -> None:
+    """Acknowledge, read the attachments, open a session thread if the command does, call its
+    handler and answer: in the channel (public) or only to the person (private)."""
+    from adapters.discord.app import where_of
+
+    public = command.answer is Answer.PUBLIC
+    async with adapter.intake.handle(interaction, ack="thinking" if public else "ephemeral") as delivery:
+        where = where_of(interaction.channel, interaction.guild_id)
+        args: dict[str, ArgValue] = {k: v for k, v in values.items() if not isinstance(v, discord.Attachment)}
+        attached = [(name, v) for name, v in values.items() if isinstance(v, discord.Attachment)]
+        if attached:
+            uploads = await adapter.read_or_refuse(interaction, [v for _, v in attached], delivery)
+            if uploads is None:
+                return
+            args.update({name: upload for (name, _), upload in zip(attached, uploads, strict=True)})
+        open_session, created = None, {}
+        if command.session_title is not None:
+            title = str(values.get(command.session_title) or "")
+            open_session, created = open_session_for(interaction, where, title, adapter, delivery)
+        call = Call(adapter.actor(interaction), where, DISCORD, args, open_session)
+        reply = await command.run(adapter.bot, call)
+        if public:
+            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
+        else:
+            await _private_answer(interaction, reply.text, delivery)
 
 
 def _images_of(message: discord.Message) -> list[discord.Attachment]:
@@ -282,12 +250,6 @@ def open_session_for(
         return SessionKey(where.platform, where.workspace, where.channel, str(thread_id))
 
     return open_session, created
-
-
-async def _ephemeral(adapter: DiscordAdapter, interaction: discord.Interaction, pending) -> None:
-    async with adapter.intake.handle(interaction, ack="ephemeral") as delivery:
-        reply = await pending()
-        await _private_answer(interaction, reply.text, delivery)
 
 
 async def _private_answer(interaction: discord.Interaction, text: str, delivery: Delivery) -> None:

@@ -1,7 +1,9 @@
 """Buttons and forms that survive restarts.
 
-Every button is a `DynamicItem` whose custom_id is the core's own `ib:<verb>:<target>[:<arg>]`,
-so a click on a message of any age, after any restart, becomes an ordinary core request. Forms
+Every button is a `DynamicItem` whose custom_id is the core's own button id (bot.buttons), so a
+click on a message of any age, after any restart, becomes an ordinary core request. A click
+reaches the adapter that owns the client it came through (`interaction.client.adapter`), so two
+adapters in one process never answer each other's clicks. Forms
 (modals) are answered from `on_interaction` by their custom_id rather than from discord.py's
 in-memory modal store, so they work after a restart too.
 """
@@ -9,14 +11,14 @@ in-memory modal store, so they work after a restart too.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 
+from bot.buttons import PATTERN
 from bot.domain import Button
 
-BUTTON_TEMPLATE = r"ib:(?P<verb>[a-z-]+):(?P<target>[0-9a-f]{8})(?::(?P<arg>[0-9.:]+))?"
+BUTTON_TEMPLATE = PATTERN
 MODAL_PREFIX = "ib-form:"
 
 _STYLES = {
@@ -25,13 +27,14 @@ _STYLES = {
     "danger": discord.ButtonStyle.danger,
 }
 
-# Set by the adapter at start-up: what a click does (the adapter owns the core and the replies).
-ClickHandler = Callable[[discord.Interaction, str], Awaitable[None]]
+
+class ClickHandler(Protocol):
+    """What the client's adapter offers for a click (the adapter owns the core and the replies)."""
+
+    async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None: ...
 
 
 class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_TEMPLATE):
-    on_click: ClickHandler | None = None
-
     def __init__(
         self, custom_id: str, label: str = "…", style: str = "secondary", row: int | None = None
     ) -> None:
@@ -56,9 +59,9 @@ class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_
         return cls(item.custom_id or match.group(0), item.label or "…")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        handler = type(self).on_click
-        if handler is not None:
-            await handler(interaction, self.custom_id_text)
+        adapter: ClickHandler | None = getattr(interaction.client, "adapter", None)
+        if adapter is not None:
+            await adapter.on_click(interaction, self.custom_id_text)
 
 
 def edit_form(custom_id: str, title: str = "Edit image") -> discord.ui.Modal:

@@ -1,7 +1,8 @@
 """Core replies as Slack text and Block Kit, and Slack's message markup back to plain text.
 
 Pure functions only: no I/O, so the limits Slack enforces (50 blocks, 25 elements per actions
-block, 255-character action ids, 75-character button labels) are kept in one place.
+block, 75-character button labels) are kept in one place; the length of a button's id is the
+core codec's to check (bot.buttons).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.buttons import Verb
 from bot.domain import Button, SessionKey
 from bot.text import display_text
 
 MAX_BLOCKS = 50
 MAX_ACTIONS_PER_BLOCK = 25
-MAX_ACTION_ID = 255
 MAX_BUTTON_TEXT = 75
 MAX_SECTION_TEXT = 3000
 MAX_MESSAGE_TEXT = 39_000  # Slack truncates at 40,000; keep a margin for what we add
@@ -103,17 +104,18 @@ def button_element(button: Button) -> dict[str, Any]:
 def action_blocks(buttons: Iterable[Button]) -> list[dict[str, Any]]:
     """Buttons as actions blocks: picks (U…) and variations (V…) on rows of their own.
 
-    Action ids must be unique in a message and at most 255 characters; a button breaking either
-    rule is left out rather than making Slack refuse the whole message.
+    Action ids must be unique in a message; a repeated button is left out rather than making
+    Slack refuse the whole message. (The codec keeps every id within Discord's 100 characters,
+    well under Slack's 255.)
     """
     seen: set[str] = set()
     rows: dict[str, list[dict[str, Any]]] = {"u": [], "v": [], "other": []}
     for button in buttons:
         custom_id = button.custom_id
-        if custom_id in seen or len(custom_id) > MAX_ACTION_ID:
+        if custom_id in seen:
             continue
         seen.add(custom_id)
-        rows[button.verb if button.verb in ("u", "v") else "other"].append(button_element(button))
+        rows[button.verb if button.verb in (Verb.U, Verb.V) else "other"].append(button_element(button))
     blocks = []
     for elements in rows.values():
         for start in range(0, len(elements), MAX_ACTIONS_PER_BLOCK):

@@ -37,6 +37,9 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.presenter import Poster, SlackPresenter
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, Users
+from bot.buttons import PATTERN as BUTTON_PATTERN
+from bot.buttons import ButtonId
+from bot.commands import Answer, ArgValue, Call, Command, Surface, command
 from bot.domain import Attachment, Reply, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
@@ -56,20 +59,18 @@ INTAKE_NOTES = "imagebot_intake_notes"
 REPLAY = "imagebot_replay"
 STOPPING_TEXT = "I'm restarting right now and could not take that in; please try again in a moment."
 
-SLACK_HELP = """\
-*imagebot on Slack*
-• `/imagine <prompt> [--flags]` posts a message and makes the images in its thread.
-• `@imagebot <prompt>` in a channel starts a session in the thread of your message.
-• In a session thread, just reply (no mention needed) to edit the current image; attach images to \
-use them as references. Buttons under each result: U1–U4, V1–V4, 🔄, Upscale, Vary, Edit…, Zoom out, \
-Make square / 16:9 / 9:16, Remove background, Undo.
-• `/imagebot settings` — your defaults; `/imagebot settings me --n 2 --ar 16:9`, admins also \
-`channel` or `workspace`; `reset` clears a layer.
-• `/imagebot show <id>` brings back any image or set · `/imagebot history [mine]` · `/imagebot queue` \
-· `/imagebot cancel [job]` · `/imagebot usage` · `/imagebot help`
-"""
-
-SUBCOMMANDS = "help, settings, show <id>, history [mine], queue, cancel [job], usage"
+# How Slack spells the registry's commands (bot.commands): /imagine is a slash command of its own,
+# the rest are subcommands of /imagebot; slash commands take no files, so /edit is not offered.
+SLACK = Surface(
+    "slack",
+    slash=frozenset({"imagine"}),
+    router=f"{ADMIN_COMMAND} ",
+    extra=(
+        "`@imagebot <prompt>` in a channel starts a session in the thread of your message; in a"
+        " session thread, just reply (no mention needed) to edit the current image.",
+    ),
+)
+IMAGINE = command("imagine")
 
 
 def delivery_key(body: Mapping[str, Any]) -> str | None:
@@ -99,7 +100,7 @@ def delivery_key(body: Mapping[str, Any]) -> str | None:
     elif body.get("type") == "block_actions":
         actions = body.get("actions") or [{}]
         action = actions[0] if isinstance(actions[0], Mapping) else {}
-        if not str(action.get("action_id") or "").startswith("ib:"):
+        if not ButtonId.looks_like(str(action.get("action_id") or "")):
             return None
         if not body.get("trigger_id") and action.get("action_ts"):
             return f"slack:action:{action.get('action_id')}:{action['action_ts']}"
@@ -196,7 +197,7 @@ class SlackHandlers:
         app.command(ADMIN_COMMAND)(self.on_imagebot)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
-        app.action(re.compile(r"^ib:"))(self.on_action)
+        app.action(re.compile(rf"^{BUTTON_PATTERN}$"))(self.on_action)
         app.view(EDIT_CALLBACK_ID)(self.on_edit_submit)
 
     def _spawn(
@@ -369,7 +370,7 @@ class SlackHandlers:
 
         where = SessionKey(PLATFORM, team, channel, "")
         try:
-            reply = await self.bot.imagine(actor, where, text, open_session=open_session)
+            reply = await IMAGINE.run(self.bot, Call(actor, where, SLACK, {"prompt": text}, open_session))
         except Exception:
             if "ts" in parent:  # never leave "Starting…" behind
                 await self._parent_failed(
@@ -409,49 +410,35 @@ class SlackHandlers:
         response_url = body.get("response_url")
         actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
         word, _, rest = plain_text(str(body.get("text") or "")).partition(" ")
-        word, rest = word.lower(), rest.strip()
         where = SessionKey(PLATFORM, team, channel, "")
-        bot = self.bot
-        reply: Reply
-        if word in ("", "help", "?"):
-            reply = bot.help(SLACK_HELP)
-        elif word == "settings":
-            scope, _, changes = rest.partition(" ")
-            if not scope:
-                reply = await bot.settings_view(actor, where)
-            else:
-                reply = await bot.update_settings(actor, where, scope.lower(), changes)
-        elif word == "show":
-            await self._show(actor, team, channel, rest, response_url)
+        found = SLACK.find(word or "help")
+        if found is None or found not in SLACK.routed():
+            choices = ", ".join(SLACK.usage(c).removeprefix(SLACK.router) for c in SLACK.routed())
+            text = f"I don't know `{ADMIN_COMMAND} {word.lower()}`. Try one of: {choices}."
+            await self.poster.ephemeral(channel, user, mrkdwn(text), response_url=response_url)
             return
-        elif word == "history":
-            reply = await bot.history(actor, where, mine=rest.lower() == "mine")
-        elif word == "queue":
-            reply = await bot.queue(actor, where)
-        elif word == "cancel":
-            reply = await bot.cancel(actor, where, rest or None)
-        elif word == "usage":
-            reply = await bot.usage(actor, where)
-        else:
-            reply = Reply(
-                text=f"I don't know `/imagebot {word}`. Try one of: {SUBCOMMANDS}.",
-                ephemeral=True,
-                error_kind=ErrorKind.INVALID_INPUT.value,
-            )
+        args = SLACK.parse(found, rest)
+        if found.answer is Answer.PUBLIC:  # today: show, which opens a thread for what it shows
+            await self._show(actor, team, channel, found, args, response_url)
+            return
+        reply = await found.run(self.bot, Call(actor, where, SLACK, args))
         await self.poster.ephemeral(channel, user, mrkdwn(reply.text), response_url=response_url)
 
     async def _show(
-        self, actor: UserRef, team: str, channel: str, ident: str, response_url: str | None
+        self,
+        actor: UserRef,
+        team: str,
+        channel: str,
+        found: Command,
+        args: dict[str, ArgValue],
+        response_url: str | None,
     ) -> None:
         """/imagebot show <id>: the image (or set) in a new thread that becomes its session."""
-        if not ident:
-            await self.poster.ephemeral(
-                channel,
-                actor.id,
-                "Which one? `/imagebot show <id>`; `/imagebot history` lists ids.",
-                response_url=response_url,
-            )
+        missing = SLACK.missing(found, args)
+        if missing is not None:
+            await self.poster.ephemeral(channel, actor.id, missing, response_url=response_url)
             return
+        ident = str(args.get("id") or "")
         opened: dict[str, str] = {}
 
         async def open_session() -> SessionKey:
@@ -465,9 +452,8 @@ class SlackHandlers:
             opened["ts"] = ts
             return SessionKey(PLATFORM, team, channel, ts)
 
-        reply = await self.bot.show(
-            actor, SessionKey(PLATFORM, team, channel, ""), ident, open_session=open_session
-        )
+        call = Call(actor, SessionKey(PLATFORM, team, channel, ""), SLACK, args, open_session)
+        reply = await found.run(self.bot, call)
         if reply.error_kind or reply.ephemeral:
             if "ts" in opened:
                 await self.poster.delete(channel, opened["ts"])
@@ -570,19 +556,23 @@ class SlackHandlers:
             or message.get("ts")
         )
         where = SessionKey(PLATFORM, team, channel, thread)
-        if custom_id.startswith("ib:edit:"):
-            await self._open_edit(body, custom_id, where, user)
+        try:
+            button = ButtonId.decode(custom_id)
+        except BotError as error:  # one of ours in shape, but not a button this version knows
+            await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=thread)
+            return
+        if button.verb.opens_form:
+            await self._open_edit(body, button.target, where, user)
             return
         actor = await self.users.actor(
             team, user, str(user_info.get("name") or user_info.get("username") or "")
         )
-        reply = await self.bot.press(actor, where, custom_id)
+        reply = await self.bot.press(actor, where, button)
         if reply.job_id and await self._already_over(reply.job_id, context):
             return
         await self.deliver(reply, channel, thread, user, response_url=body.get("response_url"))
 
-    async def _open_edit(self, body: Mapping[str, Any], custom_id: str, where: SessionKey, user: str) -> None:
-        image_id = custom_id.split(":")[2] if custom_id.count(":") >= 2 else ""
+    async def _open_edit(self, body: Mapping[str, Any], image_id: str, where: SessionKey, user: str) -> None:
         try:
             # The trigger id is valid for 3 seconds after the click: open the form right away.
             await self.app.client.views_open(

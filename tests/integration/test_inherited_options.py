@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.buttons import ButtonId, Verb
 from bot.domain import Stage
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.helpers import ALICE, BOB, THREAD, running_bot
@@ -32,7 +33,7 @@ async def test_thread_reply_edits_keep_quality_format_and_model(
         )
         # The button on the edited image inherits the same way (one rule).
         edited = (await presenter.final(reply.job_id)).result.images[0].image_id
-        varied = await bot.press(BOB, THREAD, f"ib:vary-subtle:{edited}")
+        varied = await bot.press(BOB, THREAD, ButtonId(Verb.VARY_SUBTLE, edited))
         assert (await presenter.final(varied.job_id)).stage is Stage.DONE
         assert (fake_openai.last.fields["quality"], fake_openai.last.fields["output_format"]) == (
             "high",
@@ -52,7 +53,7 @@ async def test_cut_out_keeps_transparency_through_reply_edits(
 ) -> None:
     async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
         made = await presenter.final((await bot.imagine(ALICE, THREAD, "a cat --n 1")).job_id)
-        cut = await bot.press(ALICE, THREAD, f"ib:nobg:{made.result.images[0].image_id}")
+        cut = await bot.press(ALICE, THREAD, ButtonId(Verb.NOBG, made.result.images[0].image_id))
         assert (await presenter.final(cut.job_id)).stage is Stage.DONE
         edit = await bot.reply(ALICE, THREAD, "give it a hat")
         assert (await presenter.final(edit.job_id)).stage is Stage.DONE
@@ -71,12 +72,14 @@ async def test_variations_of_an_upscale_render_at_the_everyday_size(
         made = await presenter.final((await bot.imagine(ALICE, THREAD, "a harbour --n 1 --ar 16:9")).job_id)
         wide = made.result.images[0]
         assert (wide.width, wide.height) == (1536, 864)
-        up = await presenter.final((await bot.press(ALICE, THREAD, f"ib:upscale:{wide.image_id}")).job_id)
+        up = await presenter.final(
+            (await bot.press(ALICE, THREAD, ButtonId(Verb.UPSCALE, wide.image_id))).job_id
+        )
         big = up.result.images[0]
         assert (big.width, big.height) == (3840, 2160)
 
         for verb in ("vary-subtle", "vary-strong"):
-            queued = await bot.press(ALICE, THREAD, f"ib:{verb}:{big.image_id}")
+            queued = await bot.press(ALICE, THREAD, ButtonId(Verb(verb), big.image_id))
             assert "1536x864" in queued.text  # the job line says the size, so the cost is visible
             done = await presenter.final(queued.job_id)
             assert {(v.width, v.height) for v in done.result.images} == {(1536, 864)}
@@ -90,13 +93,13 @@ async def test_variations_of_an_upscale_render_at_the_everyday_size(
         assert (edited.width, edited.height) == (3840, 2160)
         # ... and variations of that edit are not rendered at it either; nor V1 or reroll of them.
         varied = await presenter.final(
-            (await bot.press(ALICE, THREAD, f"ib:vary-strong:{edited.image_id}")).job_id
+            (await bot.press(ALICE, THREAD, ButtonId(Verb.VARY_STRONG, edited.image_id))).job_id
         )
         assert {(v.width, v.height) for v in varied.result.images} == {(1536, 864)}
         set_id = varied.result.caption.short_id
-        v1 = await presenter.final((await bot.press(ALICE, THREAD, f"ib:v:{set_id}:1")).job_id)
+        v1 = await presenter.final((await bot.press(ALICE, THREAD, ButtonId(Verb.V, set_id, "1"))).job_id)
         assert {(v.width, v.height) for v in v1.result.images} == {(1536, 864)}
-        reroll = await presenter.final((await bot.press(ALICE, THREAD, f"ib:reroll:{set_id}")).job_id)
+        reroll = await presenter.final((await bot.press(ALICE, THREAD, ButtonId(Verb.REROLL, set_id))).job_id)
         assert {(v.width, v.height) for v in reroll.result.images} == {(1536, 864)}
 
 
@@ -107,7 +110,7 @@ async def test_variations_of_an_ordinary_image_keep_its_size(data_dir: Path, fak
         )
         image = made.result.images[0]
         varied = await presenter.final(
-            (await bot.press(ALICE, THREAD, f"ib:vary-subtle:{image.image_id}")).job_id
+            (await bot.press(ALICE, THREAD, ButtonId(Verb.VARY_SUBTLE, image.image_id))).job_id
         )
         assert {(v.width, v.height) for v in varied.result.images} == {(2048, 1152)}  # asked for, so kept
 

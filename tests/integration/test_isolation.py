@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.buttons import ButtonId, Verb
 from bot.domain import Reply, SessionKey, Stage, UserRef
 from tests.conftest import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
@@ -31,7 +32,7 @@ async def test_foreign_image_and_set_ids_are_not_found(data_dir: Path) -> None:
         grid = await presenter.final((await bot.imagine(ALICE, THREAD, "our secret logo --n 2")).job_id)
         set_id = grid.result.caption.short_id
         image_id = grid.result.images[0].image_id
-        picked = await bot.press(ALICE, THREAD, f"ib:u:{set_id}:1")
+        picked = await bot.press(ALICE, THREAD, ButtonId(Verb.U, set_id, "1"))
         assert picked.error_kind is None  # the owner's own workspace works as before
 
         for ident in (set_id, image_id):
@@ -40,12 +41,12 @@ async def test_foreign_image_and_set_ids_are_not_found(data_dir: Path) -> None:
             assert not foreign.images and foreign.grid is None
 
         for verb in ("u", "v"):
-            foreign = await bot.press(MALLORY, OTHER, f"ib:{verb}:{set_id}:1")
-            unknown = await bot.press(MALLORY, OTHER, f"ib:{verb}:{UNKNOWN}:1")
+            foreign = await bot.press(MALLORY, OTHER, ButtonId(Verb(verb), set_id, "1"))
+            unknown = await bot.press(MALLORY, OTHER, ButtonId(Verb(verb), UNKNOWN, "1"))
             assert same_answer(foreign, unknown, set_id), foreign.text
         for verb in ("upscale", "vary-subtle", "use", "undo", "nobg", "reroll", "zoom"):
-            foreign = await bot.press(MALLORY, OTHER, f"ib:{verb}:{image_id}")
-            unknown = await bot.press(MALLORY, OTHER, f"ib:{verb}:{UNKNOWN}")
+            foreign = await bot.press(MALLORY, OTHER, ButtonId(Verb(verb), image_id))
+            unknown = await bot.press(MALLORY, OTHER, ButtonId(Verb(verb), UNKNOWN))
             assert same_answer(foreign, unknown, image_id), (verb, foreign.text)
         foreign_edit = await bot.edit_image(MALLORY, OTHER, image_id, "add a moustache")
         assert same_answer(foreign_edit, await bot.edit_image(MALLORY, OTHER, UNKNOWN, "x"), image_id)
@@ -70,6 +71,6 @@ async def test_foreign_job_ids_cannot_be_cancelled_retried_or_listed(data_dir: P
         done = await presenter.final(job_id)
         assert done.stage is Stage.DONE  # not cancelled by the other workspace
 
-        retry = await bot.press(MALLORY, OTHER, f"ib:retry:{job_id}")
-        unknown = await bot.press(MALLORY, OTHER, f"ib:retry:{UNKNOWN}")
+        retry = await bot.press(MALLORY, OTHER, ButtonId(Verb.RETRY, job_id))
+        unknown = await bot.press(MALLORY, OTHER, ButtonId(Verb.RETRY, UNKNOWN))
         assert same_answer(retry, unknown, job_id), retry.text

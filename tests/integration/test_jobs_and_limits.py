@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from bot.buttons import ButtonId, Verb
 from bot.domain import Stage
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
@@ -134,8 +135,8 @@ async def test_rate_limit_fails_with_retry_button_that_works(data_dir: Path, fak
         assert final.stage is Stage.FAILED and final.result.error_kind == "rate_limited"
         assert len(fake_openai.requests) == 2  # the SDK retried before giving up
         (retry,) = final.result.buttons
-        assert (await bot.press(BOB, THREAD, retry.custom_id)).error_kind == "forbidden"
-        again = await bot.press(ALICE, THREAD, retry.custom_id)
+        assert (await bot.press(BOB, THREAD, retry.id)).error_kind == "forbidden"
+        again = await bot.press(ALICE, THREAD, retry.id)
         assert (await presenter.final(again.job_id)).stage is Stage.DONE
 
 
@@ -158,8 +159,8 @@ async def test_double_click_does_not_start_a_duplicate_job(data_dir: Path, fake_
         made = await bot.imagine(ALICE, THREAD, "a kite --n 1")
         image_id = (await presenter.final(made.job_id)).result.images[0].image_id
         fake_openai.gate = asyncio.Event()
-        first = await bot.press(ALICE, THREAD, f"ib:upscale:{image_id}")
-        second = await bot.press(BOB, THREAD, f"ib:upscale:{image_id}")
+        first = await bot.press(ALICE, THREAD, ButtonId(Verb.UPSCALE, image_id))
+        second = await bot.press(BOB, THREAD, ButtonId(Verb.UPSCALE, image_id))
         assert second.job_id == first.job_id and "Already on it" in second.text
         fake_openai.gate.set()
         assert (await presenter.final(first.job_id)).stage is Stage.DONE
@@ -174,7 +175,7 @@ async def test_upscale_beyond_the_model_is_a_labelled_local_resample(
             (await bot.imagine(ALICE, THREAD, "a tile --model gpt-image-1.5 --n 1")).job_id
         )
         image_id = made.result.images[0].image_id
-        up = await presenter.final((await bot.press(ALICE, THREAD, f"ib:upscale:{image_id}")).job_id)
+        up = await presenter.final((await bot.press(ALICE, THREAD, ButtonId(Verb.UPSCALE, image_id))).job_id)
         (view,) = up.result.images
         assert (view.width, view.height) == (2048, 2048)  # 2x, since 1024x1024 is this model's largest
         assert "local resample" in up.result.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.buttons import ButtonId, Verb
 from bot.domain import Attachment, Stage
 from tests.conftest import make_settings
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
@@ -77,15 +78,15 @@ async def test_reroll_repeats_the_same_request(data_dir: Path) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
         first = await presenter.final((await bot.imagine(ALICE, THREAD, "two moons --n 2")).job_id)
         set_id = first.result.caption.short_id
-        again = await presenter.final((await bot.press(BOB, THREAD, f"ib:reroll:{set_id}")).job_id)
+        again = await presenter.final((await bot.press(BOB, THREAD, ButtonId(Verb.REROLL, set_id))).job_id)
         assert len(again.result.images) == 2
         assert again.result.images[0].data != first.result.images[0].data  # a new roll, not a copy
         rerolled = await bot.store.images.image(again.result.images[0].image_id, within=THREAD)
         assert rerolled.operation.value == "reroll" and rerolled.prompt == "two moons"
 
-        varied = await presenter.final((await bot.press(BOB, THREAD, f"ib:v:{set_id}:1")).job_id)
+        varied = await presenter.final((await bot.press(BOB, THREAD, ButtonId(Verb.V, set_id, "1"))).job_id)
         vary_set = varied.result.caption.short_id
-        more = await presenter.final((await bot.press(BOB, THREAD, f"ib:reroll:{vary_set}")).job_id)
+        more = await presenter.final((await bot.press(BOB, THREAD, ButtonId(Verb.REROLL, vary_set))).job_id)
         image = await bot.store.images.image(more.result.images[0].image_id, within=THREAD)
         assert image.operation.value == "vary_strong"
         assert image.parents == (first.result.images[0].image_id,)  # variations of the same image
@@ -102,7 +103,7 @@ async def test_the_bot_answers_only_in_enabled_channels(data_dir: Path) -> None:
         allowed = await bot.imagine(ALICE, THREAD, "a fox --n 1")
         done = await presenter.final(allowed.job_id)
         image_id = done.result.images[0].image_id
-        click = await bot.press(ALICE, elsewhere, f"ib:upscale:{image_id}")
+        click = await bot.press(ALICE, elsewhere, ButtonId(Verb.UPSCALE, image_id))
         assert click.error_kind == "forbidden"
 
 
@@ -110,11 +111,11 @@ async def test_buttons_for_the_requester_only_when_so_configured(data_dir: Path)
     async with running_bot(make_settings(data_dir, imagebot_buttons="requester")) as (bot, presenter):
         made = await presenter.final((await bot.imagine(ALICE, THREAD, "two kites --n 2")).job_id)
         set_id = made.result.caption.short_id
-        refused = await bot.press(BOB, THREAD, f"ib:u:{set_id}:1")
+        refused = await bot.press(BOB, THREAD, ButtonId(Verb.U, set_id, "1"))
         assert refused.error_kind == "forbidden" and "alice" in refused.text
-        assert (await bot.press(BOB, THREAD, f"ib:reroll:{set_id}")).error_kind == "forbidden"
-        assert (await bot.press(ADMIN, THREAD, f"ib:u:{set_id}:1")).error_kind is None
-        assert (await bot.press(ALICE, THREAD, f"ib:u:{set_id}:2")).error_kind is None
+        assert (await bot.press(BOB, THREAD, ButtonId(Verb.REROLL, set_id))).error_kind == "forbidden"
+        assert (await bot.press(ADMIN, THREAD, ButtonId(Verb.U, set_id, "1"))).error_kind is None
+        assert (await bot.press(ALICE, THREAD, ButtonId(Verb.U, set_id, "2"))).error_kind is None
 
 
 async def test_members_are_held_to_the_member_limits(data_dir: Path) -> None:
@@ -135,5 +136,5 @@ async def test_members_are_held_to_the_member_limits(data_dir: Path) -> None:
             await bot.imagine(ADMIN, THREAD, "a fox --size 2048x2048 --quality high --n 1")
         ).error_kind is None
         ok = await presenter.final((await bot.imagine(ALICE, THREAD, "a fox --ar 3:2 --n 1")).job_id)
-        upscale = await bot.press(ALICE, THREAD, f"ib:upscale:{ok.result.images[0].image_id}")
+        upscale = await bot.press(ALICE, THREAD, ButtonId(Verb.UPSCALE, ok.result.images[0].image_id))
         assert upscale.error_kind == "forbidden"  # the larger render is above the member limit

@@ -1,0 +1,391 @@
+"""The one command registry: every command declared once, for every platform.
+
+A `Command` says its name, its arguments (with descriptions and typed kinds), what it is for,
+who may use it, how it answers and which use case handles it. Each adapter generates its surface
+from `COMMANDS`: Discord's slash commands (argument kinds become option types), Slack's
+`/imagebot` subcommands, the console's words, and every help text (bot.help). Adding a command
+is one entry here plus its handler; errbot's `@botcmd` is the model.
+
+A `Surface` says how one platform spells commands (`/show` on Discord, `/imagebot show` on Slack,
+`show` in the console) and what it can take (typed fields, files); the adapter owns its surface.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, get_args
+
+from bot.domain import (
+    Attachment,
+    Background,
+    OptionOverrides,
+    OutputFormat,
+    Quality,
+    Reply,
+    SessionKey,
+    UserRef,
+)
+from bot.errors import BotError, ErrorKind, invalid
+from bot.replies import error_reply
+
+if TYPE_CHECKING:
+    from bot.service import ImageBot
+
+OpenSession = Callable[[], Awaitable[SessionKey]]
+ArgValue = str | int | bool | Attachment | None
+
+
+class ArgKind(enum.Enum):
+    """What an argument holds; each adapter translates the kind to its own (Discord option types)."""
+
+    TEXT = "text"  # a word, or the rest of the line when it is the last one
+    PROMPT = "prompt"  # free text in which --flags work
+    NUMBER = "number"  # a whole number between `low` and `high`
+    CHOICE = "choice"  # one of `choices`
+    MODEL = "model"  # a model name (platforms with fields offer the allowed models)
+    SWITCH = "switch"  # on when given: as text, the argument's own name (`history mine`)
+    IMAGE = "image"  # an uploaded image (Discord: an attachment; console: a file path)
+
+
+class Access(enum.Enum):
+    """Who may use a command. Finer rules (admins change the channel's defaults, see the team's
+    usage) are the use case's own checks."""
+
+    ANYONE = "anyone"
+    ADMINS = "admins"
+
+
+class Answer(enum.Enum):
+    PRIVATE = "private"  # text only the person who asked sees
+    PUBLIC = "public"  # posted where asked: images, a queued job (may open a session thread)
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    description: str
+    kind: ArgKind = ArgKind.TEXT
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+    field_only: bool = False  # a typed field where a platform has fields; elsewhere a --flag in the text
+    # Asked when a text surface's line leaves it out ({this}: the command as typed there; {NAME}:
+    # another command as spelled there). None: the use case's own check answers.
+    ask: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One use of a command, as an adapter hands it to the command's handler."""
+
+    actor: UserRef
+    where: SessionKey
+    surface: Surface
+    args: Mapping[str, ArgValue] = field(default_factory=dict)
+    open_session: OpenSession | None = None
+
+    def text(self, name: str) -> str:
+        value = self.args.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    def number(self, name: str) -> int | None:
+        value = self.args.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def switch(self, name: str) -> bool:
+        return self.args.get(name) is True
+
+    def image(self, name: str) -> Attachment | None:
+        value = self.args.get(name)
+        return value if isinstance(value, Attachment) else None
+
+
+Handler = Callable[["ImageBot", Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # one line (Discord shows it under the command; at most 100 characters)
+    handler: Handler
+    args: tuple[Arg, ...] = ()
+    help: str = ""  # the help line, when it says more than the description; {cmd} is the command as spelled
+    access: Access = Access.ANYONE
+    answer: Answer = Answer.PRIVATE
+    session_title: str | None = None  # the argument that names a new session thread, if it opens one
+    aliases: tuple[str, ...] = ()
+
+    def arg(self, name: str) -> Arg:
+        return next(a for a in self.args if a.name == name)
+
+    async def run(self, bot: ImageBot, call: Call) -> Reply:
+        """Who may use it checked once here for every platform, then the handler."""
+        if self.access is Access.ADMINS and not call.actor.is_admin:
+            return error_reply(
+                BotError(ErrorKind.FORBIDDEN, f"Only admins can use {call.surface.spell(self)}.")
+            )
+        return await self.handler(bot, call)
+
+    @property
+    def needs_file(self) -> bool:
+        return any(a.kind is ArgKind.IMAGE and a.required for a in self.args)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """How one platform spells and takes commands."""
+
+    name: str
+    slash: frozenset[str] | None = None  # commands spelled /name (None: all of them)
+    router: str = ""  # how the rest are spelled: "/imagebot " on Slack, "" (the bare word) in the console
+    fields: bool = False  # typed fields (Discord options): field-only arguments are offered there
+    files: bool = False  # can take an image argument (Discord attachments, console file paths)
+    paths: bool = False  # images are given as file paths (`--mask PATH` for an optional one)
+    extra: tuple[str, ...] = ()  # help lines for what is not a command here (mentions, console words)
+
+    def spell(self, command: Command) -> str:
+        if self.slash is None or command.name in self.slash:
+            return f"/{command.name}"
+        return f"{self.router}{command.name}"
+
+    def offers(self, command: Command) -> bool:
+        return self.files or not command.needs_file
+
+    def commands(self) -> tuple[Command, ...]:
+        return tuple(c for c in COMMANDS if self.offers(c))
+
+    def routed(self) -> tuple[Command, ...]:
+        """The commands reached through the router (Slack's /imagebot <subcommand>)."""
+        return tuple(c for c in self.commands() if self.slash is not None and c.name not in self.slash)
+
+    def usage(self, command: Command) -> str:
+        """The command as typed here, with its arguments: `/imagebot show <id>`."""
+        words = [self.spell(command)]
+        for arg in command.args:
+            if arg.field_only:
+                continue
+            words.append(self._placeholder(arg))
+        return " ".join(words)
+
+    def _placeholder(self, arg: Arg) -> str:
+        if arg.kind is ArgKind.IMAGE and self.paths:
+            return "PATH" if arg.required else f"[--{arg.name} PATH]"
+        if arg.kind is ArgKind.SWITCH:
+            return f"[{arg.name}]"
+        if arg.kind is ArgKind.PROMPT:
+            return f"<{arg.name}> [--flags]"
+        name = "|".join(arg.choices) if arg.kind is ArgKind.CHOICE else arg.name
+        return f"<{name}>" if arg.required else f"[{name}]"
+
+    def find(self, word: str) -> Command | None:
+        word = word.lower()
+        return next((c for c in self.commands() if word == c.name or word in c.aliases), None)
+
+    def parse(self, command: Command, text: str) -> dict[str, ArgValue]:
+        """The arguments of a command typed as text: in order, one word each, the last (or a
+        prompt) taking the rest of the line; an optional image given as a path is `--name PATH`."""
+        values: dict[str, ArgValue] = {}
+        rest = text.strip()
+        positional = []
+        for arg in command.args:
+            if arg.field_only:
+                continue
+            if arg.kind is ArgKind.IMAGE and self.paths and not arg.required:
+                found = re.search(rf"(?<!\S)--{re.escape(arg.name)}(?:=|\s+)(\S+)", rest)
+                if found:
+                    values[arg.name] = found.group(1)
+                    rest = (rest[: found.start()] + rest[found.end() :]).strip()
+                continue
+            positional.append(arg)
+        for index, arg in enumerate(positional):
+            last = index == len(positional) - 1
+            word, _, after = rest.partition(" ")
+            if arg.kind is ArgKind.SWITCH:
+                on = (rest if last else word).strip().lower() == arg.name
+                values[arg.name] = on
+                rest = after.strip() if on and not last else rest
+            elif last or arg.kind is ArgKind.PROMPT:
+                values[arg.name] = rest
+                rest = ""
+            else:
+                values[arg.name] = word.lower() if arg.kind is ArgKind.CHOICE else word
+                rest = after.strip()
+        return values
+
+    def missing(self, command: Command, values: Mapping[str, ArgValue]) -> str | None:
+        """What to ask when a line left out an argument that has a question (`Arg.ask`), else None."""
+        for arg in command.args:
+            if arg.ask is not None and values.get(arg.name) in (None, ""):
+                spelled = {c.name: self.spell(c) for c in COMMANDS}
+                return arg.ask.format(this=self.usage(command), **spelled)
+        return None
+
+
+# --- the handlers: each a thin call into one use case ------------------------------------------
+async def _imagine(bot: ImageBot, call: Call) -> Reply:
+    overrides = OptionOverrides(
+        aspect=call.text("aspect") or None,
+        n=call.number("n"),
+        quality=call.text("quality") or None,
+        model=call.text("model") or None,
+        output_format=call.text("format") or None,
+        background=call.text("background") or None,
+    )
+    references = [image for name in REFERENCES if (image := call.image(name)) is not None]
+    return await bot.imagine(
+        call.actor, call.where, call.text("prompt"), overrides, references, open_session=call.open_session
+    )
+
+
+async def _edit(bot: ImageBot, call: Call) -> Reply:
+    image = call.image("image")
+    if image is None:
+        return error_reply(invalid("Attach the image to edit."))
+    return await bot.edit_upload(
+        call.actor,
+        call.where,
+        image,
+        call.text("instruction"),
+        call.image("mask"),
+        open_session=call.open_session,
+    )
+
+
+async def _settings(bot: ImageBot, call: Call) -> Reply:
+    scope, changes = call.text("scope").lower(), call.text("changes")
+    if scope and changes:
+        return await bot.update_settings(call.actor, call.where, scope, changes)
+    return await bot.settings_view(call.actor, call.where)
+
+
+async def _show(bot: ImageBot, call: Call) -> Reply:
+    return await bot.show(call.actor, call.where, call.text("id"), open_session=call.open_session)
+
+
+async def _history(bot: ImageBot, call: Call) -> Reply:
+    return await bot.history(call.actor, call.where, mine=call.switch("mine"))
+
+
+async def _queue(bot: ImageBot, call: Call) -> Reply:
+    return await bot.queue(call.actor, call.where)
+
+
+async def _cancel(bot: ImageBot, call: Call) -> Reply:
+    return await bot.cancel(call.actor, call.where, call.text("job") or None)
+
+
+async def _usage(bot: ImageBot, call: Call) -> Reply:
+    return await bot.usage(call.actor, call.where)
+
+
+async def _help(bot: ImageBot, call: Call) -> Reply:
+    return bot.help(call.surface)
+
+
+# The choices offered as fields; typed as --flags, the core's option rules apply (bot.options).
+ASPECTS = ("1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9")
+QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
+FORMATS = ("png", "webp", "jpeg")
+BACKGROUNDS = ("auto", "transparent", "opaque")
+SCOPES = ("me", "channel", "workspace")
+REFERENCES = ("reference1", "reference2", "reference3")
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "imagine",
+        "Make images from a prompt (--flags work too)",
+        _imagine,
+        args=(
+            Arg("prompt", "What to draw; options like --ar 16:9 --n 2 work here too", ArgKind.PROMPT, True),
+            Arg("aspect", "Aspect ratio", ArgKind.CHOICE, choices=ASPECTS, field_only=True),
+            Arg("n", "How many images (1-10)", ArgKind.NUMBER, low=1, high=10, field_only=True),
+            Arg("quality", "Rendering quality", ArgKind.CHOICE, choices=QUALITIES, field_only=True),
+            Arg("model", "Image model", ArgKind.MODEL, field_only=True),
+            Arg("format", "File format", ArgKind.CHOICE, choices=FORMATS, field_only=True),
+            Arg("background", "Background", ArgKind.CHOICE, choices=BACKGROUNDS, field_only=True),
+            Arg("reference1", "A reference image", ArgKind.IMAGE, field_only=True),
+            Arg("reference2", "Another reference image", ArgKind.IMAGE, field_only=True),
+            Arg("reference3", "Another reference image", ArgKind.IMAGE, field_only=True),
+        ),
+        help="makes 4 images (a grid) from a prompt",
+        answer=Answer.PUBLIC,
+        session_title="prompt",
+    ),
+    Command(
+        "edit",
+        "Edit an uploaded image with an instruction",
+        _edit,
+        args=(
+            Arg("image", "The image to edit", ArgKind.IMAGE, True),
+            Arg("instruction", "What to change", ArgKind.TEXT, True),
+            Arg("mask", "Transparent where it may change", ArgKind.IMAGE),
+        ),
+        help="edits an uploaded photo (optional mask: transparent = change here)",
+        answer=Answer.PUBLIC,
+        session_title="instruction",
+    ),
+    Command(
+        "show",
+        "Re-post an earlier image or set, with working buttons",
+        _show,
+        args=(
+            Arg(
+                "id",
+                "The image or set id (see /history)",
+                required=True,
+                ask="Which one? `{this}`; `{history}` lists ids.",
+            ),
+        ),
+        help="brings back any image or set",
+        answer=Answer.PUBLIC,
+    ),
+    Command(
+        "history",
+        "Recent images with their ids",
+        _history,
+        args=(Arg("mine", "Only mine, from everywhere", ArgKind.SWITCH),),
+        help="this thread's (or your) images with their ids",
+    ),
+    Command("queue", "What is queued or running, and where you stand", _queue),
+    Command(
+        "cancel",
+        "Cancel your job (the latest one if no id is given)",
+        _cancel,
+        args=(Arg("job", "The job id"),),
+        help="cancels your job (the latest one if no id is given)",
+    ),
+    Command("usage", "Your images and estimated spend (admins: the team's)", _usage),
+    Command(
+        "settings",
+        "Show or change default options",
+        _settings,
+        args=(
+            Arg("scope", "Whose defaults", ArgKind.CHOICE, choices=SCOPES),
+            Arg("changes", "Options like --n 2 --ar 16:9, or reset"),
+        ),
+        help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
+        " `workspace`), `{cmd} me reset` clears a layer",
+    ),
+    Command("help", "How to use imagebot, with prompt tips", _help, aliases=("?",)),
+)
+
+
+def command(name: str) -> Command:
+    return next(c for c in COMMANDS if c.name == name)
+
+
+def _check_registry() -> None:
+    """Names are unique, and a field's choices are ones the core's options accept."""
+    names = [c.name for c in COMMANDS] + [a for c in COMMANDS for a in c.aliases]
+    if len(names) != len(set(names)):
+        raise ValueError(f"a command name is declared twice: {names}")
+    for choices, accepted in ((QUALITIES, Quality), (FORMATS, OutputFormat), (BACKGROUNDS, Background)):
+        if not set(choices) <= set(get_args(accepted)):
+            raise ValueError(f"{choices} are not all accepted options")
+
+
+_check_registry()

@@ -1,0 +1,170 @@
+"""The one command registry (bot.commands): every platform's surface is generated from it, so a
+command declared once appears as a Discord slash command, a Slack /imagebot subcommand, a
+console word and a line of every help text."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+from typing import Any, Literal, Optional
+
+import discord
+import pytest
+from discord import app_commands
+
+from adapters.console.repl import CONSOLE, Console
+from adapters.discord.commands import DISCORD, register_commands
+from adapters.slack.handlers import SLACK, SlackHandlers
+from bot import commands as registry
+from bot.commands import COMMANDS, Arg, ArgKind, Call, Command, command
+from bot.domain import Reply, UserRef
+from bot.help import help_text
+
+
+async def _ping(bot: Any, call: Call) -> Reply:
+    return Reply(text=f"pong {call.text('word')} on {call.surface.name}", ephemeral=True)
+
+
+PING = Command(
+    "ping", "Check that I am here", _ping, args=(Arg("word", "Something to echo back"),), help="answers pong"
+)
+
+
+@pytest.fixture
+def with_ping(monkeypatch: pytest.MonkeyPatch) -> Command:
+    monkeypatch.setattr(registry, "COMMANDS", (*COMMANDS, PING))
+    return PING
+
+
+async def discord_tree() -> dict[str, dict[str, Any]]:
+    client = discord.Client(intents=discord.Intents.default())
+    tree = app_commands.CommandTree(client)
+    adapter = SimpleNamespace(bot=None, settings=SimpleNamespace(imagebot_allowed_models=None), intake=None)
+    register_commands(tree, adapter)  # type: ignore[arg-type]
+    return {c.name: c.to_dict(tree) for c in tree.get_commands()}
+
+
+async def slack_router_answer(text: str) -> str:
+    said: list[str] = []
+
+    async def ephemeral(channel: str, user: str, text: str, **_: Any) -> None:
+        said.append(text)
+
+    async def actor(team: str, user: str, name: str = "") -> UserRef:
+        return UserRef("slack", f"{team}:{user}", name or user)
+
+    handlers = SlackHandlers(
+        SimpleNamespace(),  # type: ignore[arg-type]
+        SimpleNamespace(),  # type: ignore[arg-type]
+        poster=SimpleNamespace(ephemeral=ephemeral),  # type: ignore[arg-type]
+        presenter=SimpleNamespace(),  # type: ignore[arg-type]
+        users=SimpleNamespace(actor=actor),  # type: ignore[arg-type]
+        fetcher=SimpleNamespace(),  # type: ignore[arg-type]
+        tasks=SimpleNamespace(),  # type: ignore[arg-type]
+        accepting=lambda: True,
+    )
+    await handlers._imagebot({"channel_id": "C1", "user_id": "U1", "text": text}, "T1")
+    return said[-1]
+
+
+async def test_a_command_added_to_the_registry_appears_on_every_platform(with_ping: Command) -> None:
+    tree = await discord_tree()
+    assert tree["ping"]["description"] == "Check that I am here"
+    assert tree["ping"]["options"] == [
+        {"type": 3, "name": "word", "description": "Something to echo back", "required": False}
+    ]
+
+    assert await slack_router_answer("ping hello") == "pong hello on slack"
+    assert "help, ping [word]." in await slack_router_answer("frobnicate")  # offered for an unknown word
+
+    console = Console(SimpleNamespace(), SimpleNamespace(), UserRef("console", "me", "me"))  # type: ignore[arg-type]
+    answer = await console._dispatch("ping hello")
+    assert answer is not None and answer.text == "pong hello on console"
+
+    for surface, spelled in (
+        (DISCORD, "/ping [word]"),
+        (SLACK, "/imagebot ping [word]"),
+        (CONSOLE, "ping [word]"),
+    ):
+        assert f"• `{spelled}` — answers pong" in help_text(surface)
+
+
+async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments() -> None:
+    # typing caches Optional[Literal[...]] by set equality: choices must keep the registry's order
+    # whichever module made an equal one first (here: another order of the background choices).
+    assert Optional[Literal["transparent", "opaque", "auto"]] is not None  # noqa: UP045
+    tree = await discord_tree()
+    assert set(tree) == {c.name for c in COMMANDS} | {"Edit image", "Vary image"}
+    types = {ArgKind.TEXT: 3, ArgKind.PROMPT: 3, ArgKind.MODEL: 3, ArgKind.CHOICE: 3, ArgKind.NUMBER: 4}
+    types |= {ArgKind.SWITCH: 5, ArgKind.IMAGE: 11}
+    for declared in COMMANDS:
+        made = tree[declared.name]
+        assert made["description"] == declared.description and len(declared.description) <= 100
+        options = {o["name"]: o for o in made.get("options", [])}
+        assert list(options) == [a.name for a in sorted(declared.args, key=lambda a: not a.required)]
+        for arg in declared.args:
+            option = options[arg.name]
+            assert option["description"] == arg.description
+            assert option["type"] == types[arg.kind] and option.get("required", False) == arg.required
+            assert [c["value"] for c in option.get("choices", [])] == list(arg.choices)
+            assert option.get("autocomplete", False) == (arg.kind is ArgKind.MODEL)
+            if arg.kind is ArgKind.NUMBER:
+                assert (option["min_value"], option["max_value"]) == (arg.low, arg.high)
+
+
+def test_each_help_lists_the_commands_its_platform_offers_spelled_its_way() -> None:
+    discord_help, slack_help, console_help = (help_text(s) for s in (DISCORD, SLACK, CONSOLE))
+    for name in ("show <id>", "history [mine]", "queue", "cancel [job]", "usage", "help"):
+        assert f"`/{name}`" in discord_help and f"`/imagebot {name}`" in slack_help
+        assert f"`{name}`" in console_help
+    assert "`/imagine <prompt> [--flags]`" in discord_help and "`/imagine <prompt> [--flags]`" in slack_help
+    assert "`/edit <image> <instruction> [mask]`" in discord_help
+    assert "`/edit PATH <instruction> [--mask PATH]`" in console_help
+    assert "/edit" not in slack_help  # Slack's slash commands take no files
+    assert "`/imagebot settings me --n 2 --ar 16:9`" in slack_help and "`settings me reset`" in console_help
+    assert len(discord_help) <= 2000  # one Discord message
+    for text in (discord_help, slack_help, console_help):
+        assert "**Prompt tips**" in text and "**Refine in the thread**" in text
+
+
+def test_text_surfaces_read_arguments_the_same_way() -> None:
+    settings, history, cancel, edit = (command(n) for n in ("settings", "history", "cancel", "edit"))
+    for surface in (SLACK, CONSOLE):
+        assert surface.parse(settings, "Channel --n 2 --ar 16:9") == {
+            "scope": "channel",
+            "changes": "--n 2 --ar 16:9",
+        }
+        assert surface.parse(settings, "") == {"scope": "", "changes": ""}
+        assert surface.parse(history, "mine") == {"mine": True}
+        assert surface.parse(history, "") == {"mine": False}
+        assert surface.parse(cancel, " 0badcafe ") == {"job": "0badcafe"}
+    assert CONSOLE.parse(edit, "cat.png make it blue --mask m.png") == {
+        "mask": "m.png",
+        "image": "cat.png",
+        "instruction": "make it blue",
+    }
+    assert SLACK.missing(command("show"), {"id": ""}) == (
+        "Which one? `/imagebot show <id>`; `/imagebot history` lists ids."
+    )
+    assert CONSOLE.find("?") == command("help") and SLACK.find("HELP") == command("help")
+
+
+def test_a_field_offers_only_what_the_core_accepts_and_names_are_unique() -> None:
+    registry._check_registry()
+    twice = dataclasses.replace(command("queue"), aliases=("usage",))
+    with pytest.raises(ValueError, match="declared twice"):
+        original = registry.COMMANDS
+        try:
+            registry.COMMANDS = (*original, twice)
+            registry._check_registry()
+        finally:
+            registry.COMMANDS = original
+
+
+async def test_an_admins_only_command_is_refused_to_members_on_every_platform(with_ping: Command) -> None:
+    admins_only = dataclasses.replace(PING, access=registry.Access.ADMINS)
+    member, admin = UserRef("slack", "T1:U1", "ann"), UserRef("slack", "T1:U2", "root", is_admin=True)
+    refused = await admins_only.run(None, Call(member, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
+    assert refused.error_kind == "forbidden" and "Only admins can use /imagebot ping" in refused.text
+    allowed = await admins_only.run(None, Call(admin, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
+    assert allowed.text == "pong x on slack"
