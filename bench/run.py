@@ -28,8 +28,9 @@ from PIL import Image
 
 from adapters.composition import assemble
 from bot import imaging
+from bot.answers import Stage
 from bot.config import Settings
-from bot.domain import SessionKey, Stage, UserRef
+from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
 from storage.store import Store
 

@@ -18,16 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
 
-from bot.domain import (
-    Attachment,
-    Background,
-    OptionOverrides,
-    OutputFormat,
-    Quality,
-    Reply,
-    SessionKey,
-    UserRef,
-)
+from bot.answers import Outcome
+from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.replies import error_reply
 
@@ -104,7 +96,7 @@ class Call:
         return value if isinstance(value, Attachment) else None
 
 
-Handler = Callable[["ImageBot", Call], Awaitable[Reply]]
+Handler = Callable[["ImageBot", Call], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -122,7 +114,7 @@ class Command:
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)
 
-    async def run(self, bot: ImageBot, call: Call) -> Reply:
+    async def run(self, bot: ImageBot, call: Call) -> Outcome:
         """Who may use it checked once here for every platform, then the handler."""
         if self.access is Access.ADMINS and not call.actor.is_admin:
             return error_reply(
@@ -226,7 +218,7 @@ class Surface:
 
 
 # --- the handlers: each a thin call into one use case ------------------------------------------
-async def _imagine(bot: ImageBot, call: Call) -> Reply:
+async def _imagine(bot: ImageBot, call: Call) -> Outcome:
     overrides = OptionOverrides(
         aspect=call.text("aspect") or None,
         n=call.number("n"),
@@ -241,7 +233,7 @@ async def _imagine(bot: ImageBot, call: Call) -> Reply:
     )
 
 
-async def _edit(bot: ImageBot, call: Call) -> Reply:
+async def _edit(bot: ImageBot, call: Call) -> Outcome:
     image = call.image("image")
     if image is None:
         return error_reply(invalid("Attach the image to edit."))
@@ -255,34 +247,34 @@ async def _edit(bot: ImageBot, call: Call) -> Reply:
     )
 
 
-async def _settings(bot: ImageBot, call: Call) -> Reply:
+async def _settings(bot: ImageBot, call: Call) -> Outcome:
     scope, changes = call.text("scope").lower(), call.text("changes")
     if scope and changes:
         return await bot.update_settings(call.actor, call.where, scope, changes)
     return await bot.settings_view(call.actor, call.where)
 
 
-async def _show(bot: ImageBot, call: Call) -> Reply:
+async def _show(bot: ImageBot, call: Call) -> Outcome:
     return await bot.show(call.actor, call.where, call.text("id"), open_session=call.open_session)
 
 
-async def _history(bot: ImageBot, call: Call) -> Reply:
+async def _history(bot: ImageBot, call: Call) -> Outcome:
     return await bot.history(call.actor, call.where, mine=call.switch("mine"))
 
 
-async def _queue(bot: ImageBot, call: Call) -> Reply:
+async def _queue(bot: ImageBot, call: Call) -> Outcome:
     return await bot.queue(call.actor, call.where)
 
 
-async def _cancel(bot: ImageBot, call: Call) -> Reply:
+async def _cancel(bot: ImageBot, call: Call) -> Outcome:
     return await bot.cancel(call.actor, call.where, call.text("job") or None)
 
 
-async def _usage(bot: ImageBot, call: Call) -> Reply:
+async def _usage(bot: ImageBot, call: Call) -> Outcome:
     return await bot.usage(call.actor, call.where)
 
 
-async def _help(bot: ImageBot, call: Call) -> Reply:
+async def _help(bot: ImageBot, call: Call) -> Outcome:
     return bot.help(call.surface)
 
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from bot.buttons import ButtonId, Verb
 from bot.records import ImageParams
-from bot.text import display_text
 
 Quality = Literal["low", "medium", "high", "xhigh", "max", "auto"]
 OutputFormat = Literal["png", "webp", "jpeg"]
@@ -267,117 +264,6 @@ class SpendRefusal:
     @property
     def left_usd(self) -> float:
         return max(self.limit.budget_usd - self.spent_usd - self.reserved_usd, 0.0)
-
-
-# ---- what the core answers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Button:
-    """A platform-neutral button: a label and style over a `ButtonId` (bot.buttons), which says
-    everything needed to act on a click."""
-
-    verb: Verb
-    target: str
-    label: str
-    arg: str | None = None
-    style: Literal["primary", "secondary", "danger"] = "secondary"
-
-    def __post_init__(self) -> None:
-        # A verb given as its text ("cancel") is the Verb; an unknown one fails here, as does an
-        # id too long for a platform to carry (the codec's one check), where the button is made.
-        object.__setattr__(self, "verb", Verb(self.verb))
-        self.id.encode()
-
-    @classmethod
-    def of(
-        cls, button_id: ButtonId, label: str, style: Literal["primary", "secondary", "danger"] = "secondary"
-    ) -> Button:
-        return cls(button_id.verb, button_id.target, label, button_id.arg, style)
-
-    @property
-    def id(self) -> ButtonId:
-        return ButtonId(self.verb, self.target, self.arg)
-
-    @property
-    def custom_id(self) -> str:
-        """The id as the platforms carry it (Discord custom_id, Slack action_id and value)."""
-        return self.id.encode()
-
-
-@dataclass(frozen=True)
-class ImageView:
-    """An image ready to post: bytes plus the facts a caption needs."""
-
-    image_id: str
-    filename: str
-    data: bytes
-    mime: str
-    width: int
-    height: int
-
-    def __repr__(self) -> str:  # never print image bytes
-        return f"ImageView({self.image_id!r}, {self.filename!r}, {self.width}x{self.height})"
-
-
-@dataclass(frozen=True)
-class Caption:
-    short_id: str
-    prompt: str
-    model: str
-    size: str
-    requester: str
-    label: str | None = None  # "offline preview", "local resample", ...
-
-    def render(self, prompt_limit: int = 200, escape: Callable[[str], str] = str) -> str:
-        """One caption line. What people typed is shown as one clean line (no control characters,
-        escapes or bidi), then passed through `escape`: a platform's way to make it plain text
-        (Discord's markdown escaping, for one), so a prompt can never format or link."""
-        prompt = escape(display_text(self.prompt, prompt_limit))
-        requester = escape(display_text(self.requester, 80))
-        bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {requester}"]
-        if self.label:
-            bits.append(f"[{self.label}]")
-        return " · ".join(bits)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the core has to say back: text, optionally images, buttons and a job ticket."""
-
-    text: str
-    ephemeral: bool = False
-    caption: Caption | None = None
-    grid: ImageView | None = None  # the preview of a multi-image set
-    images: tuple[ImageView, ...] = ()  # the set's images, or the single image
-    buttons: tuple[Button, ...] = ()
-    job_id: str | None = None
-    queue_position: int | None = None
-    error_kind: str | None = None
-    notes: tuple[str, ...] = field(default=())  # e.g. "re-encoded to fit the upload limit"
-
-
-class Stage(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    PARTIAL = "partial"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class JobUpdate:
-    """One step of a job's life, sent to the presenter of the job's platform."""
-
-    job: Job
-    stage: Stage
-    position: int | None = None  # 1-based place in the queue, when queued
-    preview: bytes | None = None  # a partial image from the model, when streaming
-    result: Reply | None = None  # the finished result or the failure message
-
-    def __repr__(self) -> str:
-        return f"JobUpdate({self.job.id!r}, {self.stage.value!r}, position={self.position})"
 
 
 @dataclass(frozen=True)

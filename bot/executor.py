@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot import imaging, sizes
+from bot.answers import Images
 from bot.costs import estimate_cost
-from bot.domain import ImageSet, Job, Operation, Reply, StoredImage, Usage
+from bot.domain import ImageSet, Job, Operation, StoredImage, Usage
 from bot.errors import BotError, ErrorKind
 from bot.jobs import Progress
 from bot.model_catalog import model_info
@@ -97,7 +98,7 @@ class Executor:
         self.storage_patience = storage_patience
         self.provider_retry_delay = provider_retry_delay
 
-    async def __call__(self, job: Job, progress: Progress) -> Reply:
+    async def __call__(self, job: Job, progress: Progress) -> Images:
         sources = []
         for image_id in job.spec.sources:
             image = await self.store.images.image(image_id, within=job.where)
@@ -187,7 +188,9 @@ class Executor:
         data = await self.store.blobs.get(image.blob)
         return InputImage(f"{image.id}.{EXTENSIONS.get(image.mime, 'png')}", data, image.mime)
 
-    async def _store(self, job: Job, plan: Plan, result: ProviderResult, sources: list[StoredImage]) -> Reply:
+    async def _store(
+        self, job: Job, plan: Plan, result: ProviderResult, sources: list[StoredImage]
+    ) -> Images:
         spec = job.spec
         now = self.clock()
         model = spec.options.model

@@ -8,8 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot import imaging, options
+from bot.answers import Outcome
 from bot.choosing import OptionChooser
-from bot.domain import Attachment, Operation, OptionOverrides, Reply, SessionKey, StoredImage, UserRef
+from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
 from bot.submission import OpenSession, Request, Submitter, decode_all, with_size_note
 
 NO_OVERRIDES = OptionOverrides()
@@ -28,7 +29,7 @@ class Generating:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         prompt, flags = options.split_flags(text)
         prompt = options.validate_prompt(prompt)
         chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
@@ -46,7 +47,7 @@ class Generating:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         text, flags = options.split_flags(instruction)
         text = options.validate_prompt(text, what="instruction")
         decoded = await decode_all([image, *references])
@@ -69,7 +70,7 @@ class Generating:
         *,
         strong: bool = False,
         open_session: OpenSession | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         decoded = await decode_all([image])
         main = decoded[0][1]
         chosen = self.chooser.resolve(OptionOverrides(), keep_size=(main.width, main.height))
@@ -87,7 +88,7 @@ class Generating:
         image: StoredImage,
         instruction: str,
         attachments: Sequence[Attachment] = (),
-    ) -> Reply:
+    ) -> Outcome:
         """An instruction applied to a stored image (a thread reply, the Edit… form)."""
         text, flags = options.split_flags(instruction)
         text = options.validate_prompt(text, what="instruction")

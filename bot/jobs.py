@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot.answers import Images, JobFailed, JobUpdate, Stage
 from bot.costs import budget_refusal
-from bot.domain import Job, JobStatus, JobUpdate, Reply, SessionKey, SpendLimit, Stage, UserRef
+from bot.domain import Job, JobStatus, SessionKey, SpendLimit, UserRef
 from bot.errors import BotError, ErrorKind, storage_error
 from bot.ports import JobRepository
 from bot.retry import persist
@@ -43,8 +44,8 @@ class Progress:
         await self._runner._emit(JobUpdate(self._job, Stage.PARTIAL, preview=preview))
 
 
-Execute = Callable[[Job, Progress], Awaitable[Reply]]
-DescribeFailure = Callable[[Job, BotError], Reply]
+Execute = Callable[[Job, Progress], Awaitable[Images]]
+DescribeFailure = Callable[[Job, BotError], JobFailed]
 
 
 @dataclass(frozen=True)
@@ -406,5 +407,5 @@ class JobRunner:
             log.exception("presenter failed on job %s [%s]", update.job.id, update.job.where.platform)
 
 
-def _cancelled_reply(job: Job) -> Reply:
-    return Reply(text=f"Job `{job.id}` was cancelled.", job_id=job.id, error_kind=ErrorKind.CANCELLED.value)
+def _cancelled_reply(job: Job) -> JobFailed:
+    return JobFailed(job.id, ErrorKind.CANCELLED, f"Job `{job.id}` was cancelled.")

@@ -8,7 +8,7 @@ was shrunk or left out, and trims the text so it fits with its notes kept whole.
 words a job's updates (queued, working, partial previews, done, failed, cancelled). Adapters
 translate these plans to their APIs and nothing more.
 
-The plans take plain pieces (text, grid, images, notes), not a `Reply`, so they do not depend
+The plans take plain pieces (text, grid, images, notes), not an `Outcome`, so they do not depend
 on how the core happens to carry a result.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot import imaging
-from bot.domain import ImageView, JobUpdate, Stage
+from bot.answers import Images, ImageView, JobUpdate, Stage
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ class Progress:
         self.forget(job_id)
         result = update.result
         if stage is Stage.DONE:
-            short_id = result.caption.short_id if result is not None and result.caption else None
+            short_id = result.caption.short_id if isinstance(result, Images) else None
             return ProgressLine(job_id, stage, done_line(job_id, short_id, where))
         if stage is Stage.FAILED:
             return ProgressLine(job_id, stage, failed_line(job_id, result.text if result else None))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.domain import Button, Job, JobStatus, Reply
+from bot.answers import Button, Images, JobFailed, Queued
+from bot.domain import Job, JobStatus
 from bot.errors import BotError, ErrorKind
 from bot.executor import HEADLINES
 from bot.lookup import members_of, requester_label
@@ -13,20 +14,20 @@ from bot.replies import cancel_button, retry_buttons, set_reply, single_reply
 from bot.text import display_text
 
 
-def describe_failure(job: Job, error: BotError) -> Reply:
+def describe_failure(job: Job, error: BotError) -> JobFailed:
     text = f"❌ Job `{job.id}` failed: {error.message}"
     buttons: tuple[Button, ...] = retry_buttons(job) if error.kind.retryable else ()
-    return Reply(text=text, buttons=buttons, job_id=job.id, error_kind=error.kind.value)
+    return JobFailed(job.id, error.kind, text, buttons)
 
 
-def queued_reply(job: Job, position: int) -> Reply:
+def queued_reply(job: Job, position: int) -> Queued:
     options = job.spec.options
     cost = f", up to ~${job.reserved_usd:.2f}" if job.reserved_usd >= 0.005 else ""
     where = "starting now" if position == 0 else f"#{position} in line"
-    return Reply(
+    return Queued(
+        job,
+        position,
         text=f"⏳ Job `{job.id}`: {count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}.",
-        job_id=job.id,
-        queue_position=position,
         buttons=(cancel_button(job),),
     )
 
@@ -46,13 +47,13 @@ class Outcomes:
         self.store = store
         self.clock = clock
 
-    async def undelivered(self, platform: str, within: float) -> list[tuple[Job, Reply]]:
+    async def undelivered(self, platform: str, within: float) -> list[tuple[Job, Images | JobFailed]]:
         return await self._with_outcomes(await self.store.jobs.undelivered(platform, self.clock() - within))
 
-    async def unfinalised(self, platform: str, within: float) -> list[tuple[Job, Reply]]:
+    async def unfinalised(self, platform: str, within: float) -> list[tuple[Job, Images | JobFailed]]:
         return await self._with_outcomes(await self.store.jobs.unfinalised(platform, self.clock() - within))
 
-    async def _with_outcomes(self, jobs: list[Job]) -> list[tuple[Job, Reply]]:
+    async def _with_outcomes(self, jobs: list[Job]) -> list[tuple[Job, Images | JobFailed]]:
         """Each finished job with its outcome as posted (result or failure message)."""
         found = []
         for job in jobs:
@@ -61,7 +62,7 @@ class Outcomes:
                 found.append((job, reply))
         return found
 
-    async def result_of(self, job: Job) -> Reply | None:
+    async def result_of(self, job: Job) -> Images | JobFailed | None:
         if job.status is JobStatus.FAILED:
             kinds = {kind.value: kind for kind in ErrorKind}
             kind = kinds.get(job.error_kind or "", ErrorKind.INTERNAL)

@@ -11,10 +11,11 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 
 from bot import sizes
+from bot.answers import Notice, Outcome
 from bot.buttons import ButtonId, Verb
 from bot.choosing import OptionChooser
 from bot.config import Settings
-from bot.domain import Operation, Reply, SessionKey, StoredImage, UserRef
+from bot.domain import Operation, SessionKey, StoredImage, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.jobs import JobRunner
 from bot.lookup import image_here, set_here
@@ -55,13 +56,11 @@ class Buttons:
         self.sessions = sessions
         self.reports = reports
 
-    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         """A click, decoded: run its verb's handler (a second press finds the job already on it)."""
         active = self.runner.active_job_for_origin(button.encode())
         if active is not None:
-            return Reply(
-                text=f"Already on it: job `{active}` is working on that.", ephemeral=True, job_id=active
-            )
+            return Notice(f"Already on it: job `{active}` is working on that.", job_id=active)
         handler = HANDLERS.get(button.verb)
         if handler is None:  # a verb that opens a form: the adapter opens it, its submit is the request
             raise invalid(f"The {button.verb.value} button opens a form; it does nothing by itself.")
@@ -76,20 +75,20 @@ class Buttons:
         index = index_in_set(button.arg, len(image_set.image_ids))
         return await image_here(self.store.images, image_set.image_ids[index - 1], where), index
 
-    async def _select(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _select(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         image, index = await self._set_member(actor, where, button)
         session = await self.store.images.session_for(where)
         return await self.sessions.make_current(session, image, f"👉 Image {index}")
 
-    async def _vary_member(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _vary_member(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         image, _ = await self._set_member(actor, where, button)
         return await self._vary(actor, where, image, Operation.VARY_STRONG, button.encode())
 
     # --- jobs -----------------------------------------------------------------------------------
-    async def _retry(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _retry(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         return await self.submitter.retry(actor, where, button.target)
 
-    async def _cancel(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _cancel(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         return await self.reports.cancel(actor, where, button.target)
 
     # --- a single image's buttons ---------------------------------------------------------------
@@ -98,22 +97,22 @@ class Buttons:
         self.policy.check_may_press(actor, image.requester)
         return image
 
-    async def _use(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _use(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         image = await self._pressed_image(actor, where, button)
         session = await self.store.images.session_for(where)
         return await self.sessions.make_current(session, image, "👉 Current image")
 
-    async def _undo(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _undo(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         image = await self._pressed_image(actor, where, button)
         session = await self.store.images.session_for(where)
         return await self.sessions.undo(session, image)
 
-    async def _vary_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _vary_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         image = await self._pressed_image(actor, where, button)
         op = Operation.VARY_SUBTLE if button.verb is Verb.VARY_SUBTLE else Operation.VARY_STRONG
         return await self._vary(actor, where, image, op, button.encode())
 
-    async def _finish_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _finish_image(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         """Upscale, zoom out, change aspect, remove background: one render from the image."""
         image = await self._pressed_image(actor, where, button)
         op = _FINISHES[button.verb]
@@ -128,7 +127,7 @@ class Buttons:
 
     async def _vary(
         self, actor: UserRef, where: SessionKey, image: StoredImage, op: Operation, origin: str
-    ) -> Reply:
+    ) -> Outcome:
         # Variations are new renders: an upscaled image is varied at its aspect's everyday size
         # (as --ar picks it), never at the upscale's size and cost by accident.
         size = (image.width, image.height)
@@ -148,7 +147,7 @@ class Buttons:
         *,
         zoom: float | None = None,
         aspect: str | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         chosen = self.chooser.like(image, n=1)
         info = model_info(chosen.model)
         if info is None:  # the options were resolved against the model table, so this is a bug
@@ -175,7 +174,7 @@ class Buttons:
         )
         return await self.submitter.submit(actor, where, request)
 
-    async def _reroll(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def _reroll(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         target, origin = button.target, button.encode()
         image_set = await self.store.images.image_set(target, within=where)
         first = await image_here(self.store.images, image_set.image_ids[0] if image_set else target, where)
@@ -189,7 +188,7 @@ class Buttons:
         return await self.submitter.submit(actor, where, request)
 
 
-Handler = Callable[[Buttons, UserRef, SessionKey, ButtonId], Awaitable[Reply]]
+Handler = Callable[[Buttons, UserRef, SessionKey, ButtonId], Awaitable[Outcome]]
 HANDLERS: dict[Verb, Handler] = {
     Verb.U: Buttons._select,
     Verb.V: Buttons._vary_member,

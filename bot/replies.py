@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot import imaging
+from bot.answers import Button, Caption, Images, ImageView, Problem
 from bot.buttons import Verb
-from bot.domain import Button, Caption, ImageSet, ImageView, Job, Reply, StoredImage
+from bot.domain import ImageSet, Job, StoredImage
 from bot.errors import BotError
 from bot.ports import BlobStorage
 
@@ -82,10 +83,10 @@ async def view_of(image: StoredImage, blobs: BlobStorage) -> ImageView:
 
 async def single_reply(
     image: StoredImage, blobs: BlobStorage, requester_label: str, headline: str, *, job_id: str | None = None
-) -> Reply:
+) -> Images:
     """One image at full resolution with its finishing buttons."""
     caption = caption_for(image, requester_label)
-    return Reply(
+    return Images(
         text=f"{headline}\n{caption.render()}",
         caption=caption,
         images=(await view_of(image, blobs),),
@@ -102,7 +103,7 @@ async def set_reply(
     headline: str,
     *,
     job_id: str | None = None,
-) -> Reply:
+) -> Images:
     """A grid preview of a set (image k is the k-th cell in reading order) and its buttons."""
     views = [await view_of(image, blobs) for image in images]
     grid_png = await asyncio.to_thread(imaging.make_grid, [v.data for v in views])
@@ -117,7 +118,7 @@ async def set_reply(
     )
     width, height = (await asyncio.to_thread(imaging.probe, grid_png))[1:]
     grid = ImageView(image_set.id, f"imagebot-{image_set.id}-grid.png", grid_png, "image/png", width, height)
-    return Reply(
+    return Images(
         text=f"{headline}\n{caption.render()}",
         caption=caption,
         grid=grid,
@@ -127,5 +128,6 @@ async def set_reply(
     )
 
 
-def error_reply(error: BotError, *, ephemeral: bool = True) -> Reply:
-    return Reply(text=error.message, ephemeral=ephemeral, error_kind=error.kind.value)
+def error_reply(error: BotError, *, public: bool = False) -> Problem:
+    """A refusal, in the words of the error (only for the person who asked, unless `public`)."""
+    return Problem(error.kind, error.message, public=public)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.answers import Notice, Outcome
 from bot.commands import Surface
 from bot.config import Settings
-from bot.domain import Reply, SessionKey, UserRef
+from bot.domain import SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.help import help_text
 from bot.jobs import JobRunner
@@ -21,7 +22,7 @@ class Reports:
         self.runner = runner
         self.policy = policy
 
-    def queue(self, actor: UserRef, where: SessionKey) -> Reply:
+    def queue(self, actor: UserRef, where: SessionKey) -> Outcome:
         entries = self.runner.entries()
         running = sum(1 for e in entries if e.running)
         waiting = len(entries) - running
@@ -37,9 +38,9 @@ class Reports:
             )
         if len(lines) == 1:
             lines.append("You have nothing queued.")
-        return Reply(text="\n".join(lines), ephemeral=True)
+        return Notice("\n".join(lines))
 
-    async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Reply:
+    async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Outcome:
         if not job_id:
             mine = [
                 e.job
@@ -50,9 +51,9 @@ class Reports:
                 raise BotError(ErrorKind.NOT_FOUND, "You have no job queued or running.")
             job_id = mine[-1].id
         job = await self.runner.cancel(job_id.strip().lstrip("`"), actor, where)
-        return Reply(text=f"Cancelling job `{job.id}`.", ephemeral=True, job_id=job.id)
+        return Notice(f"Cancelling job `{job.id}`.", job_id=job.id)
 
-    async def usage(self, actor: UserRef, where: SessionKey) -> Reply:
+    async def usage(self, actor: UserRef, where: SessionKey) -> Outcome:
         """/usage: my images and estimated spend; the budgets in force and what is left of them
         (jobs still running hold their estimate); admins: the whole team."""
         month = self.policy.month_start()
@@ -80,8 +81,8 @@ class Reports:
                     f"  {display_text(row.requester, 60)}: {count(row.images, 'image')}, ~${row.cost_usd:.2f}"
                 )
         lines.append("Costs are estimates from the API's token usage.")
-        return Reply(text="\n".join(lines), ephemeral=True)
+        return Notice("\n".join(lines))
 
-    def help(self, surface: Surface) -> Reply:
+    def help(self, surface: Surface) -> Outcome:
         """/help, with the command list spelled as the asking platform spells it."""
-        return Reply(text=help_text(surface), ephemeral=True)
+        return Notice(help_text(surface))

@@ -1,6 +1,6 @@
 """The use cases of imagebot, once for every platform: the façade adapters call.
 
-Adapters call these methods with typed requests and render the `Reply` they get back; job
+Adapters call these methods with typed requests and render the `Outcome` they get back; job
 results arrive later through the presenter each adapter registers. Each use case lives in its
 own module (generating, sessions, press, reports, preferences); this class wires them and turns
 every refusal (`BotError`) into the reply that explains it.
@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from bot.answers import Images, JobFailed, JobUpdate, Notice, Outcome
 from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
 from bot.commands import Surface
 from bot.config import Settings
-from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Reply, Session, SessionKey, UserRef
+from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, SessionKey, UserRef
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
 from bot.intake import IntakeDesk
@@ -91,7 +92,7 @@ class ImageBot:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         """/imagine: N new images from a prompt (with optional reference images).
 
         `open_session`, when given, is called once the request is valid and accepted, and returns
@@ -114,7 +115,7 @@ class ImageBot:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         """/edit: start (or continue) a session from an uploaded image and edit it."""
         edit = self.generating.edit_upload(
             actor, where, image, instruction, mask, overrides, references, open_session
@@ -129,85 +130,98 @@ class ImageBot:
         *,
         strong: bool = False,
         open_session: OpenSession | None = None,
-    ) -> Reply:
+    ) -> Outcome:
         """The "Vary image" menu on any message with an image: variations of that picture."""
         vary = self.generating.vary_upload(actor, where, image, strong=strong, open_session=open_session)
         return await self._answer(where, vary)
 
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
-    ) -> Reply:
+    ) -> Outcome:
         """A reply in a session thread: edit the current image (PRODUCT.md §2)."""
         return await self._answer(where, self.sessions.reply(actor, where, text, attachments))
 
-    async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Reply:
+    async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Outcome:
         """The Edit… form: an instruction applied to a given image."""
 
-        async def edit() -> Reply:
+        async def edit() -> Outcome:
             image = await image_here(self.store.images, image_id, where)
             return await self.generating.edit_image(actor, where, image, instruction)
 
         return await self._answer(where, edit())
 
-    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Reply:
+    async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
         """A button click (or its console word); what each verb does is in bot.press."""
         return await self._answer(where, self.buttons.press(actor, where, button))
 
     async def show(
         self, actor: UserRef, where: SessionKey, ident: str, open_session: OpenSession | None = None
-    ) -> Reply:
+    ) -> Outcome:
         """/show <id>: re-post an image (and make it current here) or a whole set, with buttons."""
         return await self._answer(where, self.sessions.show(actor, where, ident, open_session))
 
     async def history(
         self, actor: UserRef, where: SessionKey, *, mine: bool = False, limit: int = 10
-    ) -> Reply:
+    ) -> Outcome:
         return await self.sessions.history(actor, where, mine=mine, limit=limit)
 
     async def session_state(self, where: SessionKey) -> Session | None:
         """The thread's session (current image, last set), or None before its first image."""
         return await self.store.images.find_session(where)
 
-    async def queue(self, actor: UserRef, where: SessionKey) -> Reply:
+    async def open_session(self, where: SessionKey) -> Session:
+        """Record a session for a thread before its first image (the console's `new`)."""
+        return await self.store.images.session_for(where)
+
+    async def job_ended(self, job_id: str) -> bool:
+        """Whether a job this bot made has ended (done, failed or cancelled)."""
+        job = await self.store.jobs.get(job_id)
+        return job is not None and job.status.finished
+
+    async def finished(self, job_id: str) -> JobUpdate:
+        """Wait for a job submitted in this process to end; its last update."""
+        return await self.runner.wait(job_id)
+
+    async def queue(self, actor: UserRef, where: SessionKey) -> Outcome:
         return self.reports.queue(actor, where)
 
-    async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Reply:
+    async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Outcome:
         return await self._answer(where, self.reports.cancel(actor, where, job_id), check_channel=False)
 
-    async def usage(self, actor: UserRef, where: SessionKey) -> Reply:
+    async def usage(self, actor: UserRef, where: SessionKey) -> Outcome:
         return await self.reports.usage(actor, where)
 
-    def help(self, surface: Surface) -> Reply:
+    def help(self, surface: Surface) -> Outcome:
         """/help, with the command list spelled as the asking platform spells it."""
         return self.reports.help(surface)
 
-    async def settings_view(self, actor: UserRef, where: SessionKey) -> Reply:
+    async def settings_view(self, actor: UserRef, where: SessionKey) -> Outcome:
         """/settings with no changes: the defaults in force here, layer by layer."""
-        return Reply(text=await self.settings_desk.view(actor, where), ephemeral=True)
+        return Notice(await self.settings_desk.view(actor, where))
 
-    async def update_settings(self, actor: UserRef, where: SessionKey, scope: str, changes: str) -> Reply:
+    async def update_settings(self, actor: UserRef, where: SessionKey, scope: str, changes: str) -> Outcome:
         """/settings <me|channel|workspace> <--flags | reset>: change one layer of defaults."""
         try:
             text = await self.settings_desk.update(actor, where, scope, changes)
         except BotError as error:
             return error_reply(error)
-        return Reply(text=text, ephemeral=True)
+        return Notice(text)
 
     # --- outcomes owed after a restart ----------------------------------------------------------
-    async def undelivered(self, platform: str, within: float = DAY) -> list[tuple[Job, Reply]]:
+    async def undelivered(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:
         """Outcomes of the last `within` seconds that were recorded but never posted (results, and
         failure messages with their Retry button), so an adapter can deliver them after a restart
         (at least once, never lost)."""
         return await self.outcomes.undelivered(platform, within)
 
-    async def unfinalised(self, platform: str, within: float = DAY) -> list[tuple[Job, Reply]]:
+    async def unfinalised(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:
         """Jobs of the last `within` seconds whose outcome was posted but whose status message
         was never brought to its end, with their outcomes (for the "✅ Done…" line)."""
         return await self.outcomes.unfinalised(platform, within)
 
     async def _answer(
-        self, where: SessionKey, use_case: Coroutine[Any, Any, Reply], *, check_channel: bool = True
-    ) -> Reply:
+        self, where: SessionKey, use_case: Coroutine[Any, Any, Outcome], *, check_channel: bool = True
+    ) -> Outcome:
         """Run a use case where the bot is enabled; a refusal becomes the reply that explains it."""
         try:
             if check_channel:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.answers import Notice, Outcome, Problem
 from bot.buttons import Verb
-from bot.domain import Attachment, Reply, Session, SessionKey, StoredImage, UserRef
+from bot.domain import Attachment, Session, SessionKey, StoredImage, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.generating import Generating
 from bot.lookup import image_here, members_of, requester_label, set_here
@@ -25,7 +26,7 @@ class Sessions:
 
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
-    ) -> Reply:
+    ) -> Outcome:
         """A reply in a session thread: edit the current image (PRODUCT.md §2)."""
         session = await self.store.images.find_session(where)
         if session is None or (session.current_image_id is None and session.last_set_id is None):
@@ -47,11 +48,11 @@ class Sessions:
             target = current
         return await self.generating.edit_image(actor, where, target, text, attachments)
 
-    async def make_current(self, session: Session, image: StoredImage, headline: str) -> Reply:
+    async def make_current(self, session: Session, image: StoredImage, headline: str) -> Outcome:
         await self.store.images.set_current(session.id, image.id, awaiting_pick=False)
         return await single_reply(image, self.store.blobs, requester_label(image), headline)
 
-    async def undo(self, session: Session, image: StoredImage | None = None) -> Reply:
+    async def undo(self, session: Session, image: StoredImage | None = None) -> Outcome:
         current = image or await self.store.images.image(session.current_image_id or "", within=session.key)
         if current is None:
             raise invalid("Nothing to undo: there is no current image in this thread.")
@@ -67,20 +68,20 @@ class Sessions:
         index = index_in_set(str(number), len(image_set.image_ids))
         return await image_here(self.store.images, image_set.image_ids[index - 1], session.key)
 
-    async def _ask_which(self, session: Session) -> Reply:
+    async def _ask_which(self, session: Session) -> Outcome:
         image_set = await set_here(self.store.images, session.last_set_id or "", session.key)
         count = len(image_set.image_ids)
         picks = tuple(b for b in set_buttons(image_set) if b.verb is Verb.U)
-        return Reply(
-            text=f"Which image should I change? Pick one (U1–U{count}), or start your reply with #N, e.g. `#2 {''}make it warmer`.",
+        # Not a failure of the bot, but the line did not do what it asked until a pick is made.
+        return Problem(
+            ErrorKind.INVALID_INPUT,
+            f"Which image should I change? Pick one (U1–U{count}), or start your reply with #N, e.g. `#2 {''}make it warmer`.",
             buttons=picks,
-            # Not a failure of the bot, but the line did not do what it asked until a pick is made.
-            error_kind=ErrorKind.INVALID_INPUT.value,
         )
 
     async def show(
         self, actor: UserRef, where: SessionKey, ident: str, open_session: OpenSession | None = None
-    ) -> Reply:
+    ) -> Outcome:
         """/show <id>: re-post an image (and make it current here) or a whole set, with buttons.
 
         `open_session` (as for imagine) is called only once the id is known to exist."""
@@ -101,7 +102,7 @@ class Sessions:
 
     async def history(
         self, actor: UserRef, where: SessionKey, *, mine: bool = False, limit: int = 10
-    ) -> Reply:
+    ) -> Outcome:
         """/history: this thread's images (or mine), newest first, with ids for /show."""
         session = await self.store.images.find_session(where)
         if mine or session is None:
@@ -111,7 +112,7 @@ class Sessions:
             images = await self.store.images.session_history(session.id, limit=limit)
             title = "This thread's images"
         if not images:
-            return Reply(text=f"{title}: none yet. Start with /imagine <prompt>.", ephemeral=True)
+            return Notice(f"{title}: none yet. Start with /imagine <prompt>.")
         current = session.current_image_id if session else None
         lines = [f"{title} (newest first):"]
         for image in images:
@@ -120,7 +121,7 @@ class Sessions:
             lines.append(
                 f"`{image.id}` {image.operation.value} {image.size}{where_in_set} “{trim(image.prompt, 60)}”{marker}"
             )
-        return Reply(text="\n".join(lines), ephemeral=True)
+        return Notice("\n".join(lines))
 
 
 def index_in_set(arg: str | None, count: int) -> int:

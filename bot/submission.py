@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from bot import imaging
+from bot.answers import Queued
 from bot.buttons import ButtonId, Verb
 from bot.domain import (
     Attachment,
@@ -23,7 +24,6 @@ from bot.domain import (
     JobSpec,
     JobStatus,
     Operation,
-    Reply,
     Session,
     SessionKey,
     StoredImage,
@@ -75,7 +75,7 @@ class Submitter:
 
     async def submit(
         self, actor: UserRef, where: SessionKey, request: Request, open_session: OpenSession | None = None
-    ) -> Reply:
+    ) -> Queued:
         """Check limits, store uploads, record and queue the job (see the module doc)."""
         earlier = await self.job_of_this_request()
         if earlier is not None:
@@ -120,7 +120,7 @@ class Submitter:
             log.info("job %s [%s] queued: %s", job.id, where.platform, request.op.value)
             return queued_reply(job, position)
 
-    async def retry(self, actor: UserRef, where: SessionKey, job_id: str) -> Reply:
+    async def retry(self, actor: UserRef, where: SessionKey, job_id: str) -> Queued:
         """Retry: the failed job's request again, as a new job."""
         job = await self.store.jobs.get(job_id, within=where)
         if job is None:
@@ -196,10 +196,12 @@ async def decode_all(attachments: Sequence[Attachment]) -> list[Upload]:
     return decoded
 
 
-def with_size_note(queued: Reply, filename: str, upload: imaging.DecodedImage, chosen: ImageOptions) -> Reply:
+def with_size_note(
+    queued: Queued, filename: str, upload: imaging.DecodedImage, chosen: ImageOptions
+) -> Queued:
     """Say so when the result cannot have the uploaded image's own size (the model's size rules)."""
     own = f"{upload.width}x{upload.height}"
-    if queued.job_id is None or chosen.size in (own, "auto"):
+    if chosen.size in (own, "auto"):
         return queued
     note = (
         f"{display_text(filename, 60)} is {own}; {chosen.model} cannot make exactly that size,"

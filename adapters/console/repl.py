@@ -20,12 +20,25 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, assert_never
 
 from bot import outbound
+from bot.answers import (
+    Button,
+    Images,
+    JobFailed,
+    JobUpdate,
+    Notice,
+    Outcome,
+    Problem,
+    Queued,
+    Stage,
+    problem_kind,
+)
 from bot.buttons import ButtonId, Verb
 from bot.commands import ArgKind, Call, Command, Surface
-from bot.domain import Attachment, Button, JobUpdate, Reply, SessionKey, Stage, UserRef
+from bot.domain import Attachment, SessionKey, UserRef
+from bot.errors import ErrorKind
 from bot.help import commands_section
 from bot.service import ImageBot
 
@@ -74,7 +87,19 @@ class ConsolePresenter:
             self.progress.forget(job.id)
             await self.show(update.result)
 
-    async def show(self, reply: Reply) -> None:
+    async def show(self, outcome: Outcome) -> None:
+        """One sender per kind of outcome; in a terminal everything is said the same way, except
+        images, which are written out."""
+        match outcome:
+            case Images():
+                await self._show_images(outcome)
+            case Notice() | Problem() | Queued() | JobFailed():
+                self.write(outcome.text)
+                self._show_buttons(outcome.buttons)
+            case _:
+                assert_never(outcome)
+
+    async def _show_images(self, reply: Images) -> None:
         # No upload limit here: every image shown, the grid and a set's images, is written out.
         plan = await outbound.plan_message(
             reply.text, limits=self.LIMITS, grid=reply.grid, images=reply.images, notes=reply.notes
@@ -90,8 +115,11 @@ class ConsolePresenter:
                 number += 1
                 label = f"  {number}: " if many else "  image: "
             self.write(f"{label}{path} ({upload.view.width}x{upload.view.height})")
-        if reply.buttons:
-            self.write("  next: " + " · ".join(_word_for(b) for b in reply.buttons))
+        self._show_buttons(reply.buttons)
+
+    def _show_buttons(self, buttons: tuple[Button, ...]) -> None:
+        if buttons:
+            self.write("  next: " + " · ".join(_word_for(b) for b in buttons))
 
     def _save(self, filename: str, data: bytes, folder: str | None = None) -> Path:
         directory = self.out_dir / folder if folder else self.out_dir
@@ -127,7 +155,7 @@ class Console:
     def where(self) -> SessionKey:
         return _session_key(self.session_number)
 
-    async def resume(self) -> Reply | None:
+    async def resume(self) -> Outcome | None:
         """Continue the most recent session (the one `new` last started), across restarts; a
         note saying so when it already has an image."""
         number = 1
@@ -137,8 +165,8 @@ class Console:
         session = await self.bot.session_state(self.where)
         if session is None or session.current_image_id is None:
             return None
-        return Reply(
-            text=f"Continuing session {number} (current image `{session.current_image_id}`);"
+        return Notice(
+            f"Continuing session {number} (current image `{session.current_image_id}`);"
             " type `new` for a fresh one."
         )
 
@@ -148,15 +176,14 @@ class Console:
         if reply is None:
             return True
         await self.presenter.show(reply)
-        ok = reply.error_kind is None
-        if reply.job_id and reply.queue_position is not None:
-            outcome = await self.bot.runner.wait(reply.job_id)
-            ok = outcome.stage is Stage.DONE
-            if not ok:
-                self._last_failed_job = reply.job_id
-        return ok
+        if isinstance(reply, Queued):
+            last = await self.bot.finished(reply.job.id)
+            if last.stage is not Stage.DONE:
+                self._last_failed_job = reply.job.id
+            return last.stage is Stage.DONE
+        return problem_kind(reply) is None
 
-    async def _dispatch(self, line: str) -> Reply | None:
+    async def _dispatch(self, line: str) -> Outcome | None:
         bot, user, where = self.bot, self.user, self.where
         word, _, rest = line.partition(" ")
         found = _command_for(word)
@@ -166,8 +193,8 @@ class Console:
         if command == "new" and not rest:
             self.session_number += 1
             # Recorded now, so a restart continues this session even before its first image.
-            await bot.store.images.session_for(self.where)
-            return Reply(text=f"Started a new session ({self.session_number}).")
+            await bot.open_session(self.where)
+            return Notice(f"Started a new session ({self.session_number}).")
         if command == "retry" and not rest and self._last_failed_job:
             return await bot.press(user, where, ButtonId(Verb.RETRY, self._last_failed_job))
         button = await self._button_for(line)
@@ -175,7 +202,7 @@ class Console:
             return await bot.press(user, where, button)
         misused = await self._misused_word(line)
         if misused is not None:
-            return Reply(text=misused, error_kind="invalid_input")
+            return Problem(ErrorKind.INVALID_INPUT, misused)
         return await bot.reply(user, where, line)
 
     async def _misused_word(self, line: str) -> str | None:
@@ -233,17 +260,17 @@ class Console:
             return ButtonId(Verb.ASPECT, current, match.group(1))
         return None
 
-    async def _run(self, command: Command, rest: str) -> Reply:
+    async def _run(self, command: Command, rest: str) -> Outcome:
         """A registry command typed as a line: its arguments read from the text, files from disk."""
         args = CONSOLE.parse(command, rest)
         missing = CONSOLE.missing(command, args)
         if missing is not None:
-            return Reply(text=missing, error_kind="invalid_input")
+            return Problem(ErrorKind.INVALID_INPUT, missing)
         for arg in command.args:
             path = args.get(arg.name)
             if arg.kind is ArgKind.IMAGE and isinstance(path, str) and path:
                 read = await asyncio.to_thread(read_attachment, Path(path))
-                if isinstance(read, Reply):
+                if isinstance(read, Problem):
                     return read
                 args[arg.name] = read
         return await command.run(self.bot, Call(self.user, self.where, CONSOLE, args))
@@ -262,12 +289,12 @@ def _session_key(number: int) -> SessionKey:
     return SessionKey(PLATFORM, "local", "console", str(number))
 
 
-def read_attachment(path: Path, limit: int = MAX_UPLOAD_BYTES) -> Attachment | Reply:
+def read_attachment(path: Path, limit: int = MAX_UPLOAD_BYTES) -> Attachment | Problem:
     """A file for /edit: a regular file of at most `limit` bytes, never read past that (a device
     such as /dev/zero, a FIFO or a huge file gets a clear message, not an exhausted memory)."""
 
-    def refused(why: str) -> Reply:
-        return Reply(text=f"Cannot use {path}: {why}", error_kind="invalid_input")
+    def refused(why: str) -> Problem:
+        return Problem(ErrorKind.INVALID_INPUT, f"Cannot use {path}: {why}")
 
     too_large = f"it is larger than {limit // (1024 * 1024)} MB, the most /edit reads"
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import assert_never
 
 import discord
 import yarl
@@ -21,10 +22,11 @@ from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
 from adapters.discord.render import render
+from bot.answers import Images, JobFailed, Notice, Outcome, Problem, Queued
 from bot.buttons import ButtonId
 from bot.config import Settings
-from bot.domain import Attachment, Job, Reply, SessionKey, UserRef
-from bot.errors import BotError
+from bot.domain import Attachment, Job, SessionKey, UserRef
+from bot.errors import BotError, ErrorKind
 from bot.replies import error_reply
 from bot.service import ImageBot
 
@@ -214,76 +216,99 @@ class DiscordAdapter:
     async def answer(
         self,
         interaction: discord.Interaction,
-        reply: Reply,
+        outcome: Outcome,
         *,
         thread_id: int | None = None,
         delivery: Delivery | None = None,
     ) -> None:
-        """Answer a deferred slash command with a core reply; track a queued job's status message.
+        """Answer a deferred slash command with an outcome, one sender per kind.
 
         Handled again after a restart (`delivery.replay`), the response is edited while its token
         lives; after that the answer goes to the session thread (or channel) with the bot token."""
-        replay = delivery is not None and delivery.replay
         channel = interaction.channel
         thread = thread_id or (channel.id if channel is not None else 0)
-        if reply.error_kind and reply.job_id is None:
-            # Only the person who asked needs to see what was wrong with their request.
-            try:
-                if replay and interaction.is_expired():
-                    raise _TokenGone
-                if interaction.response.is_done():
-                    await _quietly(interaction.delete_original_response())
-                await interaction.followup.send(reply.text[:2000], ephemeral=True)
-            except (discord.HTTPException, _TokenGone):
-                if not replay:
-                    raise
-                await self.post_in_thread(thread, reply, delivery=delivery)
-            return
-        if replay and await self._finished(reply.job_id):
-            return  # its result was (or is being) delivered over the status message: leave it
-        parts = await render(reply, file_limit=interaction.filesize_limit)
+        match outcome:
+            case Problem():
+                await self._answer_problem(interaction, outcome, thread, delivery)
+            case Queued():
+                await self._answer_queued(interaction, outcome, thread, delivery)
+            case Notice() | Images() | JobFailed():
+                await self._answer_in_place(interaction, outcome, thread, delivery)
+            case _:
+                assert_never(outcome)
+
+    async def _answer_problem(
+        self, interaction: discord.Interaction, problem: Problem, thread: int, delivery: Delivery | None
+    ) -> None:
+        """Only the person who asked needs to see what was wrong with their request."""
+        replay = delivery is not None and delivery.replay
         try:
             if replay and interaction.is_expired():
                 raise _TokenGone
-            message = await interaction.edit_original_response(**parts.as_edit_kwargs())
+            if interaction.response.is_done():
+                await _quietly(interaction.delete_original_response())
+            await interaction.followup.send(problem.text[:2000], ephemeral=True)
         except (discord.HTTPException, _TokenGone):
             if not replay:
                 raise
-            await self.post_in_thread(thread, reply, file_limit=interaction.filesize_limit, delivery=delivery)
-            return
-        if not reply.job_id:
+            await self.post_in_thread(thread, problem, delivery=delivery)
+
+    async def _answer_in_place(
+        self, interaction: discord.Interaction, outcome: Outcome, thread: int, delivery: Delivery | None
+    ) -> discord.Message | None:
+        """The deferred response edited into the outcome (private when the command was); after a
+        restart, past the token's life, posted in the thread instead."""
+        replay = delivery is not None and delivery.replay
+        parts = await render(outcome, file_limit=interaction.filesize_limit)
+        try:
+            if replay and interaction.is_expired():
+                raise _TokenGone
+            return await interaction.edit_original_response(**parts.as_edit_kwargs())
+        except (discord.HTTPException, _TokenGone):
+            if not replay:
+                raise
+            await self.post_in_thread(
+                thread, outcome, file_limit=interaction.filesize_limit, delivery=delivery
+            )
+            return None
+
+    async def _answer_queued(
+        self, interaction: discord.Interaction, queued: Queued, thread: int, delivery: Delivery | None
+    ) -> None:
+        """The job's status message: the deferred response, tracked by the presenter."""
+        if delivery is not None and delivery.replay and await self.bot.job_ended(queued.job.id):
+            return  # its result was (or is being) delivered over the status message: leave it
+        message = await self._answer_in_place(interaction, queued, thread, delivery)
+        if message is None:
             return
         if delivery is not None:
             status = {"original": True, "channel": message.channel.id, "message": message.id}
             await self.intake.note(delivery, "status", status)
-        if reply.queue_position is not None:
-            self.presenter.track(
-                reply.job_id,
-                StatusTarget(
-                    thread_id=thread,
-                    interaction=interaction,
-                    channel_id=message.channel.id,
-                    message_id=message.id,
-                    file_limit=interaction.filesize_limit,
-                ),
-            )
-
-    async def _finished(self, job_id: str | None) -> bool:
-        job = await self.bot.store.jobs.get(job_id) if job_id else None
-        return job is not None and job.status.finished
+        self.presenter.track(
+            queued.job.id,
+            StatusTarget(
+                thread_id=thread,
+                interaction=interaction,
+                channel_id=message.channel.id,
+                message_id=message.id,
+                file_limit=interaction.filesize_limit,
+            ),
+        )
 
     async def post_in_thread(
         self,
         thread_id: int,
-        reply: Reply,
+        reply: Outcome,
         *,
         file_limit: int | None = None,
         delivery: Delivery | None = None,
     ) -> None:
-        """A reply posted into a session thread with the bot token (clicks, thread replies). A
+        """An outcome posted into a session thread with the bot token (clicks, thread replies). A
         request handled again edits the status message it posted before instead of a second."""
-        if delivery is not None and delivery.replay and await self._finished(reply.job_id):
-            return  # its result was (or is being) delivered over the status message
+        queued = reply if isinstance(reply, Queued) else None
+        if queued is not None and delivery is not None and delivery.replay:
+            if await self.bot.job_ended(queued.job.id):
+                return  # its result was (or is being) delivered over the status message
         limit = file_limit or self._file_limit_of(thread_id)
         parts = await render(reply, file_limit=limit)
         status = (delivery.notes.get("status") if delivery is not None else None) or {}
@@ -299,12 +324,12 @@ class DiscordAdapter:
                 parts = await render(reply, file_limit=limit)  # files were consumed
         if message is None:
             message = await self.client.get_partial_messageable(thread_id).send(**parts.as_send_kwargs())
-            if delivery is not None and reply.job_id:
+            if delivery is not None and queued is not None:
                 status = {"channel": message.channel.id, "message": message.id}
                 await self.intake.note(delivery, "status", status)
-        if reply.job_id and reply.queue_position is not None:
+        if queued is not None:
             self.presenter.track(
-                reply.job_id,
+                queued.job.id,
                 StatusTarget(
                     thread_id=thread_id,
                     channel_id=message.channel.id,
@@ -350,14 +375,18 @@ class DiscordAdapter:
         )
 
     async def _after_click(
-        self, interaction: discord.Interaction, where: SessionKey, reply: Reply, delivery: Delivery
+        self, interaction: discord.Interaction, where: SessionKey, outcome: Outcome, delivery: Delivery
     ) -> None:
-        if reply.ephemeral or (reply.error_kind and reply.job_id is None):
-            await self._private(interaction, reply.text, delivery)
-            return
-        await self.post_in_thread(
-            int(where.thread), reply, file_limit=interaction.filesize_limit, delivery=delivery
-        )
+        """What a click answers: a note or a refusal only for the clicker; the rest in the thread."""
+        match outcome:
+            case Notice() | Problem():
+                await self._private(interaction, outcome.text, delivery)
+            case Queued() | Images() | JobFailed():
+                await self.post_in_thread(
+                    int(where.thread), outcome, file_limit=interaction.filesize_limit, delivery=delivery
+                )
+            case _:
+                assert_never(outcome)
 
     async def _private(self, interaction: discord.Interaction, text: str, delivery: Delivery) -> None:
         """A note only the clicker sees; handled again after a restart, it may be gone with the
@@ -377,14 +406,14 @@ class DiscordAdapter:
         if kind == "edit" and rest:  # Edit… under an image: the result joins that image's thread
             async with self.intake.handle(interaction, ack="ephemeral") as delivery:
                 where = self._where_of_click(interaction)
-                reply = await self.bot.edit_image(actor, where, rest[0], instruction)
-                if reply.error_kind and reply.job_id is None:
-                    await self._private(interaction, reply.text, delivery)
+                outcome = await self.bot.edit_image(actor, where, rest[0], instruction)
+                if not isinstance(outcome, Queued):
+                    await self._private(interaction, outcome.text, delivery)
                     return
                 if not delivery.replay:
-                    await self._private(interaction, f"Working on it: job `{reply.job_id}`.", delivery)
+                    await self._private(interaction, f"Working on it: job `{outcome.job.id}`.", delivery)
                 await self.post_in_thread(
-                    int(where.thread), reply, file_limit=interaction.filesize_limit, delivery=delivery
+                    int(where.thread), outcome, file_limit=interaction.filesize_limit, delivery=delivery
                 )
         elif kind == "edit-message" and len(rest) == 2:  # "Edit image" on any message: a new session
             async with self.intake.handle(interaction, ack="thinking") as delivery:
@@ -404,7 +433,7 @@ class DiscordAdapter:
         message = await self.client.get_partial_messageable(channel_id).fetch_message(message_id)
         images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
         if not images:
-            refusal = Reply(text="That message has no image to edit.", error_kind="invalid_input")
+            refusal = Problem(ErrorKind.INVALID_INPUT, "That message has no image to edit.")
             await self.answer(interaction, refusal, delivery=delivery)
             return
         uploads = await self.read_or_refuse(interaction, images[:1], delivery)
@@ -438,9 +467,7 @@ class DiscordAdapter:
         try:
             attachments = await self.read_attachments(list(message.attachments))
         except BotError as error:
-            await self.post_in_thread(
-                message.channel.id, error_reply(error, ephemeral=False), delivery=delivery
-            )
+            await self.post_in_thread(message.channel.id, error_reply(error, public=True), delivery=delivery)
             return
         permissions = (
             message.channel.permissions_for(message.author)

@@ -182,11 +182,11 @@ async def run_command(
             title = str(values.get(command.session_title) or "")
             open_session, created = open_session_for(interaction, where, title, adapter, delivery)
         call = Call(adapter.actor(interaction), where, DISCORD, args, open_session)
-        reply = await command.run(adapter.bot, call)
+        outcome = await command.run(adapter.bot, call)
         if public:
-            await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
+            await adapter.answer(interaction, outcome, thread_id=created.get("thread"), delivery=delivery)
         else:
-            await _private_answer(interaction, reply.text, delivery)
+            await _private_answer(interaction, outcome.text, delivery)
 
 
 def _images_of(message: discord.Message) -> list[discord.Attachment]:

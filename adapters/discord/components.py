@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.answers import Button
 from bot.buttons import PATTERN
-from bot.domain import Button
 
 BUTTON_TEMPLATE = PATTERN
 MODAL_PREFIX = "ib-form:"

@@ -23,7 +23,8 @@ import discord
 
 from adapters.discord.render import MAX_CONTENT, MessageParts, note_line, render, trim
 from bot import outbound
-from bot.domain import Job, JobUpdate, Reply, Stage
+from bot.answers import Images, JobFailed, JobUpdate, Stage
+from bot.domain import Job
 from bot.records import PostKind, PostRef
 
 log = logging.getLogger(f"imagebot.{__name__}")
@@ -47,7 +48,7 @@ def nonce_for(job_id: str) -> str:
     return f"ib:o:{job_id}"[:25]
 
 
-def is_post_of(message: discord.Message | dict, job_id: str, reply: Reply) -> bool:
+def is_post_of(message: discord.Message | dict, job_id: str, reply: Images | JobFailed) -> bool:
     """Whether a bot message is the thread post of this job's outcome: by its nonce, or (past the
     nonce's window, where Discord does not keep it) by its content naming the image or the job."""
     if isinstance(message, dict):
@@ -56,13 +57,9 @@ def is_post_of(message: discord.Message | dict, job_id: str, reply: Reply) -> bo
         nonce, content, files = message.nonce, message.content, message.attachments
     if nonce is not None and str(nonce) == nonce_for(job_id):
         return True
-    if reply.caption is not None:
+    if isinstance(reply, Images):
         return bool(files) and f"`{reply.caption.short_id}`" in content
     return f"Job `{job_id}` failed" in content
-
-
-def _has_images(reply: Reply) -> bool:
-    return bool(reply.images or reply.grid)
 
 
 @dataclass
@@ -133,7 +130,7 @@ class DiscordPresenter:
         return StatusTarget(thread_id=int(job.where.thread))
 
     async def deliver(
-        self, job_id: str, reply: Reply, target: StatusTarget, *, catch_up: bool = False
+        self, job_id: str, reply: Images | JobFailed, target: StatusTarget, *, catch_up: bool = False
     ) -> bool:
         """Put a finished outcome (result or failure message) where it belongs and record where it
         went, so a restart knows it was delivered. Over the status message while the interaction
@@ -167,13 +164,13 @@ class DiscordPresenter:
                 job_id, PLATFORM, PostRef(PostKind.RESULT, str(message.channel.id), str(message.id))
             )
 
-    def _retry_later(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+    def _retry_later(self, job_id: str, reply: Images | JobFailed, target: StatusTarget) -> None:
         if job_id not in self._retries:
             task = asyncio.get_running_loop().create_task(self._keep_trying(job_id, reply, target))
             self._retries[job_id] = task
             task.add_done_callback(lambda _: self._retries.pop(job_id, None))
 
-    async def _keep_trying(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+    async def _keep_trying(self, job_id: str, reply: Images | JobFailed, target: StatusTarget) -> None:
         """Try again with back-off while the process lives; past `notice_after`, tell the
         requester (privately, while the interaction token lives) where to find it."""
         started = self.clock()
@@ -196,16 +193,16 @@ class DiscordPresenter:
             log.info("job %s [discord]: its outcome was posted after all", job_id)
             return
 
-    async def _tell_where(self, job_id: str, reply: Reply, target: StatusTarget) -> None:
+    async def _tell_where(self, job_id: str, reply: Images | JobFailed, target: StatusTarget) -> None:
         """The outcome has been unpostable for long: a private note to the requester, if the
         interaction token lives; otherwise one log line. Nothing is recorded as delivered."""
-        ref = reply.caption.short_id if reply.caption is not None else job_id
+        ref = reply.caption.short_id if isinstance(reply, Images) else job_id
         text = outbound.owed_notice(
             job_id,
             where=f"in <#{target.thread_id}>",
             show_command="/show",
             short_id=ref,
-            failure=None if reply.caption is not None else reply.text,  # short: said here
+            failure=None if isinstance(reply, Images) else reply.text,  # short: said here
             limit=MAX_CONTENT,
             note=note_line,
         )
@@ -228,7 +225,9 @@ class DiscordPresenter:
             task.cancel()
         await asyncio.gather(*self._retries.values(), return_exceptions=True)
 
-    async def _posted_before(self, job_id: str, reply: Reply, thread_id: int) -> discord.Message | None:
+    async def _posted_before(
+        self, job_id: str, reply: Images | JobFailed, thread_id: int
+    ) -> discord.Message | None:
         """This outcome's post among the thread's recent messages (a kill after the post, before
         its record), so it is recorded rather than posted twice."""
         me = self.client.user
@@ -243,14 +242,14 @@ class DiscordPresenter:
         return None
 
     async def _put(
-        self, job_id: str, reply: Reply, target: StatusTarget, *, look_first: bool = False
+        self, job_id: str, reply: Images | JobFailed, target: StatusTarget, *, look_first: bool = False
     ) -> discord.Message:
         parts = await render(reply, file_limit=target.file_limit)
         in_thread = target.channel_id == target.thread_id and target.message_id is not None
         try:
             if target.interaction is not None and not target.interaction.is_expired():
                 return await target.interaction.edit_original_response(**parts.as_edit_kwargs())
-            if in_thread or (target.message_id is not None and not _has_images(reply)):
+            if in_thread or (target.message_id is not None and not isinstance(reply, Images)):
                 # A status message in the thread becomes the result; one elsewhere (a command's
                 # response in the channel) becomes the failure it reports.
                 assert target.channel_id is not None and target.message_id is not None
@@ -272,13 +271,13 @@ class DiscordPresenter:
         return message
 
     async def _point_to(
-        self, job_id: str, target: StatusTarget, message: discord.Message, reply: Reply
+        self, job_id: str, target: StatusTarget, message: discord.Message, reply: Images | JobFailed
     ) -> None:
         """After a result went into the thread: the status message elsewhere says it is done."""
         if target.message_id is None or target.channel_id is None or target.message_id == message.id:
             return
-        if _has_images(reply):
-            short_id = reply.caption.short_id if reply.caption is not None else None
+        if isinstance(reply, Images):
+            short_id = reply.caption.short_id if isinstance(reply, Images) else None
             done = outbound.done_line(job_id, short_id, f"in the thread <#{target.thread_id}>")
         else:
             done = trim(reply.text)

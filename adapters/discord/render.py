@@ -11,7 +11,7 @@ import discord
 
 from adapters.discord.components import ImagebotButton
 from bot import outbound
-from bot.domain import Button, Reply
+from bot.answers import Button, Images, Outcome
 
 MAX_CONTENT = 2000
 MAX_FILES = 10
@@ -78,21 +78,17 @@ def note_line(note: str) -> str:
     return f"-# {note}"  # Discord's small grey subtext
 
 
-async def render(reply: Reply, *, file_limit: int) -> MessageParts:
-    """A whole message for a reply: the grid for a set, else the single image(s)."""
+async def render(reply: Outcome, *, file_limit: int) -> MessageParts:
+    """A whole message for an outcome: for images, the grid for a set, else the single image(s)."""
     text = reply.text
-    if reply.caption is not None:
+    grid, images, notes = None, (), ()
+    if isinstance(reply, Images):
         # The caption quotes the prompt: as plain text here, never markdown (no masked links).
-        text = text.replace(
-            reply.caption.render(), reply.caption.render(escape=discord.utils.escape_markdown)
-        )
+        caption = reply.caption
+        text = text.replace(caption.render(), caption.render(escape=discord.utils.escape_markdown))
+        grid, images, notes = reply.grid, reply.images, reply.notes
     plan = await outbound.plan_message(
-        text,
-        limits=limits(file_limit),
-        grid=reply.grid,
-        images=reply.images,
-        notes=reply.notes,
-        note=note_line,
+        text, limits=limits(file_limit), grid=grid, images=images, notes=notes, note=note_line
     )
     files = [discord.File(io.BytesIO(upload.data), filename=upload.filename) for upload in plan.files]
     return MessageParts(plan.text, files, build_view(reply.buttons))

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.answers import Button
 from bot.buttons import Verb
-from bot.domain import Button, SessionKey
+from bot.domain import SessionKey
 from bot.text import display_text
 
 MAX_BLOCKS = 50

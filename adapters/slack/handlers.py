@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -37,10 +37,11 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.presenter import Poster, SlackPresenter
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, Users
+from bot.answers import Images, JobFailed, Notice, Outcome, Problem, Queued
 from bot.buttons import PATTERN as BUTTON_PATTERN
 from bot.buttons import ButtonId
 from bot.commands import Answer, ArgValue, Call, Command, Surface, command
-from bot.domain import Attachment, Reply, SessionKey, UserRef
+from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
 from bot.records import IntakeRow
@@ -377,9 +378,9 @@ class SlackHandlers:
                     channel, parent["ts"], head, "Something went wrong on our side; please try again."
                 )
             raise
-        status_ts = parent.get("ts") or (str(noted) if noted and reply.job_id else None)
-        if reply.job_id and reply.queue_position is not None and status_ts:
-            if await self._already_over(reply.job_id, context):
+        status_ts = parent.get("ts") or (str(noted) if noted and isinstance(reply, Queued) else None)
+        if isinstance(reply, Queued) and status_ts:
+            if await self._already_over(reply.job.id, context):
                 return
             await self.presenter.queued(reply, channel, status_ts, status_ts=status_ts)
         elif "ts" in parent:  # refused after the thread was opened: say so there and on the parent
@@ -397,8 +398,7 @@ class SlackHandlers:
         (its result and final status are posted by the job's own reports, or the catch-up)."""
         if context.get(REPLAY) is None:
             return False
-        job = await self.bot.store.jobs.get(job_id)
-        return job is not None and job.status.finished
+        return await self.bot.job_ended(job_id)
 
     # --- /imagebot <subcommand> -----------------------------------------------------------------
     async def on_imagebot(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -454,7 +454,7 @@ class SlackHandlers:
 
         call = Call(actor, SessionKey(PLATFORM, team, channel, ""), SLACK, args, open_session)
         reply = await found.run(self.bot, call)
-        if reply.error_kind or reply.ephemeral:
+        if not isinstance(reply, Images):
             if "ts" in opened:
                 await self.poster.delete(channel, opened["ts"])
             await self.poster.ephemeral(channel, actor.id, mrkdwn(reply.text), response_url=response_url)
@@ -521,7 +521,7 @@ class SlackHandlers:
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)
-        if reply.job_id and await self._already_over(reply.job_id, context):
+        if isinstance(reply, Queued) and await self._already_over(reply.job.id, context):
             return
         await self.deliver(reply, channel, where.thread, user)
 
@@ -568,7 +568,7 @@ class SlackHandlers:
             team, user, str(user_info.get("name") or user_info.get("username") or "")
         )
         reply = await self.bot.press(actor, where, button)
-        if reply.job_id and await self._already_over(reply.job_id, context):
+        if isinstance(reply, Queued) and await self._already_over(reply.job.id, context):
             return
         await self.deliver(reply, channel, thread, user, response_url=body.get("response_url"))
 
@@ -632,25 +632,31 @@ class SlackHandlers:
         actor = await self.users.actor(where.workspace, user, str(user_info.get("name") or ""))
         # Modal input is plain text already (no Slack markup to undo).
         reply = await self.bot.edit_image(actor, where, image_id, instruction)
-        if reply.job_id and await self._already_over(reply.job_id, context):
+        if isinstance(reply, Queued) and await self._already_over(reply.job.id, context):
             return
         await self.deliver(reply, where.channel, where.thread, user)
 
     # --- replies --------------------------------------------------------------------------------
     async def deliver(
-        self, reply: Reply, channel: str, thread: str, user: str, *, response_url: str | None = None
+        self, outcome: Outcome, channel: str, thread: str, user: str, *, response_url: str | None = None
     ) -> None:
-        """Put a core reply where it belongs: only for `user` when ephemeral; a status message for
-        a queued job; images with their buttons; or text (with buttons) in the thread."""
-        if reply.job_id and reply.queue_position is not None and not reply.ephemeral:
-            # Before any await: updates from the job must find (or wait for) this status message.
-            self.presenter.reserve(reply.job_id)
-            await self.presenter.queued(reply, channel, thread)
-        elif reply.ephemeral:
-            await self.poster.ephemeral(
-                channel, user, mrkdwn(reply.text), thread_ts=thread, response_url=response_url
-            )
-        elif reply.images or reply.grid is not None:
-            await self.poster.images(reply, channel, thread)
-        else:
-            await self.poster.try_post(channel, thread, mrkdwn(reply.text), reply.buttons)
+        """Put an outcome where it belongs, one sender per kind: notes and refusals only for
+        `user`; a queued job's status message, images with their buttons, or a job's failure in
+        the thread."""
+        match outcome:
+            case Queued():
+                # Before any await: updates from the job must find (or wait for) this status message.
+                self.presenter.reserve(outcome.job.id)
+                await self.presenter.queued(outcome, channel, thread)
+            case Problem(buttons=()) | Notice(buttons=()):
+                await self.poster.ephemeral(
+                    channel, user, mrkdwn(outcome.text), thread_ts=thread, response_url=response_url
+                )
+            case Problem() | Notice() | JobFailed():
+                # A private note here carries no buttons, so a question with choices ("which
+                # image?") is asked in the thread.
+                await self.poster.try_post(channel, thread, mrkdwn(outcome.text), outcome.buttons)
+            case Images():
+                await self.poster.images(outcome, channel, thread)
+            case _:
+                assert_never(outcome)

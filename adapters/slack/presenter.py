@@ -1,6 +1,6 @@
 """Everything the Slack adapter says: posts, ephemerals, uploads, and job progress.
 
-`Poster` turns core `Reply`s into Web API calls; `StatusBoard` keeps status messages current at
+`Poster` turns core `Outcome`s into Web API calls; `StatusBoard` keeps status messages current at
 about one update per second per channel (newer states replace pending ones, timers instead of
 sleeps); `SlackPresenter` is what the job runner reports to.
 
@@ -26,7 +26,8 @@ from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_
 from adapters.slack.errors import slack_error
 from adapters.slack.tasks import TaskSet
 from bot import outbound
-from bot.domain import Button, Job, JobStatus, JobUpdate, Operation, Reply, Stage
+from bot.answers import Button, Images, JobFailed, JobUpdate, Queued, Stage
+from bot.domain import Job, JobStatus, Operation
 from bot.records import PostKind, PostRef
 from storage.store import Store
 
@@ -195,7 +196,7 @@ class Poster:
 
     async def images(
         self,
-        reply: Reply,
+        reply: Images,
         channel: str,
         thread_ts: str,
         *,
@@ -218,7 +219,7 @@ class Poster:
             note=note_line,
             with_files=not skip_upload,
         )
-        alt = one_line(reply.caption.prompt if reply.caption else reply.text, 1000)
+        alt = one_line(reply.caption.prompt, 1000)
         uploads = [
             {"file": upload.data, "filename": upload.filename, "title": upload.filename, "alt_txt": alt}
             for upload in plan.files
@@ -245,7 +246,7 @@ class Poster:
             await uploaded()
         if not reply.buttons:
             return None
-        target = f" for `{reply.caption.short_id}`" if reply.caption else ""
+        target = f" for `{reply.caption.short_id}`"
         return await self.owed_post(
             channel, thread_ts, f"What next{target}?", reply.buttons, metadata=metadata
         )
@@ -436,25 +437,22 @@ class SlackPresenter:
             return None
 
     async def queued(
-        self, reply: Reply, channel: str, thread_ts: str, *, status_ts: str | None = None
+        self, queued: Queued, channel: str, thread_ts: str, *, status_ts: str | None = None
     ) -> None:
         """Show a job the core just queued: update `status_ts` (an /imagine parent message) or
         post a status message in the thread. Call reserve() first when posting."""
-        assert reply.job_id is not None
-        job_id = reply.job_id
+        job_id = queued.job.id
         if status_ts is not None:
             self._resolve(job_id, (channel, status_ts))
-        job = await self.store.jobs.get(job_id)
-        head = status_head(job) if job else ""
-        text = f"{head}\n{mrkdwn(reply.text)}" if head else mrkdwn(reply.text)
+        text = f"{status_head(queued.job)}\n{mrkdwn(queued.text)}"
         if status_ts is None:
-            ts = await self.poster.try_post(channel, thread_ts, text, reply.buttons)
+            ts = await self.poster.try_post(channel, thread_ts, text, queued.buttons)
             where = (channel, ts) if ts else None
             self._resolve(job_id, where)
         else:
             where = (channel, status_ts)
             if self._rank.get(job_id, -1) < 0:  # the runner has not reported anything newer yet
-                await self.board.update(channel, status_ts, text, reply.buttons)
+                await self.board.update(channel, status_ts, text, queued.buttons)
         await self._record(job_id, where)
 
     # --- the runner's reports -------------------------------------------------------------------
@@ -484,9 +482,9 @@ class SlackPresenter:
         result = update.result
         owed = False
         try:
-            if stage is Stage.DONE and result is not None:
+            if stage is Stage.DONE and isinstance(result, Images):
                 await self._deliver_result(job, result)
-            elif result is not None and stage is Stage.FAILED:
+            elif stage is Stage.FAILED and isinstance(result, JobFailed):
                 await self._deliver_failure(job, result)
             elif result is not None and status is None:
                 await self.poster.try_post(
@@ -504,7 +502,7 @@ class SlackPresenter:
         if owed and result is not None:
             self._keep_trying(job, result)
 
-    async def deliver_missed(self, job: Job, result: Reply) -> None:
+    async def deliver_missed(self, job: Job, result: Images | JobFailed) -> None:
         """A result a previous run stored but did not record as posted: looked for in the thread
         first (by its message metadata: it may have gone out just before the stop), else posted;
         then its status message brought to its end ("✅ Done…", not "Working on it…" forever).
@@ -518,7 +516,7 @@ class SlackPresenter:
             return
         await self.finish_status(job, result)
 
-    async def _deliver_once(self, job: Job, result: Reply, *, look: bool = True) -> bool:
+    async def _deliver_once(self, job: Job, result: Images | JobFailed, *, look: bool = True) -> bool:
         """Look for the post in the thread, else post it. False: Slack refused it for good."""
         ts, files_in = await self._find_posted(job, result) if look else (None, False)
         if ts is not None:
@@ -532,18 +530,20 @@ class SlackPresenter:
             # files are named after the result): post only the message that follows it.
             log.info("job %s [%s]: its files were uploaded before the stop; not again", job.id, PLATFORM)
             await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.UPLOAD, job.where.channel))
-        if job.status is JobStatus.FAILED:
+        if isinstance(result, JobFailed):
             return await self._deliver_failure(job, result)
         await self._deliver_result(job, result)
         return True
 
-    async def _find_posted(self, job: Job, result: Reply | None = None) -> tuple[str | None, bool]:
+    async def _find_posted(
+        self, job: Job, result: Images | JobFailed | None = None
+    ) -> tuple[str | None, bool]:
         """(the ts of this job's result or failure message in its thread, found by metadata, or
         None; whether the result's files are already in the thread). NotPosted when Slack
         cannot be asked now (so nothing is posted twice)."""
         if not job.where.thread:
             return None, False
-        views = outbound.views_to_upload(result.grid, result.images) if result else ()
+        views = outbound.views_to_upload(result.grid, result.images) if isinstance(result, Images) else ()
         stems = {outbound.file_stem(view.filename) for view in views}  # re-encoded: another extension
         files_in = False
         cursor: str | None = None
@@ -579,12 +579,12 @@ class SlackPresenter:
             )
             return None, False
 
-    def _keep_trying(self, job: Job, result: Reply, *, look: bool = False) -> None:
+    def _keep_trying(self, job: Job, result: Images | JobFailed, *, look: bool = False) -> None:
         if self._closing or job.id in self._owed:
             return  # while stopping, the next start's catch-up delivers it
         self._owed[job.id] = self._tasks.spawn(self._retry(job, result, look), name=f"slack-owed-{job.id}")
 
-    async def _retry(self, job: Job, result: Reply, look: bool) -> None:
+    async def _retry(self, job: Job, result: Images | JobFailed, look: bool) -> None:
         """Post an owed result with back-off until Slack takes it; after `owed_notice` seconds
         tell the requester privately how to get it meanwhile. `look`: look for it in the thread
         before each attempt (owed since before a restart; a result this process failed to post
@@ -616,13 +616,13 @@ class SlackPresenter:
         finally:
             self._owed.pop(job.id, None)
 
-    async def _tell_owed(self, job: Job, result: Reply) -> bool:
+    async def _tell_owed(self, job: Job, result: Images | JobFailed) -> bool:
         text = outbound.owed_notice(
             job.id,
             where="here",
             show_command="/imagebot show",
-            short_id=result.caption.short_id if result.caption else None,
-            failure=mrkdwn(result.text) if job.status is JobStatus.FAILED else None,
+            short_id=result.caption.short_id if isinstance(result, Images) else None,
+            failure=mrkdwn(result.text) if isinstance(result, JobFailed) else None,
             limit=MAX_MESSAGE_TEXT,
             note=note_line,
         )
@@ -636,7 +636,7 @@ class SlackPresenter:
             return False
         return True
 
-    async def finish_status(self, job: Job, result: Reply) -> None:
+    async def finish_status(self, job: Job, result: Images | JobFailed) -> None:
         """Bring a finished job's status message to its end ("✅ Done…", "❌ …"), and record that
         it was, so a restart in between does not leave it at "Working on it…"."""
         status = await self._find_status(job)
@@ -661,7 +661,7 @@ class SlackPresenter:
         if len(self._tasks):
             await self._tasks.drain(5.0)
 
-    async def _deliver_failure(self, job: Job, failure: Reply) -> bool:
+    async def _deliver_failure(self, job: Job, failure: JobFailed) -> bool:
         """The failure message (with its Retry button) in the thread, once; recorded as posted
         only when it was, so a restart sends one that never went out. False when Slack refused it
         for good; NotPosted when it did not take it for now."""
@@ -680,7 +680,7 @@ class SlackPresenter:
         await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts))
         return True
 
-    async def _deliver_result(self, job: Job, result: Reply) -> None:
+    async def _deliver_result(self, job: Job, result: Images) -> None:
         """Upload the result and post its buttons (the message carrying its metadata), and record
         it as posted; NotPosted (nothing recorded as delivered) when Slack did not take it."""
         posts = await self.store.jobs.posts(job.id)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.composition import assemble, build_provider
+from bot.answers import JobUpdate, Stage
 from bot.config import Settings
-from bot.domain import JobUpdate, SessionKey, Stage, UserRef
+from bot.domain import SessionKey, UserRef
 from bot.service import ImageBot
 from storage.store import Store
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.answers import problem_kind
 from bot.domain import Attachment
 from tests.conftest import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
@@ -61,7 +62,7 @@ async def test_bad_uploads_are_refused_and_nothing_is_stored(data_dir: Path, fil
             ALICE, THREAD, "a poster", references=[PHOTO, Attachment(filename, data)]
         )
     for reply in (as_edit, as_reference):
-        assert reply.error_kind == "invalid_input"
+        assert problem_kind(reply) == "invalid_input"
         assert message.lower() in reply.text.lower(), reply.text
         assert filename in reply.text  # says which file
     assert stored_counts(data_dir) == (0, 0, 0)
@@ -79,7 +80,7 @@ async def test_bad_uploads_are_refused_and_nothing_is_stored(data_dir: Path, fil
 async def test_bad_masks_are_refused(data_dir: Path, mask: bytes, message: str) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, _):
         reply = await bot.edit_upload(ALICE, THREAD, PHOTO, "add a moon", mask=Attachment("mask.png", mask))
-    assert reply.error_kind == "invalid_input" and message in reply.text.lower(), reply.text
+    assert problem_kind(reply) == "invalid_input" and message in reply.text.lower(), reply.text
     assert stored_counts(data_dir) == (0, 0, 0)
 
 
@@ -103,7 +104,7 @@ async def test_bad_masks_are_refused(data_dir: Path, mask: bytes, message: str) 
 async def test_bad_prompts_and_options_get_specific_messages(data_dir: Path, text: str, message: str) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, _):
         reply = await bot.imagine(ALICE, THREAD, text)
-    assert reply.error_kind == "invalid_input"
+    assert problem_kind(reply) == "invalid_input"
     assert message.lower() in reply.text.lower(), reply.text
     assert stored_counts(data_dir)[:2] == (0, 0)
 
@@ -113,4 +114,4 @@ async def test_daily_quota_stops_new_jobs(data_dir: Path) -> None:
         first = await bot.imagine(ALICE, THREAD, "three owls --n 3")
         await presenter.final(first.job_id)
         refused = await bot.imagine(ALICE, THREAD, "one more owl --n 1")
-    assert refused.error_kind == "quota" and "3 of 3" in refused.text
+    assert problem_kind(refused) == "quota" and "3 of 3" in refused.text

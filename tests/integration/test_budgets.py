@@ -11,9 +11,10 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from bot.answers import Stage, problem_kind
 from bot.config import DEFAULT_PRICES
 from bot.costs import estimate_job_cost
-from bot.domain import ImageOptions, SessionKey, SpendLimit, Stage, UserRef
+from bot.domain import ImageOptions, SessionKey, SpendLimit, UserRef
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.helpers import ALICE, BOB, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
@@ -48,7 +49,7 @@ async def test_a_job_that_would_cross_the_budget_is_refused_with_the_figures(
         )
         cost = estimate("3840x2160", 1, "high")
         assert cost > 0.50
-        assert big.error_kind == "quota"
+        assert problem_kind(big) == "quota"
         assert f"about ${cost:.2f}" in big.text and "$0.50 of this workspace's $0.50 budget" in big.text
         assert opened == [] and jobs_in(data_dir) == 0  # no thread, no job, no request
         assert fake_openai.requests == []
@@ -65,9 +66,9 @@ async def test_exactly_at_the_limit_is_accepted_and_one_cent_more_is_not(
     async with running_bot(settings) as (bot, presenter):
         first = await bot.imagine(ALICE, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
         second = await bot.imagine(BOB, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
-        assert first.error_kind is None and second.error_kind is None, (first.text, second.text)
+        assert problem_kind(first) is None and problem_kind(second) is None, (first.text, second.text)
         third = await bot.imagine(ALICE, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
-        assert third.error_kind == "quota"
+        assert problem_kind(third) == "quota"
         assert "$0.00 of this workspace's" in third.text and "held by jobs still running" in third.text
         fake_openai.gate.set()
         for queued in (first, second):
@@ -93,8 +94,8 @@ async def test_concurrent_jobs_racing_for_the_last_dollars_never_reserve_past_th
         replies = await asyncio.gather(
             *(bot.imagine(person, THREAD, f"{PROMPT} --size 1536x1024 --n 1") for person in people)
         )
-        accepted = [r for r in replies if r.error_kind is None]
-        refused = [r for r in replies if r.error_kind == "quota"]
+        accepted = [r for r in replies if problem_kind(r) is None]
+        refused = [r for r in replies if problem_kind(r) == "quota"]
         assert len(accepted) == 3 and len(refused) == 7
         _spent, reserved = await bot.store.jobs.committed(SpendLimit("test", "team", budget, 0.0))
         assert reserved <= budget
@@ -114,17 +115,17 @@ async def test_a_persons_budget_stops_them_but_not_their_team(
     fake_openai.gate = asyncio.Event()
     async with running_bot(settings) as (bot, presenter):
         mine = await bot.imagine(ALICE, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
-        assert mine.error_kind is None
+        assert problem_kind(mine) is None
         again = await bot.imagine(ALICE, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
-        assert again.error_kind == "quota" and "of your $" in again.text
+        assert problem_kind(again) == "quota" and "of your $" in again.text
         bobs = await bot.imagine(BOB, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
-        assert bobs.error_kind is None, bobs.text
+        assert problem_kind(bobs) is None, bobs.text
         fake_openai.gate.set()
         await presenter.final(mine.job_id)
         await presenter.final(bobs.job_id)
         # Once the job is done its real (lower) cost counts, which leaves room for another.
         later = await bot.imagine(ALICE, THREAD, f"{PROMPT} --size 1024x1024 --n 1")
-        assert later.error_kind is None, later.text
+        assert problem_kind(later) is None, later.text
         await presenter.final(later.job_id)
         usage = await bot.usage(ALICE, THREAD)
         assert "budget" in usage.text
@@ -136,5 +137,5 @@ async def test_the_offline_renderer_reserves_nothing(data_dir: Path) -> None:
     settings = make_settings(data_dir, imagebot_monthly_budget_usd=0.01)
     async with running_bot(settings) as (bot, presenter):
         made = await bot.imagine(ALICE, THREAD, f"{PROMPT} --size 3840x2160 --quality high --n 1")
-        assert made.error_kind is None, made.text
+        assert problem_kind(made) is None, made.text
         assert (await presenter.final(made.job_id)).stage is Stage.DONE

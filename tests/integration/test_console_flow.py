@@ -13,6 +13,7 @@ from PIL import Image
 
 from adapters.composition import assemble, build_provider
 from adapters.console.repl import MAX_UPLOAD_BYTES, read_attachment, run_console
+from bot.answers import problem_kind
 from bot.domain import Attachment
 from storage.store import Store
 from tests.conftest import make_settings
@@ -228,7 +229,7 @@ def test_an_upload_is_never_read_past_the_limit(tmp_path: Path) -> None:
     exact = tmp_path / "exact.png"
     exact.write_bytes(b"x" * 100)
     assert isinstance(read_attachment(exact, limit=100), Attachment)
-    assert read_attachment(exact, limit=99).error_kind == "invalid_input"  # type: ignore[union-attr]
+    assert problem_kind(read_attachment(exact, limit=99)) == "invalid_input"  # type: ignore[arg-type]
 
 
 async def test_partial_previews_go_to_a_partials_folder(tmp_path: Path) -> None:

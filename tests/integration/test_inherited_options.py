@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
-from bot.domain import Stage
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.helpers import ALICE, BOB, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
@@ -59,7 +59,7 @@ async def test_cut_out_keeps_transparency_through_reply_edits(
         assert (await presenter.final(edit.job_id)).stage is Stage.DONE
         assert fake_openai.last.fields["background"] == "transparent"
         as_jpeg = await bot.reply(ALICE, THREAD, "a bigger hat --format jpeg")  # jpeg cannot be transparent
-        assert as_jpeg.error_kind is None, as_jpeg.text
+        assert problem_kind(as_jpeg) is None, as_jpeg.text
         assert (await presenter.final(as_jpeg.job_id)).stage is Stage.DONE
         assert fake_openai.last.fields["output_format"] == "jpeg"
         assert fake_openai.last.fields.get("background", "auto") != "transparent"
@@ -123,7 +123,7 @@ async def test_an_upload_whose_size_the_model_cannot_make_is_told_so(data_dir: P
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
         photo = Attachment("beach.png", png(1200, 900))
         queued = await bot.edit_upload(ALICE, THREAD, photo, "add a sunset")
-        assert queued.error_kind is None, queued.text
+        assert problem_kind(queued) is None, queued.text
         assert "beach.png is 1200x900" in queued.text and "1200x896" in queued.text
         done = await presenter.final(queued.job_id)
         assert (done.result.images[0].width, done.result.images[0].height) == (1200, 896)

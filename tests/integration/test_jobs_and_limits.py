@@ -6,8 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
-from bot.domain import Stage
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
@@ -36,28 +36,28 @@ async def test_per_user_limits_queue_positions_and_cancel(data_dir: Path, fake_o
     settings = openai_settings(data_dir, fake_openai, imagebot_user_max_running=2, imagebot_user_max_queued=3)
     async with running_bot(settings) as (bot, presenter):
         first = [await bot.imagine(ALICE, THREAD, f"fox {i} --n 1") for i in range(2)]
-        assert [r.queue_position for r in first] == [0, 0]  # both start at once
+        assert [r.position for r in first] == [0, 0]  # both start at once
         await fake_openai.wait_for_requests(2)
         queued = [await bot.imagine(ALICE, THREAD, f"owl {i} --n 1") for i in range(3)]
-        assert [r.queue_position for r in queued] == [1, 2, 3]
+        assert [r.position for r in queued] == [1, 2, 3]
         assert "#2 in line" in queued[1].text
 
         full = await bot.imagine(ALICE, THREAD, "one too many --n 1")
-        assert full.error_kind == "quota" and "Queue full" in full.text
+        assert problem_kind(full) == "quota" and "Queue full" in full.text
         assert len(job_statuses(settings.database_path)) == 5  # the refused one stored nothing
 
         # Bob is not held back by Alice's running limit: the global limit (4) has room.
         bobs = await bot.imagine(BOB, THREAD, "bob's cat --n 1")
-        assert bobs.queue_position == 0
+        assert bobs.position == 0
         await fake_openai.wait_for_requests(3)
 
         queue = await bot.queue(ALICE, THREAD)
         assert "3 running, 3 waiting" in queue.text and "#1 in line" in queue.text
 
         refused = await bot.cancel(BOB, THREAD, queued[0].job_id)
-        assert refused.error_kind == "forbidden" and "Alice" in refused.text
-        assert (await bot.cancel(ALICE, THREAD, queued[0].job_id)).error_kind is None
-        assert (await bot.cancel(ADMIN, THREAD, queued[1].job_id)).error_kind is None
+        assert problem_kind(refused) == "forbidden" and "Alice" in refused.text
+        assert problem_kind(await bot.cancel(ALICE, THREAD, queued[0].job_id)) is None
+        assert problem_kind(await bot.cancel(ADMIN, THREAD, queued[1].job_id)) is None
         assert (await presenter.final(queued[0].job_id)).stage is Stage.CANCELLED
 
         fake_openai.gate.set()
@@ -73,7 +73,7 @@ async def test_cancel_a_running_job(data_dir: Path, fake_openai: FakeOpenAI) -> 
     async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
         reply = await bot.imagine(ALICE, THREAD, "a slow painting --n 1")
         await fake_openai.wait_for_requests(1)
-        assert (await bot.cancel(ALICE, THREAD)).error_kind is None  # no id: my latest job
+        assert problem_kind(await bot.cancel(ALICE, THREAD)) is None  # no id: my latest job
         assert (await presenter.final(reply.job_id)).stage is Stage.CANCELLED
     assert job_statuses(data_dir / "imagebot.sqlite3")[reply.job_id] == "cancelled"
 
@@ -87,7 +87,7 @@ async def test_restart_resumes_queued_and_retries_running_jobs(
         running = await bot.imagine(ALICE, THREAD, "interrupted --n 1")
         waiting = await bot.imagine(BOB, THREAD, "still waiting --n 1")
         await fake_openai.wait_for_requests(1)
-        assert waiting.queue_position == 1
+        assert waiting.position == 1
     # The process "died" with one job running and one queued.
     statuses = job_statuses(settings.database_path)
     assert statuses == {running.job_id: "running", waiting.job_id: "queued"}
@@ -120,7 +120,7 @@ async def test_safety_refusal_is_explained_and_not_charged(data_dir: Path, fake_
         final = await presenter.final(reply.job_id)
         assert final.stage is Stage.FAILED
         assert "safety system" in final.result.text and "violence" in final.result.text
-        assert final.result.error_kind == "refused"
+        assert problem_kind(final.result) == "refused"
         assert final.result.buttons == ()  # retrying the same prompt will not help
         usage = await bot.usage(ALICE, THREAD)
         assert "You today: 0 images" in usage.text
@@ -132,10 +132,10 @@ async def test_rate_limit_fails_with_retry_button_that_works(data_dir: Path, fak
     async with running_bot(settings) as (bot, presenter):
         reply = await bot.imagine(ALICE, THREAD, "a busy day --n 1")
         final = await presenter.final(reply.job_id)
-        assert final.stage is Stage.FAILED and final.result.error_kind == "rate_limited"
+        assert final.stage is Stage.FAILED and problem_kind(final.result) == "rate_limited"
         assert len(fake_openai.requests) == 2  # the SDK retried before giving up
         (retry,) = final.result.buttons
-        assert (await bot.press(BOB, THREAD, retry.id)).error_kind == "forbidden"
+        assert problem_kind(await bot.press(BOB, THREAD, retry.id)) == "forbidden"
         again = await bot.press(ALICE, THREAD, retry.id)
         assert (await presenter.final(again.job_id)).stage is Stage.DONE
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Job, JobSpec, JobStatus, Operation, Stage
+from bot.answers import Queued, Stage
+from bot.domain import Job, JobSpec, JobStatus, Operation
 from bot.records import PostKind, PostRef
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
@@ -133,10 +134,10 @@ async def test_two_requests_at_once_cannot_both_take_the_last_place_in_a_queue(d
     settings = make_settings(data_dir, imagebot_user_max_running=1, imagebot_user_max_queued=1)
     async with running_bot(settings) as (bot, presenter):
         replies = await asyncio.gather(*(bot.imagine(ALICE, THREAD, f"kite {k} --n 1") for k in range(4)))
-        accepted = [r for r in replies if r.job_id]
+        accepted = [r for r in replies if isinstance(r, Queued)]
         # One running and one waiting at most; the others are told the queue is full.
         assert len(accepted) <= 2
-        assert all("Queue full" in r.text for r in replies if not r.job_id)
+        assert all("Queue full" in r.text for r in replies if not isinstance(r, Queued))
         for reply in accepted:
             await presenter.final(reply.job_id)
 

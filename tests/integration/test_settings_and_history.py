@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
-from bot.domain import Attachment, Stage
+from bot.domain import Attachment
 from tests.conftest import make_settings
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
 from tests.integration.test_bad_input import png
@@ -13,11 +14,11 @@ from tests.integration.test_bad_input import png
 
 async def test_settings_layers_apply_to_new_images(data_dir: Path) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
-        assert (await bot.update_settings(ALICE, THREAD, "channel", "--n 2")).error_kind == "forbidden"
-        assert (await bot.update_settings(ADMIN, THREAD, "channel", "--n 2 --ar 16:9")).error_kind is None
-        assert (await bot.update_settings(ALICE, THREAD, "me", "--n 3")).error_kind is None
+        assert problem_kind(await bot.update_settings(ALICE, THREAD, "channel", "--n 2")) == "forbidden"
+        assert problem_kind(await bot.update_settings(ADMIN, THREAD, "channel", "--n 2 --ar 16:9")) is None
+        assert problem_kind(await bot.update_settings(ALICE, THREAD, "me", "--n 3")) is None
         bad = await bot.update_settings(ALICE, THREAD, "me", "--n 30")
-        assert bad.error_kind == "invalid_input" and "between 1 and 10" in bad.text
+        assert problem_kind(bad) == "invalid_input" and "between 1 and 10" in bad.text
 
         alice = await presenter.final((await bot.imagine(ALICE, THREAD, "a boat")).job_id)
         assert len(alice.result.images) == 3 and alice.result.images[0].width == 1536  # mine + channel's --ar
@@ -63,7 +64,7 @@ async def test_reply_rules_pick_undo_and_show(data_dir: Path) -> None:
         history = await bot.history(ALICE, THREAD)
         assert third in history.text and "← current" in history.text
         missing = await bot.show(ALICE, THREAD, "deadbeef")
-        assert missing.error_kind == "not_found"
+        assert problem_kind(missing) == "not_found"
 
 
 async def test_vary_an_uploaded_image(data_dir: Path) -> None:
@@ -99,12 +100,12 @@ async def test_the_bot_answers_only_in_enabled_channels(data_dir: Path) -> None:
     elsewhere = SessionKey("test", "team", "random", "t9")
     async with running_bot(settings) as (bot, presenter):
         refused = await bot.imagine(ALICE, elsewhere, "a fox --n 1")
-        assert refused.error_kind == "forbidden" and "IMAGEBOT_CHANNELS" in refused.text
+        assert problem_kind(refused) == "forbidden" and "IMAGEBOT_CHANNELS" in refused.text
         allowed = await bot.imagine(ALICE, THREAD, "a fox --n 1")
         done = await presenter.final(allowed.job_id)
         image_id = done.result.images[0].image_id
         click = await bot.press(ALICE, elsewhere, ButtonId(Verb.UPSCALE, image_id))
-        assert click.error_kind == "forbidden"
+        assert problem_kind(click) == "forbidden"
 
 
 async def test_buttons_for_the_requester_only_when_so_configured(data_dir: Path) -> None:
@@ -112,10 +113,10 @@ async def test_buttons_for_the_requester_only_when_so_configured(data_dir: Path)
         made = await presenter.final((await bot.imagine(ALICE, THREAD, "two kites --n 2")).job_id)
         set_id = made.result.caption.short_id
         refused = await bot.press(BOB, THREAD, ButtonId(Verb.U, set_id, "1"))
-        assert refused.error_kind == "forbidden" and "alice" in refused.text
-        assert (await bot.press(BOB, THREAD, ButtonId(Verb.REROLL, set_id))).error_kind == "forbidden"
-        assert (await bot.press(ADMIN, THREAD, ButtonId(Verb.U, set_id, "1"))).error_kind is None
-        assert (await bot.press(ALICE, THREAD, ButtonId(Verb.U, set_id, "2"))).error_kind is None
+        assert problem_kind(refused) == "forbidden" and "alice" in refused.text
+        assert problem_kind(await bot.press(BOB, THREAD, ButtonId(Verb.REROLL, set_id))) == "forbidden"
+        assert problem_kind(await bot.press(ADMIN, THREAD, ButtonId(Verb.U, set_id, "1"))) is None
+        assert problem_kind(await bot.press(ALICE, THREAD, ButtonId(Verb.U, set_id, "2"))) is None
 
 
 async def test_members_are_held_to_the_member_limits(data_dir: Path) -> None:
@@ -127,14 +128,13 @@ async def test_members_are_held_to_the_member_limits(data_dir: Path) -> None:
     )
     async with running_bot(settings) as (bot, presenter):
         model = await bot.imagine(ALICE, THREAD, "a fox --model gpt-image-2.5-flare --n 1")
-        assert model.error_kind == "forbidden" and "for admins" in model.text
+        assert problem_kind(model) == "forbidden" and "for admins" in model.text
         quality = await bot.imagine(ALICE, THREAD, "a fox --quality high --n 1")
-        assert quality.error_kind == "forbidden" and "--quality high" in quality.text
+        assert problem_kind(quality) == "forbidden" and "--quality high" in quality.text
         big = await bot.imagine(ALICE, THREAD, "a fox --size 2048x2048 --n 1")
-        assert big.error_kind == "forbidden" and "pixels" in big.text
-        assert (
-            await bot.imagine(ADMIN, THREAD, "a fox --size 2048x2048 --quality high --n 1")
-        ).error_kind is None
+        assert problem_kind(big) == "forbidden" and "pixels" in big.text
+        admins = await bot.imagine(ADMIN, THREAD, "a fox --size 2048x2048 --quality high --n 1")
+        assert problem_kind(admins) is None
         ok = await presenter.final((await bot.imagine(ALICE, THREAD, "a fox --ar 3:2 --n 1")).job_id)
         upscale = await bot.press(ALICE, THREAD, ButtonId(Verb.UPSCALE, ok.result.images[0].image_id))
-        assert upscale.error_kind == "forbidden"  # the larger render is above the member limit
+        assert problem_kind(upscale) == "forbidden"  # the larger render is above the member limit

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers import problem_kind
 from bot.domain import OptionOverrides
 from bot.options import split_flags
 from tests.conftest import make_settings
@@ -97,10 +98,10 @@ async def test_most_specific_layer_wins_and_a_typed_flag_wins_over_all(data_dir:
         for chosen in itertools.product((False, True), repeat=len(LAYERS)):
             for layer, on, flag in zip(LAYERS[:3], chosen, flags, strict=False):
                 reset = await bot.update_settings(ADMIN if layer != "me" else ALICE, THREAD, layer, "reset")
-                assert reset.error_kind is None
+                assert problem_kind(reset) is None
                 if on:
                     saved = await bot.update_settings(ADMIN if layer != "me" else ALICE, THREAD, layer, flag)
-                    assert saved.error_kind is None, saved.text
+                    assert problem_kind(saved) is None, saved.text
             typed = flags[3] if chosen[3] else ""
             request = split_flags(f"a prompt {typed}")[1]
             winner = next((flags[i] for i in reversed(range(len(LAYERS))) if chosen[i]), None)
@@ -146,7 +147,7 @@ async def test_saved_defaults_never_clash_with_a_typed_flag(data_dir: Path, save
     layer, values = saved
     async with running_bot(make_settings(data_dir)) as (bot, _presenter):
         stored = await bot.update_settings(ADMIN if layer != "me" else ALICE, THREAD, layer, values)
-        assert stored.error_kind is None, stored.text
+        assert problem_kind(stored) is None, stored.text
         options = await bot.options_for(ALICE, THREAD, split_flags(f"x {typed}")[1])
         assert check(options), options
 
@@ -154,13 +155,13 @@ async def test_saved_defaults_never_clash_with_a_typed_flag(data_dir: Path, save
 async def test_saved_size_then_typed_size_through_imagine(data_dir: Path) -> None:
     """The reported bug, end to end: after `/settings me --ar 16:9`, `--size …` used to be refused."""
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
-        assert (await bot.update_settings(ALICE, THREAD, "me", "--ar 16:9")).error_kind is None
+        assert problem_kind(await bot.update_settings(ALICE, THREAD, "me", "--ar 16:9")) is None
         queued = await bot.imagine(ALICE, THREAD, "a wide poster --size 2048x1152 --n 1")
-        assert queued.error_kind is None, queued.text
+        assert problem_kind(queued) is None, queued.text
         assert "2048x1152" in queued.text
         await presenter.final(queued.job_id)
         # Changing the size in the same layer replaces the group instead of colliding with it.
         changed = await bot.update_settings(ALICE, THREAD, "me", "--size 1024x1536")
-        assert changed.error_kind is None, changed.text
+        assert problem_kind(changed) is None, changed.text
         assert "--ar" not in changed.text
         assert (await bot.options_for(ALICE, THREAD, OptionOverrides())).size == "1024x1536"

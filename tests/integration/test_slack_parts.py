@@ -32,7 +32,8 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.handlers import ADMIN_COMMAND, IMAGINE_COMMAND, delivery_key
 from adapters.slack.presenter import StatusBoard
 from adapters.slack.users import SlackUser, Users, users_info_lookup
-from bot.domain import Button, SessionKey
+from bot.answers import Button
+from bot.domain import SessionKey
 from bot.errors import BotError
 from storage.db import Database
 from storage.dedupe import first_time, forget_before

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Stage
+from bot.answers import Queued, Stage, problem_kind
 from tests.conftest import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 
@@ -72,7 +72,7 @@ async def test_a_full_disk_fails_the_job_clearly_and_the_next_one_works(
     ):
         filler = fill(small_blob_disk)
         queued = await bot.imagine(ALICE, THREAD, "a lighthouse in a storm --n 2")
-        assert queued.error_kind is None, queued.text
+        assert problem_kind(queued) is None, queued.text
         failed = await presenter.final(queued.job_id)  # the waiter is released, nothing hangs
         assert failed.stage is Stage.FAILED
         assert "disk is full" in failed.result.text and "Retry" in [
@@ -126,7 +126,7 @@ async def test_a_database_that_cannot_record_a_job_still_answers_the_request(
 
         monkeypatch.setattr(bot.store.jobs, "create", full)
         refused = await bot.imagine(ALICE, THREAD, "a kite --n 1")
-        assert refused.error_kind == "unavailable" and "disk is full" in refused.text
+        assert problem_kind(refused) == "unavailable" and "disk is full" in refused.text
         monkeypatch.undo()
 
         monkeypatch.setattr(bot.store.jobs, "mark_running", full)
@@ -150,8 +150,8 @@ async def test_a_full_disk_under_the_database_is_answered_in_plain_words(small_d
     async with running_bot(settings) as (bot, presenter):
         filler = fill(small_data_disk)
         reply = await bot.imagine(ALICE, THREAD, "a lighthouse --n 1")
-        if reply.job_id is None:  # the job itself could not be recorded: the request is answered
-            assert reply.error_kind == "unavailable" and "disk is full" in reply.text, reply.text
+        if not isinstance(reply, Queued):  # the job itself could not be recorded: the request is answered
+            assert problem_kind(reply) == "unavailable" and "disk is full" in reply.text, reply.text
         else:  # recorded, then its results could not be: the job fails, nothing hangs
             failed = await presenter.final(reply.job_id)
             assert failed.stage is Stage.FAILED and "disk is full" in failed.result.text

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Attachment, Stage
+from bot.answers import Stage, problem_kind
+from bot.domain import Attachment
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.helpers import ALICE, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
@@ -28,7 +29,7 @@ async def test_edit_upload_sends_and_stores_no_metadata(
         queued = await bot.edit_upload(
             ALICE, THREAD, photo, "make it sunset --size 1024x1024", references=[reference]
         )
-        assert queued.error_kind is None, queued.text
+        assert problem_kind(queued) is None, queued.text
         assert (await presenter.final(queued.job_id)).stage is Stage.DONE
         sent = fake_openai.last.images
         assert len(sent) == 2

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from adapters.discord.components import BUTTON_TEMPLATE, ImagebotButton
+from bot.answers import Button
 from bot.buttons import MAX_LENGTH, PATTERN, ButtonId, Verb
 from bot.domain import (
-    Button,
     ImageSet,
     Job,
     JobSpec,

@@ -16,13 +16,14 @@ from adapters.console.repl import CONSOLE, Console
 from adapters.discord.commands import DISCORD, register_commands
 from adapters.slack.handlers import SLACK, SlackHandlers
 from bot import commands as registry
+from bot.answers import Notice, Outcome, problem_kind
 from bot.commands import COMMANDS, Arg, ArgKind, Call, Command, command
-from bot.domain import Reply, UserRef
+from bot.domain import UserRef
 from bot.help import help_text
 
 
-async def _ping(bot: Any, call: Call) -> Reply:
-    return Reply(text=f"pong {call.text('word')} on {call.surface.name}", ephemeral=True)
+async def _ping(bot: Any, call: Call) -> Outcome:
+    return Notice(f"pong {call.text('word')} on {call.surface.name}")
 
 
 PING = Command(
@@ -165,6 +166,6 @@ async def test_an_admins_only_command_is_refused_to_members_on_every_platform(wi
     admins_only = dataclasses.replace(PING, access=registry.Access.ADMINS)
     member, admin = UserRef("slack", "T1:U1", "ann"), UserRef("slack", "T1:U2", "root", is_admin=True)
     refused = await admins_only.run(None, Call(member, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
-    assert refused.error_kind == "forbidden" and "Only admins can use /imagebot ping" in refused.text
+    assert problem_kind(refused) == "forbidden" and "Only admins can use /imagebot ping" in refused.text
     allowed = await admins_only.run(None, Call(admin, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
     assert allowed.text == "pong x on slack"

@@ -27,9 +27,10 @@ async def test_every_set_size_fits_five_rows_of_five(count: int) -> None:
 
 async def test_single_image_buttons_fit() -> None:
     from bot.domain import StoredImage
+    from bot.records import ImageParams
 
     image = StoredImage(
-        "abcd1234", 1, "0" * 64, "image/png", 1024, 1024, Operation.IMAGINE, "p", {}, "u", 0.0
+        "abcd1234", 1, "0" * 64, "image/png", 1024, 1024, Operation.IMAGINE, "p", ImageParams(), "u", 0.0
     )
     rows = button_rows(image_buttons(image))
     assert [len(r) for r in rows] == [5, 5]
@@ -39,7 +40,7 @@ async def test_single_image_buttons_fit() -> None:
 
 async def test_a_prompt_in_a_caption_cannot_format_or_link() -> None:
     from adapters.discord.render import render
-    from bot.domain import Caption, Reply
+    from bot.answers import Caption, Images
 
     caption = Caption(
         "abcd1234",
@@ -49,7 +50,7 @@ async def test_a_prompt_in_a_caption_cannot_format_or_link() -> None:
         "Eve_",
     )
     parts = await render(
-        Reply(text=f"🎨 Here you go\n{caption.render()}", caption=caption), file_limit=10_000_000
+        Images(f"🎨 Here you go\n{caption.render()}", caption, images=()), file_limit=10_000_000
     )
     assert "\\[click here](https://evil.example)" in parts.content
     assert "\\*\\*now\\*\\*" in parts.content and "by Eve\\_" in parts.content

@@ -9,20 +9,9 @@ import pytest
 from PIL import Image
 
 from bot import outbound
-from bot.domain import (
-    Caption,
-    ImageOptions,
-    ImageView,
-    Job,
-    JobSpec,
-    JobStatus,
-    JobUpdate,
-    Operation,
-    Reply,
-    SessionKey,
-    Stage,
-    UserRef,
-)
+from bot.answers import Caption, Images, ImageView, JobFailed, JobUpdate, Stage
+from bot.domain import ImageOptions, Job, JobSpec, JobStatus, Operation, SessionKey, UserRef
+from bot.errors import ErrorKind
 from bot.outbound import Limits
 
 
@@ -165,11 +154,15 @@ def test_final_lines_and_the_count_ends_with_the_job() -> None:
     progress, job = outbound.Progress(), a_job()
     progress.line(JobUpdate(job, Stage.PARTIAL, preview=b"p"))
     caption = Caption("abcd1234", "a fox", "gpt-image-2", "1024x1024", "u")
-    done = progress.line(JobUpdate(job, Stage.DONE, result=Reply("ok", caption=caption)), where="below")
+    done = progress.line(
+        JobUpdate(job, Stage.DONE, result=Images("ok", caption=caption, images=())), where="below"
+    )
     assert done.final and done.text == "✅ Done `abcd1234` · job `j1` — the result is below."
     again = progress.line(JobUpdate(job, Stage.PARTIAL, preview=b"p"))
     assert again.preview_number == 1  # a new count: the finished job was forgotten
-    failed = progress.line(JobUpdate(job, Stage.FAILED, result=Reply("❌ Job `j1` failed: refused")))
+    failed = progress.line(
+        JobUpdate(job, Stage.FAILED, result=JobFailed("j1", ErrorKind.REFUSED, "❌ Job `j1` failed: refused"))
+    )
     assert failed.text == "❌ Job `j1` failed: refused"
     assert progress.line(JobUpdate(job, Stage.FAILED)).text == "❌ Job `j1` failed."
     assert progress.line(JobUpdate(job, Stage.CANCELLED)).text == "🚫 Cancelled · job `j1`"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Caption
+from bot.answers import Caption, problem_kind
 from bot.text import display_text, has_visible
 from tests.conftest import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
@@ -52,4 +52,4 @@ async def test_history_and_queue_lines_are_clean_and_an_invisible_prompt_is_refu
             assert "a red fox evil x nextline" in reply.text
             assert not any(ch in reply.text for ch in "\x1b\x07\x00\u202e")
         empty = await bot.imagine(ALICE, THREAD, "\u200b\x00 \u202e --n 1")
-        assert empty.error_kind == "invalid_input" and "the prompt is empty" in empty.text
+        assert problem_kind(empty) == "invalid_input" and "the prompt is empty" in empty.text
