@@ -30,8 +30,8 @@ from bot import imaging
 from bot.config import Settings
 from bot.domain import SessionKey, Stage, UserRef
 from bot.providers.offline import OfflineProvider
-from bot.service import ImageBot
 from storage.store import Store
+from tests.helpers import build_bot
 
 USER = UserRef("bench", "u1", "Bench")
 WHERE = SessionKey("bench", "w", "c", "t")
@@ -65,7 +65,7 @@ async def bench_core(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, imagebot_data_dir=Path(tmp), imagebot_provider="offline")
         store = await Store.open(settings.database_path, settings.blobs_dir)
-        bot = ImageBot(settings, store, OfflineProvider())
+        bot = build_bot(settings, store, OfflineProvider())
         waiter = Waiter()
         bot.register_presenter("bench", waiter)
         await bot.start()

@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.cli import build_provider
 from bot.config import Settings
 from bot.domain import JobUpdate, SessionKey, Stage, UserRef
 from bot.service import ImageBot
 from storage.store import Store
+from tests.helpers import build_bot
 
 ALICE = UserRef("test", "alice", "Alice")
 BOB = UserRef("test", "bob", "Bob")
@@ -63,7 +63,7 @@ async def running_bot(
     settings: Settings, *, grace: float = 10.0
 ) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     presenter = RecordingPresenter()
     bot.register_presenter("test", presenter)
     await bot.start()

@@ -14,15 +14,12 @@ import discord
 import pytest
 from PIL import Image
 
-from adapters.cli import build_provider
 from adapters.discord.app import DiscordAdapter
 from bot.domain import JobStatus
-from bot.service import ImageBot
 from storage.store import Store
-from tests.conftest import make_settings
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.test_bad_input import png
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import build_bot, make_settings, png
 
 
 def settings_for(data_dir: Path, discord_fake: FakeDiscord, openai_fake: FakeOpenAI, **extra: object):
@@ -44,7 +41,7 @@ async def discord_bot(settings) -> AsyncIterator[DiscordAdapter]:
     """The adapter as `imagebot discord` runs it: login, gateway, command sync."""
     old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter = DiscordAdapter(bot, settings, client_options={"guild_ready_timeout": 0.05})
     await bot.start()
     runner = asyncio.create_task(adapter.start())
@@ -394,7 +391,7 @@ async def test_message_menus_edit_and_vary_any_image(
 async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
-    from tests.fakes.discord_api import P_SEND_MESSAGES_IN_THREADS
+    from tests.fakes.discord.constants import P_SEND_MESSAGES_IN_THREADS
 
     guild_id = next(iter(fake_discord.guilds))
 
@@ -435,7 +432,7 @@ async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
 async def test_no_thread_permission_gets_a_clear_message_and_stores_nothing(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
-    from tests.fakes.discord_api import P_CREATE_PUBLIC_THREADS
+    from tests.fakes.discord.constants import P_CREATE_PUBLIC_THREADS
 
     guild_id = next(iter(fake_discord.guilds))
     for role in fake_discord.guilds[guild_id]["roles"]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapters.discord.app import DiscordAdapter
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import imagebot_process, start_imagebot
 from tests.integration.test_discord_adapter import channel_id, discord_bot, settings_for
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.domain import Stage
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import ALICE, BOB, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
 
@@ -114,8 +114,7 @@ async def test_variations_of_an_ordinary_image_keep_its_size(data_dir: Path, fak
 
 async def test_an_upload_whose_size_the_model_cannot_make_is_told_so(data_dir: Path) -> None:
     from bot.domain import Attachment
-    from tests.conftest import make_settings
-    from tests.integration.test_bad_input import png
+    from tests.helpers import make_settings, png
 
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
         photo = Attachment("beach.png", png(1200, 900))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.domain import Reply, SessionKey, Stage, UserRef
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 
 # Same platform, same channel and thread names, same user id: only the workspace differs.

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from bot.domain import Stage
-from tests.conftest import make_settings
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import make_settings
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.domain import Attachment, Stage
-from tests.conftest import make_settings
+from tests.helpers import make_settings, png
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
-from tests.integration.test_bad_input import png
 
 
 async def test_settings_layers_apply_to_new_images(data_dir: Path) -> None:

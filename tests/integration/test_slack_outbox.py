@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack
 from tests.integration.test_slack_adapter import ALICE, CHANNEL, Harness, running_slack, slack_settings
 
 FAULT_SECONDS = 2  # the 25 s (429s) and 15 s (upload-URL 500s), scaled down

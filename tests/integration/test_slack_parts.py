@@ -16,7 +16,6 @@ from aiohttp import WSMsgType, web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.cli import build_provider
 from adapters.slack import SlackAdapter
 from adapters.slack.blocks import (
     action_blocks,
@@ -34,18 +33,17 @@ from adapters.slack.presenter import StatusBoard
 from adapters.slack.users import SlackUser, Users, users_info_lookup
 from bot.domain import Button, SessionKey
 from bot.errors import BotError
-from bot.service import ImageBot
 from storage.db import Database
 from storage.dedupe import first_time, forget_before
 from storage.store import Store
-from tests.conftest import make_settings
-from tests.fakes.slack_api import (
+from tests.fakes.slack import (
     DEFAULT_SCOPES,
     FakeSlack,
     slash_command_body,
     validate_blocks,
     validate_view,
 )
+from tests.helpers import build_bot, make_settings
 
 # --- Block Kit ------------------------------------------------------------------------------------
 
@@ -388,7 +386,7 @@ async def test_socket_mode_connects_with_the_app_token_acks_and_answers(
         slack_api_url=socket_slack["api_url"],
     )
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter = SlackAdapter(bot, settings)  # the default users.info lookup, this time
     await bot.start()
     try:
@@ -430,7 +428,7 @@ async def test_start_runs_until_close_in_the_mode_the_settings_allow(
         slack_api_url=socket_slack["api_url"],
     )
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = ImageBot(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter = SlackAdapter(bot, settings)
     await bot.start()
     running = asyncio.create_task(adapter.start())  # Socket Mode: an app token is set
