@@ -104,7 +104,9 @@ async def imagine(fake: FakeDiscord, text: str, **options: object) -> tuple[dict
 async def test_imagine_defers_at_once_then_posts_grid_buttons_and_thread(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.delay = 5.0  # a slow provider must not delay the acknowledgement
+    # The provider answers only when the test opens the gate: a slow provider must not delay the
+    # acknowledgement, which must come while the image is still being made.
+    fake_openai.gate = asyncio.Event()
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
         assert {c["name"] for c in fake_discord.global_commands()} >= {
             "imagine",
@@ -128,6 +130,7 @@ async def test_imagine_defers_at_once_then_posts_grid_buttons_and_thread(
         assert time.monotonic() - started < 3.0
         assert fake_discord.interaction_responses[payload["id"]]["type"] == 5  # deferred, "thinking…"
 
+        fake_openai.gate.set()
         result = await fake_discord.wait_for(
             lambda f: (m := f.original_message(payload["id"])) and m.get("attachments") and m, timeout=15
         )
