@@ -21,9 +21,10 @@ run: $(STAMP)
 doctor: $(STAMP)
 	@$(BIN)/imagebot doctor
 
+# Four workers, not one per core: most tests wait on child processes and sockets, not the CPU.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -696,10 +696,13 @@ async def test_injected_faults_answer_429_with_via_then_5xx_without_effect() -> 
             sent = await channel.send("through after a rate limit")  # discord.py retries a 429 with Via
             assert fake.messages_in(channel_id)[-1]["id"] == str(sent.id)
             assert any(c.status == 429 for c in fake.calls_to("POST", route))
-            fake.fail_for(60, route, status=503)  # (500/502/504 are retried by discord.py for 16 s first)
+            fake.fail_for(None, route, status=503)  # (500/502/504 are retried by discord.py for 16 s first)
             with pytest.raises(discord.DiscordServerError):
                 await channel.send("lost in an outage")
             assert [m["content"] for m in fake.messages_in(channel_id)] == ["through after a rate limit"]
+            fake.recover(route)  # the outage is over
+            await channel.send("through after the outage")
+            assert fake.messages_in(channel_id)[-1]["content"] == "through after the outage"
 
 
 async def test_a_held_response_keeps_the_message_the_client_never_hears_of() -> None:

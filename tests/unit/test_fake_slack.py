@@ -625,6 +625,17 @@ async def test_fail_for_lasts_a_time_not_a_count(fake: FakeSlack, client: AsyncW
     assert ok["ok"]
 
 
+async def test_an_open_ended_outage_lasts_until_recover(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.fail_for("chat.postMessage", None, status=503)
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel=CHANNEL, text="x")
+    assert caught.value.response.status_code == 503
+    assert fake.failing("chat.postMessage")
+    fake.recover("chat.postMessage")
+    assert not fake.failing("chat.postMessage")
+    assert (await client.chat_postMessage(channel=CHANNEL, text="x"))["ok"]
+
+
 async def test_upload_url_fails_for_a_while(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.fail_for("upload", 5, status=500)
     with pytest.raises(Exception, match="status: 500"):

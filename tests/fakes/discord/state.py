@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -205,18 +206,22 @@ class FakeDiscord(WorldBuilders, InteractionBuilders, RestApi, RestRoutes, Messa
 
     def fail_for(
         self,
-        seconds: float,
+        seconds: float | None,
         path_pattern: str,
         *,
         method: str | None = None,
         status: int = 503,
         retry_after: float = 0.5,
     ) -> None:
-        """For ``seconds`` from now, answer every request whose API path fully matches the regex
-        ``path_pattern`` with ``status`` and no effect: 429 (a rate limit as Discord sends it, with
-        ``Via`` and ``retry_after``) or a 5xx."""
-        until = time.monotonic() + seconds
+        """For ``seconds`` from now (with ``None``: until ``recover(path_pattern)``), answer every
+        request whose API path fully matches the regex ``path_pattern`` with ``status`` and no
+        effect: 429 (a rate limit as Discord sends it, with ``Via`` and ``retry_after``) or a 5xx."""
+        until = math.inf if seconds is None else time.monotonic() + seconds
         self._faults.append(_Fault(method, re.compile(path_pattern), until, status, retry_after))
+
+    def recover(self, path_pattern: str) -> None:
+        """End the fail_for() faults given this ``path_pattern`` now (the outage is over)."""
+        self._faults = [f for f in self._faults if f.path.pattern != path_pattern]
 
     def _fault_for(self, method: str, path: str) -> web.Response | None:
         now = time.monotonic()

@@ -4,6 +4,7 @@ The Web API plumbing and methods, the file routes and Socket Mode are mixins in 
 from __future__ import annotations
 
 import asyncio
+import math
 import mimetypes
 import secrets
 import time
@@ -167,12 +168,13 @@ class FakeSlack(WebApiPlumbing, WebApiMethods, FileRoutes, SocketMode):
         )
 
     def fail_for(
-        self, method: str, seconds: float, *, status: int = 429, retry_after: int | None = 1
+        self, method: str, seconds: float | None, *, status: int = 429, retry_after: int | None = 1
     ) -> None:
         """Make every call of ``method`` fail for the next ``seconds`` (a rate limit or an outage
-        that lasts, not a number of calls): ``status=429`` answers ``ratelimited`` with an integer
-        ``Retry-After``; ``500``/``503`` a server error. ``method`` may be ``"upload"`` (the upload
-        URL). Failed calls are recorded in ``calls`` with their status."""
+        that lasts, not a number of calls), or with ``None`` until ``recover(method)``:
+        ``status=429`` answers ``ratelimited`` with an integer ``Retry-After``; ``500``/``503`` a
+        server error. ``method`` may be ``"upload"`` (the upload URL). Failed calls are recorded
+        in ``calls`` with their status."""
         if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, int)):
             raise TypeError("retry_after must be an int: Slack sends integer seconds and slack-sdk int()s it")
         error = "ratelimited" if status == 429 else "internal_error"
@@ -180,10 +182,16 @@ class FakeSlack(WebApiPlumbing, WebApiMethods, FileRoutes, SocketMode):
             status=status,
             retry_after=retry_after if status == 429 else None,
             error=error,
-            until=time.monotonic() + seconds,
+            until=math.inf if seconds is None else time.monotonic() + seconds,
         )
-        # The end of the window is a change that wait_for() sees (see failing()).
-        asyncio.get_running_loop().call_later(seconds, self._changed)
+        if seconds is not None:
+            # The end of the window is a change that wait_for() sees (see failing()).
+            asyncio.get_running_loop().call_later(seconds, self._changed)
+
+    def recover(self, method: str) -> None:
+        """End a fail_for() window of ``method`` now (the outage is over)."""
+        self._windows.pop(method, None)
+        self._changed()
 
     def failing(self, method: str) -> bool:
         """Whether a fail_for() window of ``method`` is still open."""
