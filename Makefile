@@ -21,12 +21,13 @@ run: $(STAMP)
 doctor: $(STAMP)
 	@$(BIN)/imagebot doctor
 
+# Four workers, not one per core: most tests wait on child processes and sockets, not the CPU.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

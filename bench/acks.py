@@ -15,14 +15,14 @@ from pathlib import Path
 
 import discord
 
-from adapters.composition import assemble, build_provider
 from adapters.discord.app import DiscordAdapter
 from adapters.slack import SlackAdapter, SlackUser
 from bot.config import Settings
 from storage.store import Store
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, signed_request, slash_command_body
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, signed_request, slash_command_body
+from tests.helpers import build_bot
 
 BURST = 20
 SECRET = "bench-secret"
@@ -61,7 +61,7 @@ async def discord_acks() -> list[float]:
                 Path(tmp), openai, discord_token=fake.token, discord_api_base_url=fake.api_base
             )
             store = await Store.open(settings.database_path, settings.blobs_dir)
-            bot = assemble(settings, store, build_provider(settings))
+            bot = build_bot(settings, store)
             adapter = DiscordAdapter(bot, settings, client_options={"guild_ready_timeout": 0.05})
             await bot.start()
             runner = asyncio.create_task(adapter.start())
@@ -104,7 +104,7 @@ async def slack_acks() -> list[float]:
                 slack_api_url=fake.api_url,
             )
             store = await Store.open(settings.database_path, settings.blobs_dir)
-            bot = assemble(settings, store, build_provider(settings))
+            bot = build_bot(settings, store)
 
             async def lookup(team_id: str, user_id: str) -> SlackUser:
                 return SlackUser(user_id, is_admin=False)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import discord
 
-from adapters.composition import assemble, build_provider
 from adapters.discord.app import DiscordAdapter
 from bench.acks import settings_for
 from storage.store import Store
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import build_bot
 
 JOBS = 12
 POSTS = r"/channels/\d+/messages"
@@ -39,7 +39,7 @@ async def run(status: int, seconds: float, retry_after: float) -> tuple[dict[str
                 Path(tmp), openai, queued=JOBS, discord_token=fake.token, discord_api_base_url=fake.api_base
             )
             store = await Store.open(settings.database_path, settings.blobs_dir)
-            bot = assemble(settings, store, build_provider(settings))
+            bot = build_bot(settings, store)
             adapter = DiscordAdapter(bot, settings, client_options={"guild_ready_timeout": 0.05})
             recorded = asyncio.Event()
             record = adapter.presenter.record_post

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import discord
 
-from adapters.composition import assemble, build_provider
 from adapters.discord.app import DiscordAdapter
 from bench.acks import every_job_recorded, settings_for
 from bot.intake import BUSY_TEXT
 from storage.store import Store
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import build_bot
 
 BURST = 50
 LOCKED_LIMIT = 2.5  # seconds
@@ -46,7 +46,7 @@ async def burst(locked: bool) -> tuple[list[float], dict[int, int]]:
                 Path(tmp), openai, queued=BURST, discord_token=fake.token, discord_api_base_url=fake.api_base
             )
             store = await Store.open(settings.database_path, settings.blobs_dir)
-            bot = assemble(settings, store, build_provider(settings))
+            bot = build_bot(settings, store)
             adapter = DiscordAdapter(bot, settings, client_options={"guild_ready_timeout": 0.05})
             await bot.start()
             runner = asyncio.create_task(adapter.start())

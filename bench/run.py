@@ -26,13 +26,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from adapters.composition import assemble
 from bot import imaging
 from bot.answers import Stage
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
 from storage.store import Store
+from tests.helpers import build_bot
 
 USER = UserRef("bench", "u1", "Bench")
 WHERE = SessionKey("bench", "w", "c", "t")
@@ -66,7 +66,7 @@ async def bench_core(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, imagebot_data_dir=Path(tmp), imagebot_provider="offline")
         store = await Store.open(settings.database_path, settings.blobs_dir)
-        bot = assemble(settings, store, OfflineProvider())
+        bot = build_bot(settings, store, OfflineProvider())
         waiter = Waiter()
         bot.register_presenter("bench", waiter)
         await bot.start()

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.records import PostKind
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, slash_command_body
 from tests.integration.test_slack_adapter import running_slack, slack_settings
 
 JOBS = 5

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import aiohttp
 
-from adapters.composition import assemble, build_provider
 from adapters.slack import SlackAdapter, SlackUser
 from bot.config import Settings
 from bot.intake import BUSY_TEXT
 from storage.store import Store
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, signed_request, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, signed_request, slash_command_body
+from tests.helpers import build_bot
 
 BURST = 50
 LOCKED = 5
@@ -66,7 +66,7 @@ async def run() -> None:
                 slack_api_url=fake.api_url,
             )
             store = await Store.open(settings.database_path, settings.blobs_dir)
-            bot = assemble(settings, store, build_provider(settings))
+            bot = build_bot(settings, store)
 
             async def lookup(team_id: str, user_id: str) -> SlackUser:
                 return SlackUser(user_id, is_admin=False)

@@ -24,12 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.composition import assemble
 from bench.run import Waiter
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
 from storage.store import Store
+from tests.helpers import build_bot
 
 LOCK_SECONDS = 30.0
 FULL_SECONDS = 12.0
@@ -45,7 +45,7 @@ async def scenario(
     from right after they were accepted (so it hits the running jobs)."""
     settings = Settings(_env_file=None, imagebot_data_dir=data_dir, imagebot_provider="offline")
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, OfflineProvider())
+    bot = build_bot(settings, store, OfflineProvider())
     waiter = Waiter()
     bot.register_presenter("bench", waiter)
     await bot.start()

@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
-
-
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings from explicit values only, so the developer's environment cannot leak in."""
-    values: dict[str, object] = {"imagebot_data_dir": data_dir, "imagebot_provider": "offline"}
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.composition import assemble, build_provider
 from bot.answers import JobUpdate, Stage
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.service import ImageBot
 from storage.store import Store
+from tests.helpers import build_bot
 
 ALICE = UserRef("test", "alice", "Alice")
 BOB = UserRef("test", "bob", "Bob")
@@ -64,7 +64,7 @@ async def running_bot(
     settings: Settings, *, grace: float = 10.0
 ) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     presenter = RecordingPresenter()
     bot.register_presenter("test", presenter)
     await bot.start()

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from bot.answers import problem_kind
 from bot.domain import Attachment
-from tests.conftest import make_settings
+from tests.helpers import make_settings, png
 from tests.integration.helpers import ALICE, THREAD, running_bot
-
-
-def png(width: int, height: int, mode: str = "RGB", color=(200, 30, 30)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, (width, height), color).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def bomb() -> bytes:
@@ -71,8 +63,8 @@ async def test_bad_uploads_are_refused_and_nothing_is_stored(data_dir: Path, fil
 @pytest.mark.parametrize(
     ("mask", "message"),
     [
-        (png(512, 512, "RGBA", (0, 0, 0, 0)), "same size"),
-        (png(1024, 1024, "RGBA", (0, 0, 0, 255)), "no transparent"),
+        (png(512, 512, mode="RGBA", color=(0, 0, 0, 0)), "same size"),
+        (png(1024, 1024, mode="RGBA", color=(0, 0, 0, 255)), "no transparent"),
         (b"not a mask", "not an image"),
     ],
     ids=["wrong-size", "opaque", "garbage"],

@@ -15,7 +15,7 @@ from bot.answers import Stage, problem_kind
 from bot.config import DEFAULT_PRICES
 from bot.costs import estimate_job_cost
 from bot.domain import ImageOptions, SessionKey, SpendLimit, UserRef
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import ALICE, BOB, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
 
@@ -132,7 +132,7 @@ async def test_a_persons_budget_stops_them_but_not_their_team(
 
 
 async def test_the_offline_renderer_reserves_nothing(data_dir: Path) -> None:
-    from tests.conftest import make_settings
+    from tests.helpers import make_settings
 
     settings = make_settings(data_dir, imagebot_monthly_budget_usd=0.01)
     async with running_bot(settings) as (bot, presenter):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -27,6 +29,12 @@ def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subproce
         timeout=120,
         check=False,
     )
+
+
+def run_cli_together(*calls: tuple[list[str], dict[str, Any]]) -> list[subprocess.CompletedProcess[str]]:
+    """Independent `run_cli(args, cwd, **kwargs)` calls at once, each a separate process."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: run_cli(call[0], **call[1]), calls))
 
 
 def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> None:
@@ -60,15 +68,17 @@ def test_doctor_reports_ok_and_masks_secrets(tmp_path: Path) -> None:
 
 
 def test_doctor_names_invalid_and_missing_settings(tmp_path: Path) -> None:
-    bad_model = run_cli(["doctor"], tmp_path, IMAGEBOT_MODEL="gpt-image-1")
+    bad_model, slack, not_a_number = run_cli_together(
+        (["doctor"], {"cwd": tmp_path, "IMAGEBOT_MODEL": "gpt-image-1"}),
+        (["doctor"], {"cwd": tmp_path, "SLACK_BOT_TOKEN": "xoxb-1-2-3"}),
+        (["doctor"], {"cwd": tmp_path, "IMAGEBOT_DEFAULT_N": "twelve"}),
+    )
     assert bad_model.returncode == 1
     assert "IMAGEBOT_MODEL" in bad_model.stdout and "shut down" in bad_model.stdout
 
-    slack = run_cli(["doctor"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3")
     assert slack.returncode == 1
     assert "SLACK_APP_TOKEN is missing" in slack.stdout
 
-    not_a_number = run_cli(["doctor"], tmp_path, IMAGEBOT_DEFAULT_N="twelve")
     assert not_a_number.returncode == 1 and "IMAGEBOT_DEFAULT_N" in not_a_number.stdout
 
 
@@ -108,15 +118,16 @@ def test_env_example_lists_every_setting() -> None:
 
 
 def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
-    discord = run_cli(["discord"], tmp_path)
+    discord, slack = run_cli_together((["discord"], {"cwd": tmp_path}), (["slack"], {"cwd": tmp_path}))
     assert discord.returncode == 2 and "DISCORD_TOKEN" in discord.stderr
-    slack = run_cli(["slack"], tmp_path)
     assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr
     assert not (tmp_path / "data").exists()  # nothing was set up for a command that cannot run
     # A bot token alone is not enough: Socket Mode needs the app token (or HTTP mode a secret).
-    half = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL="http://127.0.0.1:9/api/")
+    bot_token_only = {
+        "cwd": tmp_path,
+        "SLACK_BOT_TOKEN": "xoxb-1-2-3",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+    half, http = run_cli_together((["run"], bot_token_only), (["slack", "--http"], bot_token_only))
     assert half.returncode == 2 and "SLACK_APP_TOKEN" in half.stderr
-    http = run_cli(
-        ["slack", "--http"], tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL="http://127.0.0.1:9/api/"
-    )
     assert http.returncode == 2 and "SLACK_SIGNING_SECRET" in http.stderr

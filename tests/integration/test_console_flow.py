@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from adapters.composition import assemble, build_provider
 from adapters.console.repl import MAX_UPLOAD_BYTES, read_attachment, run_console
 from bot.answers import problem_kind
 from bot.domain import Attachment
 from storage.store import Store
-from tests.conftest import make_settings
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import build_bot, make_settings
 
 SCRIPT = """\
 /imagine a red fox in snow --n 4
@@ -34,7 +33,7 @@ SAVED = re.compile(r"(?:image|grid|\d+): (\S+) \((\d+)x(\d+)\)")
 
 async def run_script(settings, script: str, out_dir: Path) -> tuple[int, str]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     stdout = io.StringIO()
     try:
         code = await run_console(

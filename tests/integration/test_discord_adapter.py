@@ -14,14 +14,12 @@ import discord
 import pytest
 from PIL import Image
 
-from adapters.composition import assemble, build_provider
 from adapters.discord.app import DiscordAdapter
 from bot.domain import JobStatus
 from storage.store import Store
-from tests.conftest import make_settings
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.test_bad_input import png
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import build_bot, make_settings, png
 
 
 def settings_for(data_dir: Path, discord_fake: FakeDiscord, openai_fake: FakeOpenAI, **extra: object):
@@ -43,7 +41,7 @@ async def discord_bot(settings) -> AsyncIterator[DiscordAdapter]:
     """The adapter as `imagebot discord` runs it: login, gateway, command sync."""
     old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter = DiscordAdapter(bot, settings, client_options={"guild_ready_timeout": 0.05})
     await bot.start()
     runner = asyncio.create_task(adapter.start())
@@ -106,7 +104,9 @@ async def imagine(fake: FakeDiscord, text: str, **options: object) -> tuple[dict
 async def test_imagine_defers_at_once_then_posts_grid_buttons_and_thread(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.delay = 5.0  # a slow provider must not delay the acknowledgement
+    # The provider answers only when the test opens the gate: a slow provider must not delay the
+    # acknowledgement, which must come while the image is still being made.
+    fake_openai.gate = asyncio.Event()
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
         assert {c["name"] for c in fake_discord.global_commands()} >= {
             "imagine",
@@ -130,6 +130,7 @@ async def test_imagine_defers_at_once_then_posts_grid_buttons_and_thread(
         assert time.monotonic() - started < 3.0
         assert fake_discord.interaction_responses[payload["id"]]["type"] == 5  # deferred, "thinking…"
 
+        fake_openai.gate.set()
         result = await fake_discord.wait_for(
             lambda f: (m := f.original_message(payload["id"])) and m.get("attachments") and m, timeout=15
         )
@@ -393,7 +394,7 @@ async def test_message_menus_edit_and_vary_any_image(
 async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
-    from tests.fakes.discord_api import P_SEND_MESSAGES_IN_THREADS
+    from tests.fakes.discord.constants import P_SEND_MESSAGES_IN_THREADS
 
     guild_id = next(iter(fake_discord.guilds))
 
@@ -434,7 +435,7 @@ async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
 async def test_no_thread_permission_gets_a_clear_message_and_stores_nothing(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
-    from tests.fakes.discord_api import P_CREATE_PUBLIC_THREADS
+    from tests.fakes.discord.constants import P_CREATE_PUBLIC_THREADS
 
     guild_id = next(iter(fake_discord.guilds))
     for role in fake_discord.guilds[guild_id]["roles"]:

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import discord
 
 from adapters.discord.files import is_image
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.test_bad_input import png
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import png
 from tests.integration.test_discord_adapter import (
     channel_id,
     discord_bot,

@@ -9,8 +9,8 @@ import signal
 import sqlite3
 from pathlib import Path
 
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import imagebot_process, start_imagebot
 from tests.integration.test_discord_intake import results_for
 

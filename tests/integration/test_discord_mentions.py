@@ -11,8 +11,8 @@ import asyncio
 import re
 from pathlib import Path
 
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.test_discord_adapter import (
     button_ids,
     channel_id,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapters.discord.app import DiscordAdapter
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import imagebot_process, start_imagebot
 from tests.integration.test_discord_adapter import channel_id, discord_bot, settings_for
 
@@ -100,13 +100,15 @@ async def test_results_are_posted_once_through_rate_limits_and_outages(
         async with discord_bot(settings) as adapter:
             quick(adapter, fake)
             payloads = await deferred_burst(fake, 4)
-            fake.fail_for(2.0, POSTS, method="POST", status=status, retry_after=0.1)
+            # The outage lasts until the bot has been refused a few times.
+            fake.fail_for(None, POSTS, method="POST", status=status, retry_after=0.1)
             fake_openai.gate.set()
             # While Discord refuses, nothing is recorded as delivered.
             await fake.wait_for(
-                lambda f: any(c.status == status for c in f.calls_to("POST", POSTS)), timeout=10
+                lambda f: len([c for c in f.calls_to("POST", POSTS) if c.status == status]) >= 4, timeout=10
             )
             assert recorded(settings.database_path) == {}
+            fake.recover(POSTS)
             await fake.wait_for(lambda f: len(recorded(settings.database_path)) == 4, timeout=20)
         assert [len(results_in_threads(fake, p)) for p in payloads] == [1] * 4  # none lost, none twice
         refs = recorded(settings.database_path)
@@ -135,7 +137,7 @@ async def test_an_unpostable_result_is_pointed_to_privately_and_never_recorded(
             )
             # The token lives, but its response is gone (deleted) and the thread refuses the bot.
             fake.fail_for(30.0, r"/webhooks/\d+/[^/]+/messages/@original", method="PATCH", status=404)
-            fake.fail_for(3.0, POSTS, method="POST", status=403)
+            fake.fail_for(None, POSTS, method="POST", status=403)
             fake_openai.gate.set()
             note = await fake.wait_for(
                 lambda f: next((m for m in f.followups(payload["id"]) if "/show" in m["content"]), None),
@@ -145,6 +147,7 @@ async def test_an_unpostable_result_is_pointed_to_privately_and_never_recorded(
             (job,) = job_ids(settings.database_path)
             assert f"`{job}`" in note["content"]
             assert recorded(settings.database_path) == {}
+            fake.recover(POSTS)
             # Once Discord lets it through, it is delivered (once) and only then recorded.
             await fake.wait_for(lambda f: recorded(settings.database_path), timeout=15)
         original = fake.original_message(payload["id"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.discord.commands import thread_name
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.test_discord_adapter import discord_bot, imagine, settings_for
 
 

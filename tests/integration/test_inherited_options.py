@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import ALICE, BOB, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
 
@@ -117,8 +117,7 @@ async def test_variations_of_an_ordinary_image_keep_its_size(data_dir: Path, fak
 
 async def test_an_upload_whose_size_the_model_cannot_make_is_told_so(data_dir: Path) -> None:
     from bot.domain import Attachment
-    from tests.conftest import make_settings
-    from tests.integration.test_bad_input import png
+    from tests.helpers import make_settings, png
 
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
         photo = Attachment("beach.png", png(1200, 900))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.intake import Admission, IntakeDesk
 from storage.store import Store
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 
 

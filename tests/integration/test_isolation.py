@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.answers import Images, Outcome, Stage, problem_kind
 from bot.buttons import ButtonId, Verb
 from bot.domain import SessionKey, UserRef
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 
 # Same platform, same channel and thread names, same user id: only the workspace differs.

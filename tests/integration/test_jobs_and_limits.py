@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
-from tests.conftest import make_settings
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import make_settings
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
 
 

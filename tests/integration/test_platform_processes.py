@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.slack_api import DEFAULT_CHANNEL_ID, FakeSlack, signed_request, slash_command_body
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import DEFAULT_CHANNEL_ID, FakeSlack, signed_request, slash_command_body
 from tests.integration.helpers import imagebot_process, line_matching
 
 __all__ = ["imagebot_process", "line_matching"]  # other tests import them from here too

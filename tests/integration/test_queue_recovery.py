@@ -18,8 +18,8 @@ import pytest
 from bot.answers import Queued, Stage
 from bot.domain import Job, JobSpec, JobStatus, Operation
 from bot.records import PostKind, PostRef
-from tests.conftest import make_settings
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
 from tests.integration.test_storage_faults import fill, small_blob_disk  # noqa: F401 (fixture)

@@ -7,9 +7,8 @@ from pathlib import Path
 from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
 from bot.domain import Attachment
-from tests.conftest import make_settings
+from tests.helpers import make_settings, png
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
-from tests.integration.test_bad_input import png
 
 
 async def test_settings_layers_apply_to_new_images(data_dir: Path) -> None:

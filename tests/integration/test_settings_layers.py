@@ -16,7 +16,7 @@ import pytest
 from bot.answers import problem_kind
 from bot.domain import OptionOverrides
 from bot.options import split_flags
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.integration.helpers import ADMIN, ALICE, THREAD, running_bot
 
 LAYERS = ("workspace", "channel", "me", "flag")  # least specific first

@@ -7,7 +7,6 @@ the bot says arrives at FakeSlack, where the tests wait for it with `fake.wait_f
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 import urllib.parse
@@ -19,20 +18,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-from PIL import Image
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from adapters.composition import assemble, build_provider
 from adapters.slack import SlackAdapter, SlackUser
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.service import ImageBot
 from storage.store import Store
-from tests.conftest import make_settings
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import (
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import (
     DEFAULT_CHANNEL_ID,
     DEFAULT_USER_ID,
     FORM,
@@ -47,6 +43,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
     view_submission_body,
 )
+from tests.helpers import build_bot, make_settings, png
 from tests.integration.helpers import RecordingPresenter
 
 SECRET = "test-signing-secret"
@@ -76,12 +73,6 @@ def slack_settings(data_dir: Path, slack: FakeSlack, openai: FakeOpenAI, **extra
 async def lookup(team_id: str, user_id: str) -> SlackUser | None:
     """Stands in for users.info (which FakeSlack does not serve): root is the workspace admin."""
     return SlackUser(NAMES.get(user_id, user_id), is_admin=user_id == ROOT)
-
-
-def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 64)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @dataclass
@@ -183,7 +174,7 @@ async def running_slack(
     settings: Settings, slack: FakeSlack, **adapter_options: Any
 ) -> AsyncIterator[Harness]:
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter_options.setdefault("user_lookup", lookup)  # None: the real users.info lookup
     adapter = SlackAdapter(bot, settings, **adapter_options)
     await bot.start()
@@ -449,7 +440,7 @@ async def test_a_thread_reply_with_an_image_edits_the_current_image_using_both(
     h: Harness, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     thread, _ = await imagine_and_wait(h, "a plain white bottle --n 1")
-    logo = png((10, 120, 250))
+    logo = png(color=(10, 120, 250))
     shared = slack.add_user_file("logo.png", logo)
     event = message_event("put this logo on the bottle", thread_ts=thread, files=[shared])
     await h.event(event)
@@ -631,7 +622,7 @@ async def test_modes_say_what_is_missing(data_dir: Path, slack: FakeSlack, fake_
     try:
         no_token = make_settings(data_dir, slack_api_url=slack.api_url)
         with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
-            SlackAdapter(assemble(no_token, store, build_provider(no_token)), no_token)
+            SlackAdapter(build_bot(no_token, store), no_token)
     finally:
         await store.close()
 
@@ -736,7 +727,7 @@ async def test_a_result_stored_but_never_posted_is_delivered_on_the_next_start(
         where = SessionKey("slack", slack.team_id, CHANNEL, parent["ts"])
         # A run that stored the result and stopped before Slack heard of it (no Slack presenter).
         store = await Store.open(settings.database_path, settings.blobs_dir)
-        bot = assemble(settings, store, build_provider(settings))
+        bot = build_bot(settings, store)
         stand_in = RecordingPresenter()
         bot.register_presenter("slack", stand_in)
         await bot.start()

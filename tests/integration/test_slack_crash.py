@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, signed_request, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, signed_request, slash_command_body
 from tests.integration.helpers import imagebot_process, line_matching, start_imagebot
 
 SECRET = "test-signing-secret"

@@ -7,18 +7,17 @@ the whole adapter (a signed thread-reply event).
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import FileFetcher
 from bot.errors import BotError
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, message_event
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, message_event
+from tests.helpers import png
 from tests.integration.test_slack_adapter import ALICE, running_slack, slack_settings
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n"
@@ -81,12 +80,6 @@ async def test_files_that_cannot_be_used_are_refused_before_any_download(slack: 
     assert slack.downloads == [] and slack.streamed == []
 
 
-def png(size: tuple[int, int]) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, (20, 90, 200)).save(buf, "PNG")
-    return buf.getvalue()
-
-
 async def test_a_thread_reply_with_an_oversized_or_unusable_file_gets_a_message_naming_it(
     data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
@@ -97,7 +90,9 @@ async def test_a_thread_reply_with_an_oversized_or_unusable_file_gets_a_message_
         thread = parent["ts"]
         await h.wait_for_actions(thread)
         # A photo that says 1 KB but is 60 MB on the wire (no Content-Length).
-        liar = slack.add_user_file("pier.png", png((64, 64)), size=1024, stream_bytes=60 * 1024 * 1024)
+        liar = slack.add_user_file(
+            "pier.png", png(64, 64, color=(20, 90, 200)), size=1024, stream_bytes=60 * 1024 * 1024
+        )
         await h.event(message_event("add this pier", thread_ts=thread, files=[liar]))
         [note] = await slack.wait_for(lambda: slack.ephemerals)
         assert "pier.png is over 50 MB" in note["text"] and note["user"] == ALICE

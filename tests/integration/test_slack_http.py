@@ -24,8 +24,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import DEFAULT_CHANNEL_ID, FORM, JSON, FakeSlack, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import DEFAULT_CHANNEL_ID, FORM, JSON, FakeSlack, slash_command_body
 from tests.integration.test_slack_adapter import SECRET, Harness, running_slack, slack_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.composition import assemble, build_provider
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT
 from bot.records import IntakeRequest
 from storage.store import Store
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, app_mention_event, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, app_mention_event, slash_command_body
+from tests.helpers import build_bot
 from tests.integration.helpers import RecordingPresenter
 from tests.integration.test_slack_adapter import (
     ALICE,
@@ -169,7 +169,7 @@ async def test_a_job_made_before_a_crash_is_not_made_again_and_its_status_ends_d
     await store_unfinished(settings, key, "command:/imagine", body, parent_ts=parent_ts)
     # A run that made the job for it (which finished, unposted) and died before telling Slack.
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     stand_in = RecordingPresenter()
     bot.register_presenter("slack", stand_in)
     await bot.start()

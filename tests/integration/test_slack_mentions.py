@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from adapters.slack import SlackUser
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, message_event, new_trigger_id, view_submission_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, message_event, new_trigger_id, view_submission_body
 from tests.integration.test_slack_adapter import (
     ALICE,
     CHANNEL,

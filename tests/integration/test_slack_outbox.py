@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 
 from bot.records import PostKind, PostRef
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack
 from tests.integration.test_slack_adapter import ALICE, CHANNEL, Harness, running_slack, slack_settings
 
-FAULT_SECONDS = 2  # the 25 s (429s) and 15 s (upload-URL 500s), scaled down
 N = 3
 UPLOAD_STEPS = ("files.getUploadURLExternal", "files.completeUploadExternal")
 
@@ -87,9 +86,10 @@ async def test_429s_on_posts_and_uploads_for_a_while_post_every_result_once(
     settings = slack_settings(data_dir, slack, fake_openai)
     async with running_slack(settings, slack, api_retries=0, retry_first=0.2) as h:
         parents = await start_jobs(h, fake_openai)
-        slack.fail_for("chat.postMessage", FAULT_SECONDS, status=429, retry_after=1)
+        # The outage lasts until the test has seen the bot wait it out (the 25 s of 429s).
+        slack.fail_for("chat.postMessage", None, status=429, retry_after=1)
         for step in UPLOAD_STEPS:
-            slack.fail_for(step, FAULT_SECONDS, status=429, retry_after=1)
+            slack.fail_for(step, None, status=429, retry_after=1)
         fake_openai.gate.set()
         # While Slack refuses, the requester sees the result is coming, not "✅ Done".
         await slack.wait_for(
@@ -104,6 +104,8 @@ async def test_429s_on_posts_and_uploads_for_a_while_post_every_result_once(
             assert not [
                 r for r in await h.bot.store.jobs.posts(job_id_of(parent)) if r.kind is PostKind.RESULT
             ]
+        for method in ("chat.postMessage", *UPLOAD_STEPS):
+            slack.recover(method)
         await check_posted_once(h, parents)
         assert any(c.status == 429 for c in slack.calls_to("files.getUploadURLExternal"))
 
@@ -115,7 +117,7 @@ async def test_upload_url_500s_for_a_while_post_every_result_once_without_an_unh
     caplog.set_level(logging.INFO)
     async with running_slack(settings, slack, api_retries=0, retry_first=0.2) as h:
         parents = await start_jobs(h, fake_openai)
-        slack.fail_for("upload", FAULT_SECONDS, status=500)
+        slack.fail_for("upload", None, status=500)  # until the bot has said so (the 15 s)
         fake_openai.gate.set()
         await slack.wait_for(
             lambda: all(
@@ -123,6 +125,8 @@ async def test_upload_url_500s_for_a_while_post_every_result_once_without_an_unh
             ),
             timeout=10,
         )
+        assert slack.failing("upload")
+        slack.recover("upload")
         await check_posted_once(h, parents)
         assert any(c.status == 500 for c in slack.calls_to("upload"))
     # No "⚠️ Slack refused the upload" note: a server error is not a refusal.
@@ -139,7 +143,7 @@ async def test_a_result_owed_for_long_is_announced_privately_and_still_posted_on
         fake_openai.gate = asyncio.Event()
         assert (await h.command("/imagine", "a slow post --n 1")).status == 200
         [parent] = await slack.wait_for(lambda: [p for p in h.parents() if "ob `" in p["text"]], timeout=10)
-        slack.fail_for("upload", 3, status=500)
+        slack.fail_for("upload", None, status=500)
         fake_openai.gate.set()
         [notice] = await slack.wait_for(lambda: slack.ephemerals, timeout=10)
         assert notice["user"] == ALICE
@@ -150,5 +154,6 @@ async def test_a_result_owed_for_long_is_announced_privately_and_still_posted_on
         job_id = job_id_of(parent)
         assert not [r for r in await h.bot.store.jobs.posts(job_id) if r.kind is PostKind.RESULT]
         assert "✅ Done" not in slack.message(CHANNEL, parent["ts"])["text"]
+        slack.recover("upload")
         await check_posted_once(h, [parent])
         assert len(slack.ephemerals) == 1  # told once

@@ -16,7 +16,6 @@ from aiohttp import WSMsgType, web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.composition import assemble, build_provider
 from adapters.slack import SlackAdapter
 from adapters.slack.blocks import (
     action_blocks,
@@ -38,14 +37,14 @@ from bot.errors import BotError
 from storage.db import Database
 from storage.dedupe import first_time, forget_before
 from storage.store import Store
-from tests.conftest import make_settings
-from tests.fakes.slack_api import (
+from tests.fakes.slack import (
     DEFAULT_SCOPES,
     FakeSlack,
     slash_command_body,
     validate_blocks,
     validate_view,
 )
+from tests.helpers import build_bot, make_settings
 
 # --- Block Kit ------------------------------------------------------------------------------------
 
@@ -390,7 +389,7 @@ async def test_socket_mode_connects_with_the_app_token_acks_and_answers(
         slack_api_url=socket_slack["api_url"],
     )
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter = SlackAdapter(bot, settings)  # the default users.info lookup, this time
     await bot.start()
     try:
@@ -432,7 +431,7 @@ async def test_start_runs_until_close_in_the_mode_the_settings_allow(
         slack_api_url=socket_slack["api_url"],
     )
     store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = assemble(settings, store, build_provider(settings))
+    bot = build_bot(settings, store)
     adapter = SlackAdapter(bot, settings)
     await bot.start()
     running = asyncio.create_task(adapter.start())  # Socket Mode: an app token is set

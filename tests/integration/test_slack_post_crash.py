@@ -11,8 +11,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, slash_command_body
 from tests.integration.helpers import imagebot_process, line_matching, start_imagebot
 from tests.integration.test_slack_crash import env, parents, send
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack, slash_command_body
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack, slash_command_body
 from tests.integration.helpers import imagebot_process, start_imagebot
 
 N = 5

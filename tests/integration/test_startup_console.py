@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import termios
@@ -28,6 +29,9 @@ def at_a_terminal(command: list[str], tmp_path: Path, cwd: Path) -> tuple[int, b
 
     def own_the_terminal() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        # As a shell at a terminal starts it: a test run started in the background (`cmd &` in a
+        # script) ignores SIGINT, and the child would inherit that and never see the Ctrl-C.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     process = subprocess.Popen(
         command,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.slack_api import DEFAULT_CHANNEL_ID, FakeSlack, signed_request, slash_command_body
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import DEFAULT_CHANNEL_ID, FakeSlack, signed_request, slash_command_body
 from tests.integration.helpers import imagebot_finishes, imagebot_process, line_matching
 
 SECRET = "test-signing-secret"

@@ -137,14 +137,18 @@ async def test_a_second_process_on_one_data_directory_refuses_to_start(tmp_path:
         assert first.stdout is not None
         await line_matching(first.stdout, rb"imagebot console")  # its banner: it is running
         data_dir = tmp_path / "data"
-        for args, env in [(("run",), {}), (("discord",), PLATFORM_ENV["discord"])]:
-            second = await imagebot_finishes(tmp_path, *args, input="", **env)
+        # The latecomers are independent of each other: they start together.
+        *seconds, doctor = await asyncio.gather(
+            imagebot_finishes(tmp_path, "run", input=""),
+            imagebot_finishes(tmp_path, "discord", input="", **PLATFORM_ENV["discord"]),
+            imagebot_finishes(tmp_path, "doctor"),
+        )
+        for second in seconds:
             assert second.returncode == 1, second.stderr
             assert str(data_dir) in second.stderr and "in use" in second.stderr
             assert f"pid {first.pid}" in second.stderr and "imagebot console" in second.stderr
             assert "Traceback" not in second.stderr
 
-        doctor = await imagebot_finishes(tmp_path, "doctor")
         assert doctor.returncode == 0, doctor.stdout
         assert f"in use by a running imagebot (pid {first.pid}, imagebot console)" in doctor.stdout
     # The first one has ended: the data directory is free again.

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.answers import Queued, Stage, problem_kind
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 
 

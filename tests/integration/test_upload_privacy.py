@@ -8,7 +8,7 @@ import pytest
 
 from bot.answers import Stage, problem_kind
 from bot.domain import Attachment
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
 from tests.integration.helpers import ALICE, THREAD, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
 from tests.unit.test_upload_metadata import (

@@ -1,4 +1,4 @@
-"""The fake Discord (tests/fakes/discord_api.py) driven by the real discord.py 2.7.1 client."""
+"""The fake Discord (tests/fakes/discord/) driven by the real discord.py 2.7.1 client."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import discord
 import pytest
 from discord import app_commands
 from discord.http import Route
-from PIL import Image
 
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     DEFAULT_FILE_SIZE_LIMIT,
     FakeDiscord,
     connected_client,
@@ -21,14 +20,9 @@ from tests.fakes.discord_api import (
     patched_discord,
     running_client,
 )
+from tests.helpers import png
 
 TIMEOUT = 5.0
-
-
-def png(width: int = 4, height: int = 3) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 10, 10)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class Errors(list[BaseException]):
@@ -160,7 +154,7 @@ async def test_slash_with_attachment_defers_then_edits_with_file_and_view() -> N
 
         async with connected_client(client, fake):
             await tree.sync()
-            source = png(8, 6)
+            source = png(8, 6, color=(200, 10, 10))
             attachment = fake.add_attachment("cat.png", source)
             payload = fake.slash_interaction("edit", {"prompt": "a hat", "image": attachment})
             feed(client, "INTERACTION_CREATE", payload)
@@ -487,7 +481,7 @@ async def test_registered_attachment_is_readable() -> None:
             got.set()
 
         async with connected_client(client, fake):
-            image = png(5, 7)
+            image = png(5, 7, color=(200, 10, 10))
             att = fake.add_attachment("ref image.png", image)
             assert att["filename"] == "ref_image.png" and att["size"] == len(image)
             payload = fake.message_create(guild["channels"][0]["id"], "use this", attachments=[att])
@@ -654,7 +648,7 @@ async def test_pings_follow_allowed_mentions_and_every_message_body_is_recorded(
 
 async def test_an_attachment_can_lie_about_its_size_and_the_cdn_streams_the_truth() -> None:
     async with FakeDiscord() as fake:
-        image = png(5, 7)
+        image = png(5, 7, color=(200, 10, 10))
         extra = 32 * 1024 * 1024
         att = fake.add_attachment("small.png", image, "image/png", declared_size=100, extra_bytes=extra)
         assert att["size"] == 100
@@ -702,10 +696,13 @@ async def test_injected_faults_answer_429_with_via_then_5xx_without_effect() -> 
             sent = await channel.send("through after a rate limit")  # discord.py retries a 429 with Via
             assert fake.messages_in(channel_id)[-1]["id"] == str(sent.id)
             assert any(c.status == 429 for c in fake.calls_to("POST", route))
-            fake.fail_for(60, route, status=503)  # (500/502/504 are retried by discord.py for 16 s first)
+            fake.fail_for(None, route, status=503)  # (500/502/504 are retried by discord.py for 16 s first)
             with pytest.raises(discord.DiscordServerError):
                 await channel.send("lost in an outage")
             assert [m["content"] for m in fake.messages_in(channel_id)] == ["through after a rate limit"]
+            fake.recover(route)  # the outage is over
+            await channel.send("through after the outage")
+            assert fake.messages_in(channel_id)[-1]["content"] == "through after the outage"
 
 
 async def test_a_held_response_keeps_the_message_the_client_never_hears_of() -> None:

@@ -15,7 +15,8 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import png
 
 
 @pytest.fixture
@@ -29,12 +30,6 @@ async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
     sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
     yield sdk
     await sdk.close()
-
-
-def png(w: int, h: int, color: tuple[int, ...] = (200, 30, 30), mode: str = "RGB") -> bytes:
-    out = io.BytesIO()
-    Image.new(mode, (w, h), color).save(out, format="PNG")
-    return out.getvalue()
 
 
 def split_png(w: int, h: int, left: tuple[int, int, int], right: tuple[int, int, int]) -> bytes:
@@ -243,7 +238,7 @@ async def test_wrong_api_key_is_401(fake: FakeOpenAI):
 
 
 async def test_edit_two_images_and_mask(fake: FakeOpenAI, client: openai.AsyncOpenAI):
-    cat, room = png(1536, 1024, (200, 30, 30)), png(1536, 1024, (30, 30, 200))
+    cat, room = png(1536, 1024, color=(200, 30, 30)), png(1536, 1024, color=(30, 30, 200))
     result = await client.images.edit(
         model="gpt-image-2",
         prompt="put the cat in the room",

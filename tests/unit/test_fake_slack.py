@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_api import (
+from tests.fakes.slack import (
     FORM,
     JSON,
     FakeSlack,
@@ -623,6 +623,17 @@ async def test_fail_for_lasts_a_time_not_a_count(fake: FakeSlack, client: AsyncW
     await fake.wait_for(lambda: not fake.failing("chat.postMessage"), timeout=2)
     ok = await client.chat_postMessage(channel=CHANNEL, text="x")
     assert ok["ok"]
+
+
+async def test_an_open_ended_outage_lasts_until_recover(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.fail_for("chat.postMessage", None, status=503)
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel=CHANNEL, text="x")
+    assert caught.value.response.status_code == 503
+    assert fake.failing("chat.postMessage")
+    fake.recover("chat.postMessage")
+    assert not fake.failing("chat.postMessage")
+    assert (await client.chat_postMessage(channel=CHANNEL, text="x"))["ok"]
 
 
 async def test_upload_url_fails_for_a_while(fake: FakeSlack, client: AsyncWebClient) -> None:

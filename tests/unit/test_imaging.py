@@ -15,14 +15,9 @@ from PIL import Image, ImageDraw
 from bot import imaging
 from bot.domain import Placement
 from bot.errors import BotError, ErrorKind
+from tests.helpers import encode_png
 
 MiB = 1024 * 1024
-
-
-def png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def jpeg(image: Image.Image, **kwargs) -> bytes:
@@ -32,7 +27,7 @@ def jpeg(image: Image.Image, **kwargs) -> bytes:
 
 
 def solid(colour, size=(64, 48), mode="RGB") -> bytes:
-    return png(Image.new(mode, size, colour))
+    return encode_png(Image.new(mode, size, colour))
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -88,7 +83,7 @@ def test_decompression_bomb_rejected_from_header(width, height):
 
 def test_large_but_compressible_bomb_rejected():
     # A genuine 12000x12000 1-bit PNG: a few kilobytes that would decode to 144 megapixels.
-    data = png(Image.new("1", (12000, 12000), 0))
+    data = encode_png(Image.new("1", (12000, 12000), 0))
     assert len(data) < 100_000
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -164,7 +159,7 @@ def test_truncated_jpeg():
 
 
 def test_truncated_png():
-    data = png(Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)))
+    data = encode_png(Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)))
     assert rejects(data[: len(data) - 2000], "shot.png") == "shot.png is damaged or truncated"
 
 
@@ -324,7 +319,7 @@ def test_grid_needs_images():
 
 @pytest.fixture(scope="module")
 def noisy_4k_png() -> bytes:
-    return png(Image.frombytes("RGB", (3840, 2160), os.urandom(3840 * 2160 * 3)))
+    return encode_png(Image.frombytes("RGB", (3840, 2160), os.urandom(3840 * 2160 * 3)))
 
 
 def test_fit_under_returns_input_when_it_fits():
@@ -356,7 +351,7 @@ def test_fit_under_keeps_transparency():
     alpha = Image.new("L", im.size, 0)
     ImageDraw.Draw(alpha).ellipse((300, 150, 2260, 1290), fill=255)
     im.putalpha(alpha)
-    data = png(im)
+    data = encode_png(im)
     assert len(data) > 10 * MiB
     for limit in (10 * MiB, 1 * MiB):
         fitted = imaging.fit_under(data, "image/png", limit)
@@ -403,7 +398,7 @@ def mask_image(size, hole=True) -> bytes:
     im = Image.new("RGBA", size, (0, 0, 0, 255))
     if hole:
         ImageDraw.Draw(im).rectangle((10, 10, 40, 40), fill=(0, 0, 0, 0))
-    return png(im)
+    return encode_png(im)
 
 
 def test_mask_from_upload_ok():

@@ -14,6 +14,7 @@ from bot.domain import ImageOptions, Placement
 from bot.errors import BotError, ErrorKind
 from bot.providers.base import InputImage, Provider, ProviderRequest
 from bot.providers.offline import LABEL, OfflineProvider
+from tests.helpers import encode_png
 
 MODEL = "gpt-image-2"
 
@@ -26,14 +27,8 @@ def generate(prompt="a lighthouse at dusk", variation_key="", **kwargs) -> Provi
     return ProviderRequest("generate", prompt, opts(**kwargs), variation_key=variation_key)
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
-
-
 def input_image(image: Image.Image, name="input.png") -> InputImage:
-    return InputImage(name, png_bytes(image), "image/png")
+    return InputImage(name, encode_png(image), "image/png")
 
 
 def edit(
@@ -250,7 +245,7 @@ async def test_masked_edit_in_jpeg_keeps_pixels_within_tolerance(provider):
 async def test_zoom_out_fills_the_border(provider):
     source = subject((1024, 1024))
     placement = Placement(1536, 1536, 1024, 1024, 256, 256)
-    canvas, mask = imaging.outpaint_inputs(png_bytes(source), placement)
+    canvas, mask = imaging.outpaint_inputs(encode_png(source), placement)
     request = ProviderRequest(
         "edit",
         "zoom out",

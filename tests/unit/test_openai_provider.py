@@ -9,8 +9,8 @@ from bot.domain import ImageOptions
 from bot.errors import BotError, ErrorKind
 from bot.providers.base import InputImage, ProviderRequest
 from bot.providers.openai import OpenAIProvider
-from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.test_bad_input import png
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import png
 
 OPTIONS = ImageOptions(model="gpt-image-2", size="1024x1024", n=1)
 
@@ -31,7 +31,7 @@ async def test_edit_sends_named_typed_parts_and_a_hashed_user(fake_openai: FakeO
             InputImage("a.png", png(1024, 1024), "image/png"),
             InputImage("b.png", png(64, 64), "image/png"),
         ),
-        mask=InputImage("mask.png", png(1024, 1024, "RGBA", (0, 0, 0, 0)), "image/png"),
+        mask=InputImage("mask.png", png(1024, 1024, mode="RGBA", color=(0, 0, 0, 0)), "image/png"),
         safety_identifier="0123abcd",
     )
     result = await p.run(request)

@@ -8,7 +8,7 @@ import pytest
 
 from bot.answers import Caption, problem_kind
 from bot.text import display_text, has_visible
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.integration.helpers import ALICE, THREAD, running_bot
 
 HOSTILE = (

@@ -1,0 +1,95 @@
+"""Rendering and accounting: the images returned (blocking Pillow work: run in a thread) and the
+usage figures that go with them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from typing import Any
+
+from PIL import Image
+
+from .rules import _TOKENS_PER_MEGAPIXEL
+from .validators import ImageJob
+
+# ---------------------------------------------------------------------------------------------
+# Rendering and accounting (blocking Pillow work: run in a thread)
+# ---------------------------------------------------------------------------------------------
+
+
+def color_for(request_number: int, index: int) -> tuple[int, int, int]:
+    """The fill colour of image ``index`` (0-based) of request ``request_number`` (1-based)."""
+    digest = hashlib.sha256(f"fake-openai:{request_number}:{index}".encode()).digest()
+    return digest[0], digest[1], digest[2]
+
+
+def render(job: ImageJob, color: tuple[int, int, int]) -> Image.Image:
+    """The final image: a solid colour for a generation, the tinted first input for an edit."""
+    size = (job.width, job.height)
+    if job.inputs:
+        base = job.inputs[0].convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        tinted = Image.blend(base, Image.new("RGB", size, color), 0.4)
+        if job.mask is not None:
+            # Alpha 0 in the mask marks where the edit happens; elsewhere the input is kept.
+            alpha = job.mask.getchannel("A").resize(size, Image.Resampling.NEAREST)
+            tinted = Image.composite(tinted, base, alpha.point(lambda a: 255 if a == 0 else 0))
+        image = tinted
+    else:
+        image = Image.new("RGB", size, color)
+    if job.transparent:
+        # An opaque centre on a fully transparent frame, so alpha-0 pixels are guaranteed.
+        image = image.convert("RGBA")
+        alpha = Image.new("L", size, 0)
+        alpha.paste(255, (job.width // 8, job.height // 8, job.width * 7 // 8, job.height * 7 // 8))
+        image.putalpha(alpha)
+    return image
+
+
+def partial(final: Image.Image, k: int, total: int) -> Image.Image:
+    """Partial k of total: the final image faded towards grey, getting closer at each step."""
+    grey = Image.new(final.mode, final.size, (128,) * len(final.getbands()))
+    return Image.blend(grey, final, (k + 1) / (total + 1))
+
+
+def encode_partial(final: Image.Image, k: int, total: int, job: ImageJob) -> bytes:
+    return encode(partial(final, k, total), job)
+
+
+def encode(image: Image.Image, job: ImageJob) -> bytes:
+    out = io.BytesIO()
+    if job.output_format == "jpeg":
+        image.convert("RGB").save(out, format="JPEG", quality=job.output_compression or 95)
+    elif job.output_format == "webp":
+        image.save(out, format="WEBP", quality=job.output_compression or 100)
+    else:
+        image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _text_tokens(prompt: str) -> int:
+    return max(1, math.ceil(len(prompt) / 4))
+
+
+def _input_image_tokens(image: Image.Image) -> int:
+    return 65 + 129 * math.ceil(image.width / 512) * math.ceil(image.height / 512)
+
+
+def output_tokens(job: ImageJob) -> int:
+    """Output tokens of one image: proportional to its pixels, by quality."""
+    return max(16, round(_TOKENS_PER_MEGAPIXEL[job.quality] * job.width * job.height / 1024**2))
+
+
+def usage(job: ImageJob, images: int, *, with_input: bool = True, details: bool = True) -> dict[str, Any]:
+    text = _text_tokens(job.prompt) if with_input else 0
+    image_in = sum(_input_image_tokens(im) for im in job.inputs) if with_input else 0
+    out = output_tokens(job) * images
+    body: dict[str, Any] = {
+        "input_tokens": text + image_in,
+        "input_tokens_details": {"image_tokens": image_in, "text_tokens": text},
+        "output_tokens": out,
+        "total_tokens": text + image_in + out,
+    }
+    if details:  # the completed stream event's usage has no output_tokens_details
+        body["output_tokens_details"] = {"image_tokens": out, "text_tokens": 0}
+    return body
