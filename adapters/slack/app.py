@@ -29,14 +29,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.files import FileFetcher
 from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, REPLAY, SlackHandlers
 from adapters.slack.http import Refused, check_signature, parse_body
-from adapters.slack.presenter import (
-    DEFAULT_MAX_UPLOAD_BYTES,
-    OWED_NOTICE_SECONDS,
-    RETRY_FIRST_SECONDS,
-    Poster,
-    SlackPresenter,
-    StatusBoard,
-)
+from adapters.slack.poster import DEFAULT_MAX_UPLOAD_BYTES, Poster
+from adapters.slack.presenter import OWED_NOTICE_SECONDS, RETRY_FIRST_SECONDS, SlackPresenter
+from adapters.slack.status_board import StatusBoard
 from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, UserLookup, Users, users_info_lookup
 from bot.config import Settings

@@ -1,8 +1,8 @@
-"""Everything the Slack adapter says: posts, ephemerals, uploads, and job progress.
+"""What the job runner reports to on Slack: job progress, results, and results still owed.
 
-`Poster` turns core `Outcome`s into Web API calls; `StatusBoard` keeps status messages current at
-about one update per second per channel (newer states replace pending ones, timers instead of
-sleeps); `SlackPresenter` is what the job runner reports to.
+`Poster` (adapters/slack/poster.py) turns outcomes into Web API calls; `StatusBoard`
+(adapters/slack/status_board.py) keeps status messages current at about one update per second
+per channel (newer states replace pending ones, timers instead of sleeps).
 
 Where a job's status message lives is known in memory while this process made it, and recorded
 as a post (`status:<channel>:<ts>`) so a restarted bot finds it again.
@@ -13,29 +13,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
+from slack_sdk.errors import SlackApiError
 
-from adapters.slack.blocks import MAX_MESSAGE_TEXT, message_blocks, mrkdwn, one_line, shown
-from adapters.slack.errors import slack_error
+from adapters.slack.blocks import MAX_MESSAGE_TEXT, mrkdwn, shown
+from adapters.slack.poster import NotPosted, Poster, describe_error, job_metadata, note_line, transient
+from adapters.slack.status_board import StatusBoard, bounded
 from adapters.slack.tasks import TaskSet
 from bot import outbound
 from bot.answers import Button, Images, JobFailed, JobUpdate, Queued, Stage
 from bot.domain import Job, JobStatus, Operation
+from bot.ports import Storage
 from bot.records import PostKind, PostRef
-from storage.store import Store
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
 PLATFORM = "slack"
-# Slack's documented per-file maximum; larger results are re-encoded to fit (imaging.fit_under).
-DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 # A result Slack has not taken for this long: its requester is told privately how to get it.
 OWED_NOTICE_SECONDS = 600.0
 # Back-off between attempts at posting an owed result (doubling, capped).
@@ -46,27 +42,6 @@ RETRY_MAX_SECONDS = 60.0
 RESULT_EVENT = "imagebot_result"
 FAILURE_EVENT = "imagebot_failure"
 OUR_EVENTS = (RESULT_EVENT, FAILURE_EVENT)
-
-
-class NotPosted(Exception):
-    """Slack did not take a post for now (rate limited, a server error, a broken connection, or
-    an upload URL that failed) even after the client's retries: try again later."""
-
-
-def _transient(error: Exception) -> bool:
-    if isinstance(error, SlackApiError):
-        status = getattr(error.response, "status_code", 200)
-        return status == 429 or status >= 500 or slack_error(error) in ("ratelimited", "internal_error")
-    # SlackRequestError: the upload URL answered other than 200 (files_upload_v2's step 2).
-    return isinstance(error, SlackRequestError | aiohttp.ClientError | TimeoutError)
-
-
-def note_line(note: str) -> str:
-    return f"_{mrkdwn(note)}_"  # a note under a result, in italics
-
-
-def job_metadata(event_type: str, job_id: str) -> dict[str, Any]:
-    return {"event_type": event_type, "event_payload": {"job_id": job_id}}
 
 
 OP_TITLES: dict[Operation, str] = {
@@ -91,270 +66,6 @@ _RANK = {
 }
 
 
-def _bounded(mapping: dict[Any, Any], limit: int = 5000) -> None:
-    if len(mapping) > limit:
-        for key in list(mapping)[: limit // 2]:
-            del mapping[key]
-
-
-class Poster:
-    """Core replies as Slack messages. Text arguments are already mrkdwn."""
-
-    def __init__(self, client: AsyncWebClient, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
-        self.client = client
-        self.limits = outbound.Limits(upload_bytes=max_upload_bytes, text=MAX_MESSAGE_TEXT)
-
-    async def post(
-        self,
-        channel: str,
-        thread_ts: str | None,
-        text: str,
-        buttons: Sequence[Button] = (),
-        *,
-        metadata: dict[str, Any] | None = None,
-    ) -> str:
-        """chat.postMessage (into the thread when thread_ts is given); returns the ts.
-        Raises SlackApiError; the client has already retried 429s and 5xx."""
-        kwargs: dict[str, Any] = {"channel": channel, "text": outbound.trim(text, MAX_MESSAGE_TEXT)}
-        if thread_ts:
-            kwargs["thread_ts"] = thread_ts
-        if metadata:
-            kwargs["metadata"] = metadata
-        if buttons:
-            kwargs["blocks"] = message_blocks(text, buttons)
-        response = await self.client.chat_postMessage(**kwargs)
-        return str(response["ts"])
-
-    async def try_post(
-        self, channel: str, thread_ts: str | None, text: str, buttons: Sequence[Button] = ()
-    ) -> str | None:
-        try:
-            return await self.post(channel, thread_ts, text, buttons)
-        except SlackApiError as error:
-            log.warning("chat.postMessage to %s failed: %s", channel, slack_error(error))
-            return None
-
-    async def update(self, channel: str, ts: str, text: str, buttons: Sequence[Button] = ()) -> None:
-        await self.client.chat_update(
-            channel=channel,
-            ts=ts,
-            text=outbound.trim(text, MAX_MESSAGE_TEXT),
-            blocks=message_blocks(text, buttons),
-        )
-
-    async def delete(self, channel: str, ts: str) -> None:
-        try:
-            await self.client.chat_delete(channel=channel, ts=ts)
-        except SlackApiError as error:
-            log.warning("chat.delete in %s failed: %s", channel, slack_error(error))
-
-    async def ephemeral(
-        self,
-        channel: str,
-        user: str,
-        text: str,
-        *,
-        thread_ts: str | None = None,
-        response_url: str | None = None,
-    ) -> None:
-        """A message only `user` sees; through response_url when the bot cannot post here
-        (e.g. a channel it was not invited to)."""
-        text = outbound.trim(text, MAX_MESSAGE_TEXT)
-        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
-        if thread_ts:
-            kwargs["thread_ts"] = thread_ts
-        try:
-            await self.client.chat_postEphemeral(**kwargs)
-            return
-        except SlackApiError as error:
-            reason = slack_error(error)
-            if not response_url:
-                log.warning("chat.postEphemeral in %s failed: %s", channel, reason)
-                return
-        response = await AsyncWebhookClient(response_url).send(text=text, response_type="ephemeral")
-        if response.status_code != 200:
-            log.warning("ephemeral reply failed (%s, then response_url %s)", reason, response.status_code)
-
-    async def owed_post(
-        self,
-        channel: str,
-        thread_ts: str | None,
-        text: str,
-        buttons: Sequence[Button] = (),
-        *,
-        metadata: dict[str, Any] | None = None,
-    ) -> str | None:
-        """post(), but NotPosted when Slack did not take it for now (try again later) and None
-        when it refused it for good (a channel the bot left, …)."""
-        try:
-            return await self.post(channel, thread_ts, text, buttons, metadata=metadata)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            if _transient(error):
-                raise NotPosted(_describe(error)) from None
-            log.warning("chat.postMessage to %s failed: %s", channel, _describe(error))
-            return None
-
-    async def images(
-        self,
-        reply: Images,
-        channel: str,
-        thread_ts: str,
-        *,
-        metadata: dict[str, Any] | None = None,
-        uploaded: Callable[[], Awaitable[None]] | None = None,
-        skip_upload: bool = False,
-    ) -> str | None:
-        """Upload a reply's images into the thread (the grid for a set, else the images), then
-        post its buttons as a separate message carrying `metadata`; returns that message's ts.
-
-        NotPosted when Slack did not take the upload or the message for now: nothing is to be
-        recorded as delivered. `uploaded` is awaited once the files are in (so a retry skips to
-        the message: `skip_upload`)."""
-        plan = await outbound.plan_message(
-            mrkdwn(reply.text),
-            limits=self.limits,
-            grid=reply.grid,
-            images=reply.images,
-            notes=reply.notes,
-            note=note_line,
-            with_files=not skip_upload,
-        )
-        alt = one_line(reply.caption.prompt, 1000)
-        uploads = [
-            {"file": upload.data, "filename": upload.filename, "title": upload.filename, "alt_txt": alt}
-            for upload in plan.files
-        ]
-        comment = plan.text
-        if skip_upload:
-            pass
-        elif uploads:
-            try:
-                await self.client.files_upload_v2(
-                    channel=channel, thread_ts=thread_ts, file_uploads=uploads, initial_comment=comment
-                )
-            except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
-                if _transient(error):
-                    log.warning("files_upload_v2 to %s did not go through: %s", channel, _describe(error))
-                    raise NotPosted(_describe(error)) from None
-                log.warning("files_upload_v2 to %s failed: %s", channel, _describe(error))
-                await self.owed_post(
-                    channel, thread_ts, f"{comment}\n⚠️ Slack refused the upload ({_describe(error)})."
-                )
-        else:
-            await self.owed_post(channel, thread_ts, comment, metadata=None if reply.buttons else metadata)
-        if uploaded is not None and not skip_upload:
-            await uploaded()
-        if not reply.buttons:
-            return None
-        target = f" for `{reply.caption.short_id}`"
-        return await self.owed_post(
-            channel, thread_ts, f"What next{target}?", reply.buttons, metadata=metadata
-        )
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, SlackApiError):
-        return slack_error(error)
-    return type(error).__name__  # the message of an upload failure holds its URL: not logged
-
-
-@dataclass
-class _Pending:
-    text: str
-    buttons: tuple[Button, ...]
-
-
-class StatusBoard:
-    """Status-message updates, at most about one per `interval` per channel.
-
-    A non-final update that comes too soon waits as the message's pending state (a newer one
-    replaces it) and a timer sends it when the channel's window opens; a final update (done,
-    failed, cancelled) goes at once and drops whatever was pending for that message.
-    """
-
-    def __init__(
-        self,
-        send: Callable[[str, str, str, Sequence[Button]], Awaitable[None]],
-        *,
-        interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._send_fn = send
-        self.interval = interval
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._pending: dict[str, dict[str, _Pending]] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._final: dict[tuple[str, str], None] = {}  # an ordered set of finished messages
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._tasks = TaskSet()
-        self._closing = False
-
-    async def update(
-        self, channel: str, ts: str, text: str, buttons: Sequence[Button] = (), *, final: bool = False
-    ) -> None:
-        key = (channel, ts)
-        payload = _Pending(text, tuple(buttons))
-        if final:
-            self._final[key] = None
-            _bounded(self._final)
-            self._pending.get(channel, {}).pop(ts, None)
-            await self._send(key, payload, final=True)
-            return
-        if key in self._final:
-            return
-        pending = self._pending.setdefault(channel, {})
-        wait = self._last.get(channel, float("-inf")) + self.interval - self._clock()
-        if wait <= 0 and not pending and channel not in self._timers:
-            await self._send(key, payload, final=False)
-            return
-        pending[ts] = payload
-        self._arm(channel, max(wait, 0.0))
-
-    def _arm(self, channel: str, delay: float) -> None:
-        if channel in self._timers or self._closing:
-            return
-        loop = asyncio.get_running_loop()
-        self._timers[channel] = loop.call_later(delay, self._fire, channel)
-
-    def _fire(self, channel: str) -> None:
-        self._timers.pop(channel, None)
-        if not self._closing:
-            self._tasks.spawn(self._flush(channel), name=f"slack-status-{channel}")
-
-    async def _flush(self, channel: str) -> None:
-        pending = self._pending.get(channel)
-        if not pending:
-            return
-        ts = next(iter(pending))
-        payload = pending.pop(ts)
-        await self._send((channel, ts), payload, final=False)
-        if pending:
-            self._arm(channel, self.interval)
-
-    async def _send(self, key: tuple[str, str], payload: _Pending, *, final: bool) -> None:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if not final and key in self._final:
-                return  # a final state was shown meanwhile; never go back from it
-            self._last[key[0]] = self._clock()
-            try:
-                await self._send_fn(key[0], key[1], payload.text, payload.buttons)
-            except SlackApiError as error:
-                log.warning("status update in %s failed: %s", key[0], slack_error(error))
-        if final:
-            self._locks.pop(key, None)
-
-    async def close(self) -> None:
-        """Drop pending updates and wait for the ones being sent (final updates still work)."""
-        self._closing = True
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        self._pending.clear()
-        await self._tasks.drain(5.0)
-
-
 class SlackPresenter:
     """Job progress in Slack: a status message per job, results and failures in the thread."""
 
@@ -362,7 +73,7 @@ class SlackPresenter:
         self,
         poster: Poster,
         board: StatusBoard,
-        store: Store,
+        store: Storage,
         *,
         status_wait: float = 30.0,
         owed_notice: float = OWED_NOTICE_SECONDS,
@@ -398,7 +109,7 @@ class SlackPresenter:
 
     def _resolve(self, job_id: str, where: tuple[str, str] | None) -> None:
         self._status[job_id] = where
-        _bounded(self._status)
+        bounded(self._status)
         waiting = self._waiting.pop(job_id, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(where)
@@ -462,7 +173,7 @@ class SlackPresenter:
         if rank < self._rank.get(job.id, -1) or (rank == 3 and self._rank.get(job.id) == 3):
             return  # an older state arriving late (or a repeat), never shown over a newer one
         self._rank[job.id] = rank
-        _bounded(self._rank)
+        bounded(self._rank)
         line = self.progress.line(update) if rank < 3 else None
         status = await self._find_status(job)
         if line is not None:
@@ -568,14 +279,14 @@ class SlackPresenter:
                 if not cursor:
                     return None, files_in
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            if _transient(error):
-                raise NotPosted(_describe(error)) from None
+            if transient(error):
+                raise NotPosted(describe_error(error)) from None
             # Cannot look (no history scope, thread gone): posting is the only way to deliver.
             log.warning(
                 "job %s [%s]: could not look for its result in the thread: %s",
                 job.id,
                 PLATFORM,
-                _describe(error),
+                describe_error(error),
             )
             return None, False
 
@@ -632,7 +343,9 @@ class SlackPresenter:
         try:
             await self.poster.client.chat_postEphemeral(**kwargs)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("job %s [%s]: could not tell its requester: %s", job.id, PLATFORM, _describe(error))
+            log.warning(
+                "job %s [%s]: could not tell its requester: %s", job.id, PLATFORM, describe_error(error)
+            )
             return False
         return True
 

@@ -26,10 +26,10 @@ from adapters.slack.blocks import (
     plain_text,
     shown,
 )
+from adapters.slack.deliveries import ADMIN_COMMAND, IMAGINE_COMMAND, delivery_key
 from adapters.slack.errors import slack_error
 from adapters.slack.files import FileFetcher
-from adapters.slack.handlers import ADMIN_COMMAND, IMAGINE_COMMAND, delivery_key
-from adapters.slack.presenter import StatusBoard
+from adapters.slack.status_board import StatusBoard
 from adapters.slack.users import SlackUser, Users, users_info_lookup
 from bot.answers import Button
 from bot.domain import SessionKey

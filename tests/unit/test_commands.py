@@ -14,7 +14,8 @@ from discord import app_commands
 
 from adapters.console.repl import CONSOLE, Console
 from adapters.discord.commands import DISCORD, register_commands
-from adapters.slack.handlers import SLACK, SlackHandlers
+from adapters.slack.commands import SLACK
+from adapters.slack.handlers import SlackHandlers
 from bot import commands as registry
 from bot.answers import Notice, Outcome, problem_kind
 from bot.commands import COMMANDS, Arg, ArgKind, Call, Command, command

@@ -1,0 +1,192 @@
+"""Slack's slash commands: /imagine (its own command) and /imagebot <subcommand>, from the
+core's command registry (bot.commands)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack.blocks import mrkdwn, plain_text, shown
+from adapters.slack.deliveries import (
+    ADMIN_COMMAND,
+    INTAKE_KEY,
+    INTAKE_NOTES,
+    REPLAY,
+    explain_post_failure,
+    team_of,
+    who_of,
+)
+from adapters.slack.poster import Poster
+from adapters.slack.presenter import SlackPresenter
+from adapters.slack.users import PLATFORM, Users
+from bot.answers import Images, Queued
+from bot.commands import Answer, ArgValue, Call, Command, Surface, command
+from bot.domain import SessionKey, UserRef
+from bot.errors import BotError, ErrorKind
+from bot.service import ImageBot
+
+log = logging.getLogger(f"imagebot.{__name__}")
+
+
+# How Slack spells the registry's commands (bot.commands): /imagine is a slash command of its own,
+# the rest are subcommands of /imagebot; slash commands take no files, so /edit is not offered.
+SLACK = Surface(
+    "slack",
+    slash=frozenset({"imagine"}),
+    router=f"{ADMIN_COMMAND} ",
+    extra=(
+        "`@imagebot <prompt>` in a channel starts a session in the thread of your message; in a"
+        " session thread, just reply (no mention needed) to edit the current image.",
+    ),
+)
+IMAGINE = command("imagine")
+
+
+class SlashCommands:
+    """The slash-command half of `SlackHandlers` (adapters/slack/handlers.py), which provides
+    the parts declared here."""
+
+    bot: ImageBot
+    poster: Poster
+    presenter: SlackPresenter
+    users: Users
+
+    def _spawn(
+        self, context: Mapping[str, Any], work: Coroutine[Any, Any, None], name: str, **who: Any
+    ) -> None:
+        raise NotImplementedError  # SlackHandlers runs it as a tracked task
+
+    async def _already_over(self, job_id: str, context: Mapping[str, Any]) -> bool:
+        """Handled again after a restart, a request whose job already ended shows nothing more
+        (its result and final status are posted by the job's own reports, or the catch-up)."""
+        if context.get(REPLAY) is None:
+            return False
+        return await self.bot.job_ended(job_id)
+
+    async def on_imagine(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        if not str(body.get("text") or "").strip():
+            await ack(
+                "Tell me what to make, e.g. `/imagine a red fox in fresh snow, golden hour --ar 16:9`."
+                " `/imagebot help` lists everything."
+            )
+            self._answered(context)
+            return
+        await ack()
+        self._spawn(
+            context, self._imagine(body, team_of(body, context), context), "slack-imagine", **who_of(body)
+        )
+
+    async def _imagine(self, body: dict[str, Any], team: str, context: Mapping[str, Any]) -> None:
+        channel, user = str(body["channel_id"]), str(body["user_id"])
+        response_url = body.get("response_url")
+        actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
+        text = plain_text(str(body.get("text") or ""))
+        key: str | None = context.get(INTAKE_KEY)
+        noted = (context.get(INTAKE_NOTES) or {}).get("parent_ts")
+        head = f"🎨 /imagine by *{shown(actor.label, 80)}*: “{shown(text, 150)}”"
+        parent: dict[str, str] = {}
+
+        async def open_session() -> SessionKey:
+            # Called by the core only once the request is valid, so a refused one posts nothing.
+            if noted:  # an earlier attempt posted it before the process stopped: use that one
+                parent["ts"] = str(noted)
+                return SessionKey(PLATFORM, team, channel, parent["ts"])
+            try:
+                parent["ts"] = await self.poster.post(channel, None, f"{head}\n⏳ Starting…")
+            except SlackApiError as error:
+                raise explain_post_failure(error) from None
+            if key is not None:
+                try:
+                    await self.bot.intake.note(key, "parent_ts", parent["ts"])
+                except Exception as exc:  # only a replay after a crash would miss it: go on
+                    log.warning("could not note a Slack parent message (%s)", type(exc).__name__)
+            return SessionKey(PLATFORM, team, channel, parent["ts"])
+
+        where = SessionKey(PLATFORM, team, channel, "")
+        try:
+            reply = await IMAGINE.run(self.bot, Call(actor, where, SLACK, {"prompt": text}, open_session))
+        except Exception:
+            if "ts" in parent:  # never leave "Starting…" behind
+                await self._parent_failed(
+                    channel, parent["ts"], head, "Something went wrong on our side; please try again."
+                )
+            raise
+        status_ts = parent.get("ts") or (str(noted) if noted and isinstance(reply, Queued) else None)
+        if isinstance(reply, Queued) and status_ts:
+            if await self._already_over(reply.job.id, context):
+                return
+            await self.presenter.queued(reply, channel, status_ts, status_ts=status_ts)
+        elif "ts" in parent:  # refused after the thread was opened: say so there and on the parent
+            await self._parent_failed(channel, parent["ts"], head, reply.text)
+            await self.poster.try_post(channel, parent["ts"], mrkdwn(reply.text))
+        else:
+            await self.poster.ephemeral(channel, user, mrkdwn(reply.text), response_url=response_url)
+
+    async def _parent_failed(self, channel: str, ts: str, head: str, reason: str) -> None:
+        line = mrkdwn(reason) if reason.startswith("❌") else f"❌ {mrkdwn(reason)}"
+        await self.presenter.board.update(channel, ts, f"{head}\n{line}", final=True)
+
+    # --- /imagebot <subcommand> -----------------------------------------------------------------
+    async def on_imagebot(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()
+        self._spawn(context, self._imagebot(body, team_of(body, context)), "slack-imagebot", **who_of(body))
+
+    async def _imagebot(self, body: dict[str, Any], team: str) -> None:
+        channel, user = str(body["channel_id"]), str(body["user_id"])
+        response_url = body.get("response_url")
+        actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
+        word, _, rest = plain_text(str(body.get("text") or "")).partition(" ")
+        where = SessionKey(PLATFORM, team, channel, "")
+        found = SLACK.find(word or "help")
+        if found is None or found not in SLACK.routed():
+            choices = ", ".join(SLACK.usage(c).removeprefix(SLACK.router) for c in SLACK.routed())
+            text = f"I don't know `{ADMIN_COMMAND} {word.lower()}`. Try one of: {choices}."
+            await self.poster.ephemeral(channel, user, mrkdwn(text), response_url=response_url)
+            return
+        args = SLACK.parse(found, rest)
+        if found.answer is Answer.PUBLIC:  # today: show, which opens a thread for what it shows
+            await self._show(actor, team, channel, found, args, response_url)
+            return
+        reply = await found.run(self.bot, Call(actor, where, SLACK, args))
+        await self.poster.ephemeral(channel, user, mrkdwn(reply.text), response_url=response_url)
+
+    async def _show(
+        self,
+        actor: UserRef,
+        team: str,
+        channel: str,
+        found: Command,
+        args: dict[str, ArgValue],
+        response_url: str | None,
+    ) -> None:
+        """/imagebot show <id>: the image (or set) in a new thread that becomes its session."""
+        missing = SLACK.missing(found, args)
+        if missing is not None:
+            await self.poster.ephemeral(channel, actor.id, missing, response_url=response_url)
+            return
+        ident = str(args.get("id") or "")
+        opened: dict[str, str] = {}
+
+        async def open_session() -> SessionKey:
+            # Posted only once the core knows the id, so an unknown one never flashes a message.
+            try:
+                ts = await self.poster.post(
+                    channel, None, f"🖼️ *{shown(actor.label, 80)}* brought back `{shown(ident, 60)}`"
+                )
+            except SlackApiError as error:
+                raise BotError(ErrorKind.UNAVAILABLE, explain_post_failure(error).message) from None
+            opened["ts"] = ts
+            return SessionKey(PLATFORM, team, channel, ts)
+
+        call = Call(actor, SessionKey(PLATFORM, team, channel, ""), SLACK, args, open_session)
+        reply = await found.run(self.bot, call)
+        if not isinstance(reply, Images):
+            if "ts" in opened:
+                await self.poster.delete(channel, opened["ts"])
+            await self.poster.ephemeral(channel, actor.id, mrkdwn(reply.text), response_url=response_url)
+            return
+        await self.poster.images(reply, channel, opened["ts"])
