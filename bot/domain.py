@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.errors import ErrorKind
 from bot.records import ImageParams
 
 Quality = Literal["low", "medium", "high", "xhigh", "max", "auto"]
@@ -228,7 +229,7 @@ class Job:
     status: JobStatus
     created_at: float
     attempts: int = 0
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     error_message: str | None = None
     result_set_id: str | None = None
     # USD held against the budgets while the job is queued or running; once it finishes, the

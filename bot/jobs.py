@@ -85,7 +85,7 @@ class JobRunner:
         self.rescan_interval = rescan_interval
         # Final states the database refused to record (its requester was told already); the
         # sweep records them later instead of running the job again.
-        self._unrecorded: dict[str, tuple[JobStatus, str | None, str | None]] = {}
+        self._unrecorded: dict[str, tuple[JobStatus, ErrorKind | None, str | None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         # Jobs done with the provider whose outcome is being posted (their tasks), outside the slots.
         self._delivering: dict[str, asyncio.Task[None]] = {}
@@ -198,7 +198,7 @@ class JobRunner:
             self._running[job_id][1].cancel()
             return job
         self._queued = [q for q in self._queued if q.id != job_id]
-        await self._record_final(job, JobStatus.CANCELLED, ErrorKind.CANCELLED.value, None)
+        await self._record_final(job, JobStatus.CANCELLED, ErrorKind.CANCELLED, None)
         cancelled = replace(job, status=JobStatus.CANCELLED)
         await self._finish(
             cancelled, JobUpdate(cancelled, Stage.CANCELLED, result=_cancelled_reply(cancelled))
@@ -255,7 +255,7 @@ class JobRunner:
             except asyncio.CancelledError:
                 if self._accepting:  # cancelled by a person, not by shutdown
                     self._release_slot(job.id)
-                    await self._record_final(running, JobStatus.CANCELLED, ErrorKind.CANCELLED.value, None)
+                    await self._record_final(running, JobStatus.CANCELLED, ErrorKind.CANCELLED, None)
                     done = replace(running, status=JobStatus.CANCELLED)
                     await self._finish(done, JobUpdate(done, Stage.CANCELLED, result=_cancelled_reply(done)))
                 raise
@@ -293,15 +293,15 @@ class JobRunner:
     async def _fail(self, job: Job, error: BotError) -> None:
         self._release_slot(job.id)
         log.info("job %s [%s] failed: %s", job.id, job.where.platform, error.kind.value)
-        await self._record_final(job, JobStatus.FAILED, error.kind.value, error.message)
-        failed = replace(
-            job, status=JobStatus.FAILED, error_kind=error.kind.value, error_message=error.message
-        )
+        await self._record_final(job, JobStatus.FAILED, error.kind, error.message)
+        failed = replace(job, status=JobStatus.FAILED, error_kind=error.kind, error_message=error.message)
         await self._finish(
             failed, JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
         )
 
-    async def _record_final(self, job: Job, status: JobStatus, kind: str | None, message: str | None) -> None:
+    async def _record_final(
+        self, job: Job, status: JobStatus, kind: ErrorKind | None, message: str | None
+    ) -> None:
         """Record how a job ended, retrying through short storage faults. The requester hears
         about it even when the database cannot record it (full disk, locked or damaged): the
         sweep records it later, so the job is neither run again nor left 'working'."""
@@ -365,7 +365,7 @@ class JobRunner:
                 ErrorKind.UNAVAILABLE,
                 f"The bot {how} while this job was running, twice; it was not finished.",
             )
-            await self._record_final(job, JobStatus.FAILED, error.kind.value, error.message)
+            await self._record_final(job, JobStatus.FAILED, error.kind, error.message)
             failed = replace(job, status=JobStatus.FAILED)
             await self._emit(JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error)))
             return

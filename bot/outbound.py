@@ -15,11 +15,12 @@ on how the core happens to carry a result.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot import imaging
-from bot.answers import Images, ImageView, JobUpdate, Stage
+from bot.answers import Button, Images, ImageView, JobUpdate, Stage
+from bot.buttons import Verb
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,31 @@ async def plan_message(
         files, fit_notes = await asyncio.to_thread(plan_uploads, grid, images, limits)
         all_notes += fit_notes
     return MessagePlan(compose(text, all_notes, limits.text, note), files, all_notes)
+
+
+def button_rows(
+    buttons: Iterable[Button], *, width: int, max_rows: int | None = None
+) -> list[tuple[Button, ...]]:
+    """Buttons in rows by family: the picks (U…), the variations (V…) and the rest each start a
+    row of their own, at most `width` to a row. A repeated button is left out (both platforms
+    refuse a message whose buttons share an id). With more than `max_rows` rows the buttons are
+    packed tightly instead, and what still does not fit is left out."""
+    rows: list[list[Button]] = []
+    seen: set[str] = set()
+    family: object = None
+    for button in buttons:
+        if button.custom_id in seen:
+            continue
+        seen.add(button.custom_id)
+        kind = button.verb if button.verb in (Verb.U, Verb.V) else None
+        if not rows or kind != family or len(rows[-1]) >= width:
+            rows.append([])
+            family = kind
+        rows[-1].append(button)
+    if max_rows is not None and len(rows) > max_rows:
+        flat = [b for row in rows for b in row]
+        rows = [flat[i : i + width] for i in range(0, len(flat), width)][:max_rows]
+    return [tuple(row) for row in rows]
 
 
 def owed_notice(

@@ -64,8 +64,7 @@ class Outcomes:
 
     async def result_of(self, job: Job) -> Images | JobFailed | None:
         if job.status is JobStatus.FAILED:
-            kinds = {kind.value: kind for kind in ErrorKind}
-            kind = kinds.get(job.error_kind or "", ErrorKind.INTERNAL)
+            kind = job.error_kind or ErrorKind.INTERNAL
             return describe_failure(job, BotError(kind, job.error_message or "Something went wrong."))
         headline = HEADLINES[job.spec.operation]
         images = self.store.images

@@ -21,6 +21,7 @@ from bot.domain import (
     SpendRefusal,
     StoredImage,
 )
+from bot.errors import ErrorKind
 from bot.records import IntakeRequest, IntakeRow, PostRef, RequesterUsage, UsageRow, UsageTotals
 
 
@@ -80,7 +81,7 @@ class JobRepository(Protocol):
         job_id: str,
         status: JobStatus,
         *,
-        error_kind: str | None = None,
+        error_kind: ErrorKind | None = None,
         error_message: str | None = None,
     ) -> None: ...
 

@@ -23,6 +23,7 @@ from bot.domain import (
     StoredImage,
     UserRef,
 )
+from bot.errors import ErrorKind
 from bot.records import PostKind, PostRef, RequesterUsage, UsageRow, UsageTotals
 from storage.db import Database
 from storage.images import insert_image, insert_set, set_current_in
@@ -70,6 +71,16 @@ def _scalar_in(conn: aiosqlite.Connection) -> Fetch:
     return fetch
 
 
+_ERROR_KINDS = {kind.value: kind for kind in ErrorKind}
+
+
+def _error_kind(value: str | None) -> ErrorKind | None:
+    """A stored error kind; one this version does not know reads as INTERNAL, never a crash."""
+    if value is None:
+        return None
+    return _ERROR_KINDS.get(value, ErrorKind.INTERNAL)
+
+
 def _job(row: aiosqlite.Row) -> Job:
     return Job(
         id=row["id"],
@@ -80,7 +91,7 @@ def _job(row: aiosqlite.Row) -> Job:
         status=JobStatus(row["status"]),
         created_at=row["created_at"],
         attempts=row["attempts"],
-        error_kind=row["error_kind"],
+        error_kind=_error_kind(row["error_kind"]),
         error_message=row["error_message"],
         result_set_id=row["result_set_id"],
         reserved_usd=row["reserved_usd"],
@@ -177,12 +188,12 @@ class JobRepo:
         job_id: str,
         status: JobStatus,
         *,
-        error_kind: str | None = None,
+        error_kind: ErrorKind | None = None,
         error_message: str | None = None,
     ) -> None:
         await self.db.execute(
             "UPDATE jobs SET status=?, error_kind=?, error_message=?, finished_at=? WHERE id=?",
-            (status.value, error_kind, error_message, time.time(), job_id),
+            (status.value, error_kind.value if error_kind else None, error_message, time.time(), job_id),
         )
 
     async def complete(

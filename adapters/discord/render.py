@@ -38,20 +38,9 @@ class MessageParts:
         return {"content": self.content, "attachments": self.files, "view": self.view}
 
 
-def button_rows(buttons: tuple[Button, ...]) -> list[list[Button]]:
-    """Group buttons into rows: each kind (U, V, the rest) starts a row, at most 5 to a row."""
-    rows: list[list[Button]] = []
-    family = None
-    for button in buttons:
-        kind = button.verb if button.verb in ("u", "v") else "other"
-        if not rows or kind != family or len(rows[-1]) >= ROW_WIDTH:
-            rows.append([])
-            family = kind
-        rows[-1].append(button)
-    if len(rows) > MAX_ROWS:  # too many families: pack tightly instead
-        flat = [b for row in rows for b in row]
-        rows = [flat[i : i + ROW_WIDTH] for i in range(0, len(flat), ROW_WIDTH)][:MAX_ROWS]
-    return rows
+def button_rows(buttons: tuple[Button, ...]) -> list[tuple[Button, ...]]:
+    """Discord's rows: at most 5 buttons to a row and 5 rows to a message."""
+    return outbound.button_rows(buttons, width=ROW_WIDTH, max_rows=MAX_ROWS)
 
 
 def build_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot import outbound
 from bot.answers import Button
-from bot.buttons import Verb
 from bot.domain import SessionKey
 from bot.text import display_text
 
@@ -103,25 +103,10 @@ def button_element(button: Button) -> dict[str, Any]:
 
 
 def action_blocks(buttons: Iterable[Button]) -> list[dict[str, Any]]:
-    """Buttons as actions blocks: picks (U…) and variations (V…) on rows of their own.
-
-    Action ids must be unique in a message; a repeated button is left out rather than making
-    Slack refuse the whole message. (The codec keeps every id within Discord's 100 characters,
-    well under Slack's 255.)
-    """
-    seen: set[str] = set()
-    rows: dict[str, list[dict[str, Any]]] = {"u": [], "v": [], "other": []}
-    for button in buttons:
-        custom_id = button.custom_id
-        if custom_id in seen:
-            continue
-        seen.add(custom_id)
-        rows[button.verb if button.verb in (Verb.U, Verb.V) else "other"].append(button_element(button))
-    blocks = []
-    for elements in rows.values():
-        for start in range(0, len(elements), MAX_ACTIONS_PER_BLOCK):
-            blocks.append({"type": "actions", "elements": elements[start : start + MAX_ACTIONS_PER_BLOCK]})
-    return blocks
+    """Buttons as actions blocks, a row per family (bot.outbound.button_rows). (The codec keeps
+    every id within Discord's 100 characters, well under Slack's 255.)"""
+    rows = outbound.button_rows(buttons, width=MAX_ACTIONS_PER_BLOCK)
+    return [{"type": "actions", "elements": [button_element(b) for b in row]} for row in rows]
 
 
 def message_blocks(text: str, buttons: Sequence[Button] = ()) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from bot import outbound
-from bot.answers import Caption, Images, ImageView, JobFailed, JobUpdate, Stage
+from bot.answers import Button, Caption, Images, ImageView, JobFailed, JobUpdate, Stage
+from bot.buttons import Verb
 from bot.domain import ImageOptions, Job, JobSpec, JobStatus, Operation, SessionKey, UserRef
 from bot.errors import ErrorKind
 from bot.outbound import Limits
@@ -186,3 +187,19 @@ def test_an_owed_result_says_how_to_bring_it_back_and_a_failure_says_itself() ->
         "j1", where="in <#5>", show_command="/show", failure="❌ refused", note=lambda n: f"-# {n}"
     )
     assert failure == "❌ refused\n-# I could not post this in <#5> yet."
+
+
+def test_buttons_go_in_rows_by_family_once_each_within_the_platform_limits() -> None:
+    picks = [Button(Verb.U, "s", f"U{k}", arg=str(k)) for k in range(1, 5)]
+    varies = [Button(Verb.V, "s", f"V{k}", arg=str(k)) for k in range(1, 5)]
+    reroll = Button(Verb.REROLL, "s", "🔄")
+    rows = outbound.button_rows([*picks, *varies, reroll, picks[0]], width=5)
+    assert [[b.label for b in row] for row in rows] == [
+        ["U1", "U2", "U3", "U4"],
+        ["V1", "V2", "V3", "V4"],
+        ["🔄"],  # the repeated U1 is left out: ids must be unique in a message
+    ]
+    assert [len(row) for row in outbound.button_rows([*picks, *varies], width=3)] == [3, 1, 3, 1]
+    # More families than rows allowed: packed tightly, the rest left out.
+    packed = outbound.button_rows([*picks, *varies, reroll], width=3, max_rows=2)
+    assert [[b.label for b in row] for row in packed] == [["U1", "U2", "U3"], ["U4", "V1", "V2"]]
