@@ -1,6 +1,6 @@
 """The one button codec: what a button's id says, and how it travels through a platform.
 
-A button carries everything needed to act on a click in its id (DESIGN.md §2.5): a verb, the
+A button carries everything needed to act on a click in its id: a verb, the
 image, set or job it acts on, and sometimes an argument (`ib:v:3f9a2c71:2`, `ib:aspect:…:16:9`).
 The wire form `ib:<verb>:<target>[:<arg>]` is what every message already posted carries, so it
 must keep decoding after any change here: a click on a message of any age is an ordinary request.

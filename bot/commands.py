@@ -4,7 +4,7 @@ A `Command` says its name, its arguments (with descriptions and typed kinds), wh
 who may use it, how it answers and which use case handles it. Each adapter generates its surface
 from `COMMANDS`: Discord's slash commands (argument kinds become option types), Slack's
 `/imagebot` subcommands, the console's words, and every help text (bot.help). Adding a command
-is one entry here plus its handler; errbot's `@botcmd` is the model.
+is one entry here plus its handler.
 
 A `Surface` says how one platform spells commands (`/show` on Discord, `/imagebot show` on Slack,
 `show` in the console) and what it can take (typed fields, files); the adapter owns its surface.

@@ -1,7 +1,7 @@
 """What each GPT Image model can do, as the Images API documents it today.
 
 One table, read by option validation, the providers and upscale/outpaint planning, so a limit
-lives in exactly one place. Sources: ../shared/reference/openai-images-wire.md §1.2–1.4.
+lives in exactly one place (the sizes, qualities and limits of the Images API reference).
 """
 
 from __future__ import annotations

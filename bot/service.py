@@ -138,7 +138,7 @@ class ImageBot:
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
     ) -> Outcome:
-        """A reply in a session thread: edit the current image (PRODUCT.md §2)."""
+        """A reply in a session thread: edit the current image (README: "Refine in the thread")."""
         return await self._answer(where, self.sessions.reply(actor, where, text, attachments))
 
     async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Outcome:

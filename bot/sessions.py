@@ -27,7 +27,7 @@ class Sessions:
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
     ) -> Outcome:
-        """A reply in a session thread: edit the current image (PRODUCT.md §2)."""
+        """A reply in a session thread: edit the current image (README: "Refine in the thread")."""
         session = await self.store.images.find_session(where)
         if session is None or (session.current_image_id is None and session.last_set_id is None):
             raise invalid("There is no image in this thread yet: start with /imagine <prompt>.")

@@ -1,6 +1,6 @@
 """Who is asking: Slack users as core `UserRef`s, with names and admin rights from `users.info`.
 
-Admins are the workspace's own admins and owners (PRODUCT.md §7). The lookup is injectable (tests,
+Admins are the workspace's own admins and owners. The lookup is injectable (tests,
 or a team that keeps its admin list elsewhere) and cached, so a busy channel costs one
 `users.info` per person every few minutes.
 """
