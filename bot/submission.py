@@ -97,25 +97,16 @@ class Submitter:
             session = await self.store.images.session_for(where)
             uploaded = [await self._store_upload(session, actor, a, d) for a, d in request.uploads]
             mask_blob = await self.store.blobs.put(request.mask_png) if request.mask_png is not None else None
-            job = Job(
-                id=new_id(),
-                session_id=session.id,
-                where=where,
-                requester=actor,
-                spec=JobSpec(
-                    operation=request.op,
-                    prompt=request.prompt,
-                    options=chosen,
-                    sources=(*request.sources, *uploaded),
-                    mask_blob=mask_blob,
-                    zoom=request.zoom,
-                    aspect=request.aspect,
-                ),
-                status=JobStatus.QUEUED,
-                created_at=self.clock(),
-                reserved_usd=reserve,
-                intake_key=current_intake_key.get(),
+            spec = JobSpec(
+                operation=request.op,
+                prompt=request.prompt,
+                options=chosen,
+                sources=(*request.sources, *uploaded),
+                mask_blob=mask_blob,
+                zoom=request.zoom,
+                aspect=request.aspect,
             )
+            job = self._new_job(session.id, where, actor, spec, reserve)
             position = await self.runner.submit(job, origin=request.origin, limits=limits)
             log.info("job %s [%s] queued: %s", job.id, where.platform, request.op.value)
             return queued_reply(job, position)
@@ -136,22 +127,28 @@ class Submitter:
         sources = [await image_here(self.store.images, s, job.where) for s in job.spec.sources]
         inputs = [(i.width, i.height) for i in sources]
         reserve = self.policy.estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
-        retry = Job(
-            id=new_id(),
-            session_id=job.session_id,
-            where=job.where,
-            requester=job.requester,
-            spec=job.spec,
-            status=JobStatus.QUEUED,
-            created_at=self.clock(),
-            reserved_usd=reserve,
-            intake_key=current_intake_key.get(),
-        )
+        retry = self._new_job(job.session_id, job.where, job.requester, job.spec, reserve)
         limits = self.policy.spend_limits(job.requester, job.where)
         position = await self.runner.submit(
             retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits
         )
         return queued_reply(retry, position)
+
+    def _new_job(
+        self, session_id: int, where: SessionKey, requester: UserRef, spec: JobSpec, reserve: float
+    ) -> Job:
+        """A job to queue, tied to the request being handled (one request, at most one job)."""
+        return Job(
+            id=new_id(),
+            session_id=session_id,
+            where=where,
+            requester=requester,
+            spec=spec,
+            status=JobStatus.QUEUED,
+            created_at=self.clock(),
+            reserved_usd=reserve,
+            intake_key=current_intake_key.get(),
+        )
 
     async def job_of_this_request(self) -> Job | None:
         """The job already made for the request being handled, when it is handled again after
