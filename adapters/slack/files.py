@@ -29,7 +29,7 @@ log = logging.getLogger(f"imagebot.{__name__}")
 SLACK_FILE_DOMAINS = ("slack.com", "slack-edge.com", "slack-gov.com")
 MAX_REDIRECTS = 3
 _IMAGE_HINT = "attach PNG, JPEG or WebP images, or reply with text only"
-# What the core can use (bot/imaging.py decodes the bytes again; this only saves the download).
+# What the core can use (bot/imaging/ decodes the bytes again; this only saves the download).
 IMAGE_MIMETYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/pjpeg", "image/webp"})
 IMAGE_FILETYPES = frozenset({"png", "jpg", "jpeg", "webp"})
 CHUNK_BYTES = 64 * 1024

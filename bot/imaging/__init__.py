@@ -1,7 +1,7 @@
 """Pillow helpers: safe decoding of uploads, encoding, grids, fitting under upload limits, masks.
 
 Every function here is synchronous and CPU-bound; async callers run them in a thread
-(`asyncio.to_thread`) so the event loop never stalls (DESIGN.md §3).
+(`asyncio.to_thread`) so the event loop never stalls.
 
 Untrusted bytes go through `decode_upload` (and `mask_from_upload`), which raise `BotError`s with
 messages meant for the person who sent the file. Everything else works on our own, already

@@ -123,11 +123,14 @@ def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
     assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr
     assert not (tmp_path / "data").exists()  # nothing was set up for a command that cannot run
     # A bot token alone is not enough: Socket Mode needs the app token (or HTTP mode a secret).
-    bot_token_only = {
-        "cwd": tmp_path,
-        "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-    }
-    half, http = run_cli_together((["run"], bot_token_only), (["slack", "--http"], bot_token_only))
+    bot_token_only = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+    # Each in a folder of its own: `run` holds its data directory while it finds out, and a
+    # second imagebot on the same one would be (rightly) refused instead.
+    (tmp_path / "run").mkdir()
+    (tmp_path / "http").mkdir()
+    half, http = run_cli_together(
+        (["run"], {"cwd": tmp_path / "run", **bot_token_only}),
+        (["slack", "--http"], {"cwd": tmp_path / "http", **bot_token_only}),
+    )
     assert half.returncode == 2 and "SLACK_APP_TOKEN" in half.stderr
     assert http.returncode == 2 and "SLACK_SIGNING_SECRET" in http.stderr
