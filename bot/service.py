@@ -18,6 +18,7 @@ from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
 from bot.commands import Surface
 from bot.config import Settings
+from bot.deliveries import DeliveryLog
 from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, SessionKey, UserRef
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
@@ -68,6 +69,7 @@ class ImageBot:
         )
         self.settings_desk = SettingsDesk(settings, store.preferences, self.chooser.resolve)
         self.outcomes = Outcomes(store, clock)
+        self.deliveries = DeliveryLog(store.jobs, store.intake)
 
     # --- life cycle -----------------------------------------------------------------------------
     def register_presenter(self, platform: str, presenter: Presenter) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -27,7 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import FileFetcher
-from adapters.slack.handlers import DEDUPE_KEEP_SECONDS, REPLAY, SlackHandlers
+from adapters.slack.handlers import REPLAY, SlackHandlers
 from adapters.slack.http import Refused, check_signature, parse_body
 from adapters.slack.poster import DEFAULT_MAX_UPLOAD_BYTES, Poster
 from adapters.slack.presenter import OWED_NOTICE_SECONDS, RETRY_FIRST_SECONDS, SlackPresenter
@@ -36,7 +35,6 @@ from adapters.slack.tasks import TaskSet
 from adapters.slack.users import PLATFORM, UserLookup, Users, users_info_lookup
 from bot.config import Settings
 from bot.service import ImageBot
-from storage.dedupe import forget_before
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -106,7 +104,7 @@ class SlackAdapter:
         self.poster = Poster(client, max_upload_bytes=max_upload_bytes)
         self.board = StatusBoard(self.poster.update, interval=status_interval)
         self.presenter = SlackPresenter(
-            self.poster, self.board, bot.store, owed_notice=owed_notice, retry_first=retry_first
+            self.poster, self.board, bot.deliveries, owed_notice=owed_notice, retry_first=retry_first
         )
         self.users = Users(user_lookup or users_info_lookup(client))
         self.fetcher = FileFetcher(client, api_url=settings.slack_api_url)
@@ -128,13 +126,8 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
 
     async def _catch_up(self) -> None:
-        """At start: forget week-old delivery ids, post results a previous run left unposted, and
-        handle again the requests it stored (and acknowledged) but did not finish."""
-        cutoff = time.time() - DEDUPE_KEEP_SECONDS
-        dropped = await forget_before(self.bot.store.db, cutoff)
-        dropped += await self.bot.store.intake.forget_finished_before(cutoff)
-        if dropped:
-            log.info("forgot %d old Slack delivery ids", dropped)
+        """At start: post results a previous run left unposted, and handle again the requests it
+        stored (and acknowledged) but did not finish. (The core forgets week-old requests.)"""
         for job, reply in await self.bot.undelivered(PLATFORM):
             log.info("job %s [slack]: delivering a result the last run did not post", job.id)
             await self.presenter.deliver_missed(job, reply)

@@ -64,7 +64,6 @@ from bot.service import ImageBot
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
-DEDUPE_KEEP_SECONDS = 7 * 24 * 3600  # Slack retries within minutes; a week is plenty
 STOPPING_TEXT = "I'm restarting right now and could not take that in; please try again in a moment."
 
 

@@ -25,8 +25,8 @@ from adapters.slack.status_board import StatusBoard, bounded
 from adapters.slack.tasks import TaskSet
 from bot import outbound
 from bot.answers import Button, Images, JobFailed, JobUpdate, Queued, Stage
+from bot.deliveries import DeliveryLog
 from bot.domain import Job, JobStatus, Operation
-from bot.ports import Storage
 from bot.records import PostKind, PostRef
 
 log = logging.getLogger(f"imagebot.{__name__}")
@@ -73,7 +73,7 @@ class SlackPresenter:
         self,
         poster: Poster,
         board: StatusBoard,
-        store: Storage,
+        deliveries: DeliveryLog,
         *,
         status_wait: float = 30.0,
         owed_notice: float = OWED_NOTICE_SECONDS,
@@ -83,7 +83,7 @@ class SlackPresenter:
     ) -> None:
         self.poster = poster
         self.board = board
-        self.store = store
+        self.deliveries = deliveries
         self.status_wait = status_wait
         self.owed_notice = owed_notice
         self.retry_first = retry_first
@@ -116,7 +116,7 @@ class SlackPresenter:
 
     async def _record(self, job_id: str, where: tuple[str, str] | None) -> None:
         if where is not None:
-            await self.store.jobs.record_post(job_id, PLATFORM, PostRef(PostKind.STATUS, where[0], where[1]))
+            await self.deliveries.record(job_id, PLATFORM, PostRef(PostKind.STATUS, where[0], where[1]))
 
     async def _find_status(self, job: Job) -> tuple[str, str] | None:
         job_id = job.id
@@ -130,14 +130,13 @@ class SlackPresenter:
                 except TimeoutError:
                     return None
             found = None
-            for post in await self.store.jobs.posts(job_id):
+            for post in await self.deliveries.posts(job_id):
                 if post.kind is PostKind.STATUS and post.message is not None:
                     found = (post.channel, post.message)
             if found is None and job.intake_key is not None:
                 # The process stopped after posting the /imagine parent (noted on its request)
                 # and before recording it as the job's status message: it is that message.
-                row = await self.store.intake.get(job.intake_key)
-                parent = row.notes.get("parent_ts") if row is not None else None
+                parent = (await self.deliveries.request_notes(job)).get("parent_ts")
                 if parent:
                     found = (job.where.channel, str(parent))
             if job_id in self._status or job_id in self._waiting:
@@ -232,15 +231,13 @@ class SlackPresenter:
         ts, files_in = await self._find_posted(job, result) if look else (None, False)
         if ts is not None:
             log.info("job %s [%s]: its result was posted before the stop; recording it", job.id, PLATFORM)
-            await self.store.jobs.record_post(
-                job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts)
-            )
+            await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts))
             return True
         if files_in and job.status is not JobStatus.FAILED:
             # The upload went through just before the stop (it carries no metadata, but its
             # files are named after the result): post only the message that follows it.
             log.info("job %s [%s]: its files were uploaded before the stop; not again", job.id, PLATFORM)
-            await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.UPLOAD, job.where.channel))
+            await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.UPLOAD, job.where.channel))
         if isinstance(result, JobFailed):
             return await self._deliver_failure(job, result)
         await self._deliver_result(job, result)
@@ -362,7 +359,7 @@ class SlackPresenter:
 
     async def _record_final(self, job: Job, status: tuple[str, str]) -> None:
         try:
-            await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.FINAL, status[0], status[1]))
+            await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.FINAL, status[0], status[1]))
         except Exception as error:  # the status is right on Slack; a restart would only redo it
             log.warning("job %s [%s]: could not record its final status: %s", job.id, PLATFORM, error)
 
@@ -378,7 +375,7 @@ class SlackPresenter:
         """The failure message (with its Retry button) in the thread, once; recorded as posted
         only when it was, so a restart sends one that never went out. False when Slack refused it
         for good; NotPosted when it did not take it for now."""
-        posts = await self.store.jobs.posts(job.id)
+        posts = await self.deliveries.posts(job.id)
         if any(post.kind is PostKind.RESULT for post in posts):
             return True
         ts = await self.poster.owed_post(
@@ -390,13 +387,13 @@ class SlackPresenter:
         )
         if ts is None:
             return False
-        await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts))
+        await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.RESULT, job.where.channel, ts))
         return True
 
     async def _deliver_result(self, job: Job, result: Images) -> None:
         """Upload the result and post its buttons (the message carrying its metadata), and record
         it as posted; NotPosted (nothing recorded as delivered) when Slack did not take it."""
-        posts = await self.store.jobs.posts(job.id)
+        posts = await self.deliveries.posts(job.id)
         if any(post.kind is PostKind.RESULT for post in posts):
             log.info("job %s [%s] result already posted; not posting again", job.id, PLATFORM)
             return
@@ -404,7 +401,7 @@ class SlackPresenter:
 
         async def uploaded() -> None:
             # The files are in: a retry (or the next start) posts only the message after them.
-            await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.UPLOAD, channel))
+            await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.UPLOAD, channel))
 
         ts = await self.poster.images(
             result,
@@ -414,7 +411,7 @@ class SlackPresenter:
             uploaded=uploaded,
             skip_upload=any(post.kind is PostKind.UPLOAD for post in posts),
         )
-        await self.store.jobs.record_post(job.id, PLATFORM, PostRef(PostKind.RESULT, channel, ts))
+        await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.RESULT, channel, ts))
 
     @staticmethod
     def _owed_text(job: Job) -> str:

@@ -34,8 +34,6 @@ from adapters.slack.users import SlackUser, Users, users_info_lookup
 from bot.answers import Button
 from bot.domain import SessionKey
 from bot.errors import BotError
-from storage.db import Database
-from storage.dedupe import first_time, forget_before
 from storage.store import Store
 from tests.fakes.slack import (
     DEFAULT_SCOPES,
@@ -99,7 +97,7 @@ def test_mrkdwn_drops_controls_and_keeps_the_bots_own_layout() -> None:
     assert shown("<@U1>\u202e  says\nhi", 10) == "&lt;@U1&gt; say…"
 
 
-# --- delivery dedupe ------------------------------------------------------------------------------
+# --- delivery keys --------------------------------------------------------------------------------
 
 
 def test_delivery_keys() -> None:
@@ -132,18 +130,6 @@ def test_delivery_keys() -> None:
     assert delivery_key(action) == "slack:action:ib:u:s:1:17.5"
     assert delivery_key({**action, "trigger_id": "9.9.x"}) == "slack:trigger:9.9.x"
     assert delivery_key({"type": "url_verification"}) is None
-
-
-async def test_first_time_is_true_once_and_survives_reopening(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "db.sqlite3")
-    assert await first_time(db, "slack:event:Ev1", now=100.0) is True
-    assert await first_time(db, "slack:event:Ev1") is False
-    await db.close()
-    db = await Database.open(tmp_path / "db.sqlite3")
-    assert await first_time(db, "slack:event:Ev1") is False
-    assert await forget_before(db, 200.0) == 1
-    assert await first_time(db, "slack:event:Ev1") is True
-    await db.close()
 
 
 # --- status throttling ----------------------------------------------------------------------------
