@@ -25,8 +25,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.deliveries import REPLAY
 from adapters.slack.files import FileFetcher
-from adapters.slack.handlers import REPLAY, SlackHandlers
+from adapters.slack.handlers import SlackHandlers
 from adapters.slack.http import Refused, check_signature, parse_body
 from adapters.slack.poster import DEFAULT_MAX_UPLOAD_BYTES, Poster
 from adapters.slack.presenter import OWED_NOTICE_SECONDS, RETRY_FIRST_SECONDS, SlackPresenter
@@ -167,7 +168,7 @@ class SlackAdapter:
         self._socket = AsyncSocketModeHandler(
             self.app, self.settings.slack_app_token.get_secret_value(), web_client=self.client
         )
-        await self._socket.connect_async()
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]  # slack-bolt leaves it unannotated
         log.info("slack: connected in Socket Mode")
 
     def web_app(self) -> web.Application:
@@ -250,7 +251,7 @@ class SlackAdapter:
         self._accepting = False
         self._closed.set()
         if self._socket is not None:
-            await self._socket.close_async()
+            await self._socket.close_async()  # type: ignore[no-untyped-call]  # slack-bolt leaves it unannotated
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()

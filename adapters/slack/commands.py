@@ -56,9 +56,20 @@ class SlashCommands:
     users: Users
 
     def _spawn(
-        self, context: Mapping[str, Any], work: Coroutine[Any, Any, None], name: str, **who: Any
+        self,
+        context: Mapping[str, Any],
+        work: Coroutine[Any, Any, None],
+        name: str,
+        *,
+        channel: str = "",
+        user: str = "",
+        thread: str | None = None,
+        response_url: str | None = None,
     ) -> None:
         raise NotImplementedError  # SlackHandlers runs it as a tracked task
+
+    def _answered(self, context: Mapping[str, Any]) -> None:
+        raise NotImplementedError  # SlackHandlers marks the request handled
 
     async def _already_over(self, job_id: str, context: Mapping[str, Any]) -> bool:
         """Handled again after a restart, a request whose job already ended shows nothing more
@@ -102,7 +113,7 @@ class SlashCommands:
             if key is not None:
                 try:
                     await self.bot.intake.note(key, "parent_ts", parent["ts"])
-                except Exception as exc:  # only a replay after a crash would miss it: go on
+                except Exception as exc:  # noqa: BLE001 - only a replay after a crash would miss it: go on
                     log.warning("could not note a Slack parent message (%s)", type(exc).__name__)
             return SessionKey(PLATFORM, team, channel, parent["ts"])
 

@@ -24,10 +24,11 @@ from adapters.slack.poster import NotPosted, Poster, describe_error, job_metadat
 from adapters.slack.status_board import StatusBoard, bounded
 from adapters.slack.tasks import TaskSet
 from bot import outbound
-from bot.answers import Button, Images, JobFailed, JobUpdate, Queued, Stage
+from bot.answers import Images, JobFailed, JobUpdate, Queued, Stage
 from bot.deliveries import DeliveryLog
 from bot.domain import Job, JobStatus, Operation
 from bot.records import PostKind, PostRef
+from bot.replies import cancel_button
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -177,7 +178,7 @@ class SlackPresenter:
         status = await self._find_status(job)
         if line is not None:
             text = f"{status_head(job)}\n{mrkdwn(line.text)}"
-            buttons = (Button("cancel", job.id, "Cancel", style="danger"),)
+            buttons = (cancel_button(job),)
             if status is not None:
                 await self.board.update(status[0], status[1], text, buttons)
             elif stage is not Stage.PARTIAL and job.id not in self._waiting:
@@ -360,7 +361,7 @@ class SlackPresenter:
     async def _record_final(self, job: Job, status: tuple[str, str]) -> None:
         try:
             await self.deliveries.record(job.id, PLATFORM, PostRef(PostKind.FINAL, status[0], status[1]))
-        except Exception as error:  # the status is right on Slack; a restart would only redo it
+        except Exception as error:  # noqa: BLE001 - the status is right on Slack; a restart would only redo it
             log.warning("job %s [%s]: could not record its final status: %s", job.id, PLATFORM, error)
 
     async def close(self) -> None:
