@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -202,18 +203,19 @@ class Executor:
         # A local resample says so, never the provider's label (it did not make this image).
         if plan.request is None:
             label = result.label
-        count = len(result.images)
-        params = ImageParams.of_options(
-            spec.options,
-            n=count,
-            provider=self.provider.name,
-            requester_name=job.requester.label,
-            instruction=plan.request.prompt if plan.request and plan.request.prompt != spec.prompt else None,
+        facts = {
+            "n": count,
+            "provider": self.provider.name,
+            "requester_name": job.requester.label,
+            "instruction": plan.request.prompt
+            if plan.request and plan.request.prompt != spec.prompt
+            else None,
             # an upscale's variations are not rendered (and paid) at its size
-            upscaled=_keeps_upscale(spec.operation, sources),
-            zoom=spec.zoom or None,
-            aspect=spec.aspect or None,
-        )
+            "upscaled": _keeps_upscale(spec.operation, sources),
+            "zoom": spec.zoom or None,
+            "aspect": spec.aspect or None,
+        }
+        params = ImageParams(**(dataclasses.asdict(spec.options) | facts))
         stored: list[StoredImage] = []
         for index, generated in enumerate(result.images, start=1):
             # The file exists before any row names it; the image is paid for, so a full disk

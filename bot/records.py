@@ -9,10 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # records sit below the domain, which stores them
-    from bot.domain import ImageOptions
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,10 +33,6 @@ class ImageParams:
     zoom: float | None = None
     aspect: str | None = None
     filename: str | None = None  # an upload's file name
-
-    @classmethod
-    def of_options(cls, options: ImageOptions, **facts: Any) -> ImageParams:
-        return cls(**(dataclasses.asdict(options) | facts))
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> ImageParams:
