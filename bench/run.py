@@ -26,8 +26,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from bench.waiter import Waiter
 from bot import imaging
-from bot.answers import Stage
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
@@ -36,21 +36,6 @@ from tests.helpers import build_bot
 
 USER = UserRef("bench", "u1", "Bench")
 WHERE = SessionKey("bench", "w", "c", "t")
-
-
-class Waiter:
-    def __init__(self) -> None:
-        self.done: dict[str, asyncio.Event] = {}
-        self.results: dict[str, object] = {}
-
-    async def job_update(self, update) -> None:
-        if update.stage in (Stage.DONE, Stage.FAILED):
-            self.results[update.job.id] = update
-            self.done.setdefault(update.job.id, asyncio.Event()).set()
-
-    async def wait(self, job_id: str):
-        await self.done.setdefault(job_id, asyncio.Event()).wait()
-        return self.results[job_id]
 
 
 async def watch_loop(stop: asyncio.Event, gaps: list[float]) -> None:

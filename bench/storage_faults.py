@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import Waiter
+from bench.waiter import Waiter
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
