@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
 
-from bot.answers import Outcome
+from bot.answers import Notice, Outcome
 from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
+from bot.help import OPTIONS, REFINING, TIPS
 from bot.replies import error_reply
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
 
 
 async def _help(bot: ImageBot, call: Call) -> Outcome:
-    return bot.help(call.surface)
+    return Notice(help_text(call.surface))
 
 
 # The choices offered as fields; typed as --flags, the core's option rules apply (bot.options).
@@ -381,3 +382,20 @@ def _check_registry() -> None:
 
 
 _check_registry()
+
+
+def commands_section(surface: Surface) -> str:
+    """One line per command this surface offers, then the surface's own lines (mentions, words)."""
+    lines = ["**Commands**"]
+    for command in surface.commands():
+        what = command.help or command.description[:1].lower() + command.description[1:]
+        lines.append(f"• `{surface.usage(command)}` — {what.replace('{cmd}', surface.spell(command))}")
+    lines.extend(f"• {line}" for line in surface.extra)
+    return "\n".join(lines)
+
+
+def help_text(surface: Surface) -> str:
+    """/help: the commands as this surface spells them, then options, refining and tips."""
+    return "\n\n".join(
+        ["**imagebot: a shared image studio**", commands_section(surface), OPTIONS, REFINING, TIPS]
+    )

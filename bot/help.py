@@ -1,11 +1,8 @@
-"""The help text: how to use the bot, and how to write prompts that work.
+"""The help text that is the same everywhere: options, refining, prompt tips.
 
-The command list is generated from the command registry (bot.commands), spelled the way the
-asking platform spells commands (`/show` on Discord, `/imagebot show` on Slack, `show` in the
-console); the rest is the same everywhere.
+The command list above it is generated from the command registry (`bot.commands.help_text`),
+spelled the way the asking platform spells commands.
 """
-
-from bot.commands import Surface
 
 OPTIONS = """\
 **Options** (fields, or flags in the prompt)
@@ -29,19 +26,3 @@ TIPS = """\
 • Text in the image: the exact words in quotes, 1–10 words.
 • One change per turn ("change only the sky to a storm; keep everything else").
 • To keep a face or product, say so ("keep the face and pose, change the background")."""
-
-
-def commands_section(surface: Surface) -> str:
-    """One line per command this surface offers, then the surface's own lines (mentions, words)."""
-    lines = ["**Commands**"]
-    for command in surface.commands():
-        what = command.help or command.description[:1].lower() + command.description[1:]
-        lines.append(f"• `{surface.usage(command)}` — {what.replace('{cmd}', surface.spell(command))}")
-    lines.extend(f"• {line}" for line in surface.extra)
-    return "\n".join(lines)
-
-
-def help_text(surface: Surface) -> str:
-    return "\n\n".join(
-        ["**imagebot: a shared image studio**", commands_section(surface), OPTIONS, REFINING, TIPS]
-    )

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from bot.answers import Notice, Outcome
-from bot.commands import Surface
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
-from bot.help import help_text
 from bot.jobs import JobRunner
 from bot.outcomes import count, trim
 from bot.policy import Policy
@@ -82,7 +80,3 @@ class Reports:
                 )
         lines.append("Costs are estimates from the API's token usage.")
         return Notice("\n".join(lines))
-
-    def help(self, surface: Surface) -> Outcome:
-        """/help, with the command list spelled as the asking platform spells it."""
-        return Notice(help_text(surface))

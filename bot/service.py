@@ -16,7 +16,6 @@ from typing import Any
 from bot.answers import Images, JobFailed, JobUpdate, Notice, Outcome
 from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
-from bot.commands import Surface
 from bot.config import Settings
 from bot.deliveries import DeliveryLog
 from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, SessionKey, UserRef
@@ -192,10 +191,6 @@ class ImageBot:
 
     async def usage(self, actor: UserRef, where: SessionKey) -> Outcome:
         return await self.reports.usage(actor, where)
-
-    def help(self, surface: Surface) -> Outcome:
-        """/help, with the command list spelled as the asking platform spells it."""
-        return self.reports.help(surface)
 
     async def settings_view(self, actor: UserRef, where: SessionKey) -> Outcome:
         """/settings with no changes: the defaults in force here, layer by layer."""

@@ -36,10 +36,9 @@ from bot.answers import (
     problem_kind,
 )
 from bot.buttons import ButtonId, Verb
-from bot.commands import ArgKind, Call, Command, Surface
+from bot.commands import ArgKind, Call, Command, Surface, commands_section
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import ErrorKind
-from bot.help import commands_section
 from bot.service import ImageBot
 
 PLATFORM = "console"

@@ -18,9 +18,8 @@ from adapters.slack.commands import SLACK
 from adapters.slack.handlers import SlackHandlers
 from bot import commands as registry
 from bot.answers import Notice, Outcome, problem_kind
-from bot.commands import COMMANDS, Arg, ArgKind, Call, Command, command
+from bot.commands import COMMANDS, Arg, ArgKind, Call, Command, command, help_text
 from bot.domain import UserRef
-from bot.help import help_text
 
 
 async def _ping(bot: Any, call: Call) -> Outcome:
