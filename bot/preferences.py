@@ -49,7 +49,7 @@ def layered(*layers: OptionOverrides) -> OptionOverrides:
     sizing = next(
         (layer for layer in layers if layer.aspect is not None or layer.size is not None), OptionOverrides()
     )
-    return OptionOverrides(aspect=sizing.aspect, size=sizing.size, **values)  # type: ignore[arg-type]
+    return OptionOverrides(aspect=sizing.aspect, size=sizing.size, **values)  # type: ignore[arg-type]  # each value came from the same field
 
 
 def updated(layer: OptionOverrides, changes: OptionOverrides) -> OptionOverrides:

@@ -238,7 +238,7 @@ class Console:
         if picked and last_set:
             return ButtonId(Verb(picked.group(1)), last_set, picked.group(2))
         if text == "reroll" and (last_set or current):
-            use_set = last_set and (session.awaiting_pick or not current)
+            use_set = last_set and session is not None and (session.awaiting_pick or not current)
             return ButtonId(Verb.REROLL, (last_set if use_set else current) or "")
         if current is None:
             return None
@@ -350,8 +350,13 @@ class LineReader:
     @staticmethod
     async def _readable(fd: int) -> None:
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             await ready
         finally:

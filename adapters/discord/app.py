@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import assert_never
+from collections.abc import Awaitable, Mapping
+from typing import Any, assert_never
 
 import discord
 import yarl
@@ -43,7 +44,7 @@ def user_ref(user: discord.abc.User, permissions: discord.Permissions | None = N
 
 
 def where_of(
-    channel: discord.abc.MessageableChannel | None, guild_id: int | None, *, thread_hint: int | None = None
+    channel: discord.abc.Snowflake | None, guild_id: int | None, *, thread_hint: int | None = None
 ) -> SessionKey:
     """The session key of a channel: a thread is its own session; elsewhere the hint (a starter
     message id, which is also its thread's id) or the channel itself."""
@@ -56,7 +57,7 @@ def where_of(
 
 
 class ImagebotClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents, **options: object) -> None:
+    def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents, **options: Any) -> None:
         super().__init__(intents=intents, **options)
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)
@@ -87,13 +88,16 @@ class ImagebotClient(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:
-            custom_id = (interaction.data or {}).get("custom_id", "")
-            if custom_id.startswith(MODAL_PREFIX):
+            data: Mapping[str, Any] = interaction.data or {}
+            custom_id = data.get("custom_id", "")
+            if isinstance(custom_id, str) and custom_id.startswith(MODAL_PREFIX):
                 await self.adapter.on_form(interaction, custom_id)
 
 
 class DiscordAdapter:
-    def __init__(self, bot: ImageBot, settings: Settings, *, client_options: dict | None = None) -> None:
+    def __init__(
+        self, bot: ImageBot, settings: Settings, *, client_options: dict[str, Any] | None = None
+    ) -> None:
         self.bot = bot
         self.settings = settings
         self.client_options = client_options or {}
@@ -182,7 +186,7 @@ class DiscordAdapter:
             target.channel_id, target.message_id = int(status["channel"]), int(status["message"])
         if status.get("original") and row.kind != "thread-reply":
             try:
-                interaction = discord.Interaction(data=row.payload, state=self.client._connection)  # type: ignore[arg-type]
+                interaction = discord.Interaction(data=row.payload, state=self.client._connection)  # type: ignore[arg-type]  # stored gateway dict, not discord.py's TypedDict
             except Exception as exc:  # a payload discord.py no longer reads: use the bot token
                 log.info("job %s [discord]: its interaction could not be rebuilt (%s)", job.id, exc)
             else:
@@ -369,10 +373,8 @@ class DiscordAdapter:
         """A click in a thread belongs to it; one on a thread's starter message (whose id is the
         thread's) too; elsewhere the channel is the session."""
         message = interaction.message
-        starter = message is not None and message.flags.has_thread
-        return where_of(
-            interaction.channel, interaction.guild_id, thread_hint=message.id if starter else None
-        )
+        starter = message.id if message is not None and message.flags.has_thread else None
+        return where_of(interaction.channel, interaction.guild_id, thread_hint=starter)
 
     async def _after_click(
         self, interaction: discord.Interaction, where: SessionKey, outcome: Outcome, delivery: Delivery
@@ -482,7 +484,7 @@ class _TokenGone(Exception):
     """The interaction's token has expired: answer with the bot token instead."""
 
 
-async def _quietly(awaitable) -> None:
+async def _quietly(awaitable: Awaitable[object]) -> None:
     try:
         await awaitable
     except discord.HTTPException:

@@ -157,7 +157,7 @@ class DiscordIntake:
         assert self.client is not None
         try:
             if event == "INTERACTION_CREATE":
-                interaction = discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]
+                interaction = discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]  # raw gateway dict, not discord.py's TypedDict
                 await interaction.response.send_message(BUSY_TEXT, ephemeral=True)
             else:
                 channel = self.client.get_partial_messageable(int(data["channel_id"]))

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -48,7 +49,7 @@ def nonce_for(job_id: str) -> str:
     return f"ib:o:{job_id}"[:25]
 
 
-def is_post_of(message: discord.Message | dict, job_id: str, reply: Images | JobFailed) -> bool:
+def is_post_of(message: discord.Message | dict[str, Any], job_id: str, reply: Images | JobFailed) -> bool:
     """Whether a bot message is the thread post of this job's outcome: by its nonce, or (past the
     nonce's window, where Discord does not keep it) by its content naming the image or the job."""
     if isinstance(message, dict):
@@ -77,7 +78,7 @@ class DiscordPresenter:
         self,
         client: discord.Client,
         record_post: RecordPost | None = None,
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         restore: Callable[[Job], Awaitable[StatusTarget]] | None = None,
     ) -> None:
         self.client = client
@@ -289,7 +290,7 @@ class DiscordPresenter:
 
     async def _edit_status(self, target: StatusTarget, parts: MessageParts) -> None:
         """Best-effort progress edit of the status message (the result is delivered regardless)."""
-        kwargs: dict = {"content": trim(parts.content)}
+        kwargs: dict[str, Any] = {"content": trim(parts.content)}
         if parts.files:
             kwargs["attachments"] = parts.files
         try:
