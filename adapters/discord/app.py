@@ -8,6 +8,7 @@ message (Discord gives that thread the message's id), and everything later happe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Mapping
@@ -187,7 +188,7 @@ class DiscordAdapter:
         if status.get("original") and row.kind != "thread-reply":
             try:
                 interaction = discord.Interaction(data=row.payload, state=self.client._connection)  # type: ignore[arg-type]  # stored gateway dict, not discord.py's TypedDict
-            except Exception as exc:  # a payload discord.py no longer reads: use the bot token
+            except Exception as exc:  # noqa: BLE001 - a payload discord.py no longer reads, whatever it raises: use the bot token
                 log.info("job %s [discord]: its interaction could not be rebuilt (%s)", job.id, exc)
             else:
                 interaction.response._response_type = discord.InteractionResponseType.deferred_channel_message
@@ -310,9 +311,13 @@ class DiscordAdapter:
         """An outcome posted into a session thread with the bot token (clicks, thread replies). A
         request handled again edits the status message it posted before instead of a second."""
         queued = reply if isinstance(reply, Queued) else None
-        if queued is not None and delivery is not None and delivery.replay:
-            if await self.bot.job_ended(queued.job.id):
-                return  # its result was (or is being) delivered over the status message
+        if (
+            queued is not None
+            and delivery is not None
+            and delivery.replay
+            and await self.bot.job_ended(queued.job.id)
+        ):
+            return  # its result was (or is being) delivered over the status message
         limit = file_limit or self._file_limit_of(thread_id)
         parts = await render(reply, file_limit=limit)
         status = (delivery.notes.get("status") if delivery is not None else None) or {}
@@ -485,7 +490,5 @@ class _TokenGone(Exception):
 
 
 async def _quietly(awaitable: Awaitable[object]) -> None:
-    try:
+    with contextlib.suppress(discord.HTTPException):
         await awaitable
-    except discord.HTTPException:
-        pass

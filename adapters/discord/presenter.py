@@ -126,7 +126,7 @@ class DiscordPresenter:
         if self.restore is not None:
             try:
                 return await self.restore(job)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a presenter must never die: fall back to the thread
                 log.warning("job %s [discord]: its status message could not be found (%s)", job.id, exc)
         return StatusTarget(thread_id=int(job.where.thread))
 
@@ -148,7 +148,7 @@ class DiscordPresenter:
         except asyncio.CancelledError:
             self._delivered.discard(job_id)
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a presenter must never die: retried in the background
             log.warning(
                 "job %s [discord]: its outcome could not be posted (%s); trying again in the background",
                 job_id,
@@ -184,7 +184,7 @@ class DiscordPresenter:
                 message = await self._put(job_id, reply, target, look_first=True)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the background retry must never die; it keeps trying
                 log.info("job %s [discord]: still cannot post its outcome (%s)", job_id, _describe(error))
                 if not told and self.clock() - started >= self.notice_after:
                     told = True
@@ -253,7 +253,8 @@ class DiscordPresenter:
             if in_thread or (target.message_id is not None and not isinstance(reply, Images)):
                 # A status message in the thread becomes the result; one elsewhere (a command's
                 # response in the channel) becomes the failure it reports.
-                assert target.channel_id is not None and target.message_id is not None
+                assert target.channel_id is not None
+                assert target.message_id is not None
                 channel = self.client.get_partial_messageable(target.channel_id)
                 return await channel.get_partial_message(target.message_id).edit(**parts.as_edit_kwargs())
         except discord.HTTPException as error:
