@@ -128,7 +128,8 @@ class DiscordAdapter:
         """Log in and run until closed; falls back to mentions-only if the intent is refused."""
         if self.settings.discord_api_base_url:
             discord.http.Route.BASE = self.settings.discord_api_base_url.rstrip("/")
-        assert self.settings.discord_token is not None
+        if self.settings.discord_token is None:
+            raise RuntimeError("the Discord adapter started without DISCORD_TOKEN (the CLI checks it first)")
         token = self.settings.discord_token.get_secret_value()
         try:
             await self.client.start(token)
@@ -460,7 +461,8 @@ class DiscordAdapter:
             await self._thread_reply(message, delivery)
 
     async def _thread_reply(self, message: discord.Message, delivery: Delivery) -> None:
-        assert isinstance(message.channel, discord.Thread)
+        if not isinstance(message.channel, discord.Thread):
+            raise RuntimeError("a thread reply that is not in a thread (on_message filters those)")
         client_user = self.client.user
         mentioned = client_user is not None and client_user.mentioned_in(message)
         if not self.message_content and not mentioned:

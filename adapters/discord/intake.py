@@ -154,7 +154,8 @@ class DiscordIntake:
 
     async def _busy(self, event: str, data: dict[str, Any]) -> None:
         """Say "busy" instead of acknowledging a request that could not be stored."""
-        assert self.client is not None
+        if self.client is None:
+            raise RuntimeError("the Discord intake answers busy before it was installed on a client")
         try:
             if event == "INTERACTION_CREATE":
                 interaction = discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]  # raw gateway dict, not discord.py's TypedDict
@@ -256,7 +257,8 @@ class DiscordIntake:
 
     async def _gave_up(self, kind: str, payload: dict[str, Any]) -> None:
         """A request that kept failing: its sender is told to send it again."""
-        assert self.client is not None
+        if self.client is None:
+            raise RuntimeError("the Discord intake gives up on a request before it was installed on a client")
         try:
             channel = self.client.get_partial_messageable(int(payload["channel_id"]))
             await channel.send(GAVE_UP_TEXT)

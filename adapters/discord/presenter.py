@@ -253,8 +253,10 @@ class DiscordPresenter:
             if in_thread or (target.message_id is not None and not isinstance(reply, Images)):
                 # A status message in the thread becomes the result; one elsewhere (a command's
                 # response in the channel) becomes the failure it reports.
-                assert target.channel_id is not None
-                assert target.message_id is not None
+                if target.channel_id is None or target.message_id is None:
+                    raise RuntimeError(
+                        f"job {job_id}: its status message to edit has no channel or message id"
+                    )
                 channel = self.client.get_partial_messageable(target.channel_id)
                 return await channel.get_partial_message(target.message_id).edit(**parts.as_edit_kwargs())
         except discord.HTTPException as error:
