@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from adapters.composition import close_bot, open_bot
 from adapters.doctor import cmd_doctor, read_settings
@@ -117,7 +118,7 @@ def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
         )
 
 
-def _run_until_interrupted(main) -> int:
+def _run_until_interrupted(main: Coroutine[Any, Any, int]) -> int:
     try:
         return asyncio.run(main)
     except KeyboardInterrupt:

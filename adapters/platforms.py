@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 
@@ -24,13 +25,19 @@ RETRY_FIRST_DELAY = 1.0
 RETRY_MAX_DELAY = 60.0
 
 
+class Closable(Protocol):
+    """What `run_platforms` needs of an adapter at shutdown."""
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Platform:
     """One chat platform as `run_platforms` drives it: start (runs until closed), reset (tidy up
     after a failed attempt, before the next), and what its failures mean."""
 
     name: str
-    adapter: object
+    adapter: Closable
     start: Callable[[], Awaitable[None]]
     reset: Callable[[], Awaitable[None]]
     explain: Callable[[BaseException], Failure | None]
@@ -189,7 +196,7 @@ async def run_platforms(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for platform in platforms:
-            await platform.adapter.close()  # type: ignore[attr-defined]
+            await platform.adapter.close()
         await close_bot(bot)
 
 

@@ -10,6 +10,7 @@ per job: posted once / duplicated / lost / recorded-but-not-posted. Default pres
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import tempfile
 import time
@@ -76,10 +77,8 @@ async def run(status: int, seconds: float, retry_after: float) -> tuple[dict[str
                     )
                     return dict(rows.fetchall())
 
-            try:
+            with contextlib.suppress(AssertionError):  # counted below as lost
                 await fake.wait_for(lambda f: len(refs()) >= JOBS, timeout=seconds + 120)
-            except AssertionError:
-                pass  # counted below as lost
             took = time.monotonic() - started
             faulted = sum(1 for c in fake.calls_to("POST", POSTS) if c.status == status)
             counts = {"posted once": 0, "duplicated": 0, "lost": 0, "recorded but not posted": 0}

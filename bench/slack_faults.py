@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -72,10 +73,8 @@ async def scenario(name: str, faults: list[tuple[str, float, int]]) -> dict[str,
                         if (m.get("metadata") or {}).get("event_payload", {}).get("job_id") == job_id
                     ]
 
-                try:
+                with contextlib.suppress(AssertionError):
                     await slack.wait_for(lambda: all(named(c) for c in CHANNELS), timeout=longest + GRACE)
-                except AssertionError:
-                    pass
                 took = time.monotonic() - started
                 counts = {"posted once": 0, "duplicated": 0, "lost": 0, "recorded but not posted": 0}
                 for channel in CHANNELS:

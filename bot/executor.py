@@ -108,7 +108,8 @@ class Executor:
             sources.append(image)
         plan = await self.plan(job, sources)
         if plan.request is None:
-            assert plan.local_size is not None
+            if plan.local_size is None:
+                raise RuntimeError(f"job {job.id}: a plan without a provider request has no local size")
             data = await self.store.blobs.get(sources[0].blob)
             resized = await asyncio.to_thread(imaging.resample, data, *plan.local_size)
             result = ProviderResult(
@@ -162,7 +163,8 @@ class Executor:
         instruction = INSTRUCTIONS[op].format(prompt=spec.prompt)
         source = sources[0]
         info = model_info(spec.options.model)
-        assert info is not None
+        if info is None:
+            raise RuntimeError(f"model {spec.options.model!r} of a stored job is not in the model table")
         if op is Operation.UPSCALE and sizes.upscale_target(source.width, source.height, info) is None:
             return Plan(
                 None,

@@ -75,7 +75,7 @@ class IntakeDesk:
             return Ticket(Admission.BUSY, key)
         try:
             fresh = store.result()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever storage raised, the request is answered busy
             log.warning("intake [%s]: could not store a request (%s); answered busy", platform, exc)
             return Ticket(Admission.BUSY, key)
         if not fresh or key in self._in_flight:
@@ -99,7 +99,7 @@ class IntakeDesk:
             batch, self._batch = self._batch[:BATCH_LIMIT], self._batch[BATCH_LIMIT:]
             try:
                 stored = await self.repo.receive_many([request for request, _ in batch])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every waiter of the batch hears of the failure, whatever it is
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)

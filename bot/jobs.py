@@ -245,7 +245,7 @@ class JobRunner:
                     patience=self.storage_patience,
                     what=f"job {job.id}: recording its start",
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the job boundary: any failure is classified and reported
                 # The database cannot take the job's first step: tell its requester, do not hang.
                 await self._fail(running, self._classify(job, exc))
                 return
@@ -261,7 +261,7 @@ class JobRunner:
                 raise
             except BotError as error:
                 await self._fail(running, storage_error(error) or error)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the job boundary: any failure is classified and reported
                 await self._fail(running, self._classify(job, exc))
             else:
                 done = replace(running, status=JobStatus.DONE)
@@ -311,7 +311,7 @@ class JobRunner:
                 patience=self.storage_patience,
                 what=f"job {job.id}: recording that it {status.value}",
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a finished job is never left hanging on its bookkeeping
             log.warning(
                 "job %s [%s]: could not record that it %s: %s", job.id, job.where.platform, status.value, exc
             )
@@ -331,7 +331,7 @@ class JobRunner:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the background sweep must never die; it tries again
                 log.warning("job sweep failed (%s); trying again in %.0f s", exc, self.rescan_interval)
 
     async def sweep(self) -> None:

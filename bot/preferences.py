@@ -49,7 +49,7 @@ def layered(*layers: OptionOverrides) -> OptionOverrides:
     sizing = next(
         (layer for layer in layers if layer.aspect is not None or layer.size is not None), OptionOverrides()
     )
-    return OptionOverrides(aspect=sizing.aspect, size=sizing.size, **values)  # type: ignore[arg-type]
+    return OptionOverrides(aspect=sizing.aspect, size=sizing.size, **values)  # type: ignore[arg-type]  # each value came from the same field
 
 
 def updated(layer: OptionOverrides, changes: OptionOverrides) -> OptionOverrides:
@@ -81,9 +81,9 @@ def combine(request: OptionOverrides, defaults: OptionOverrides, qualities_of: Q
     if request.output_format is None and defaults.output_format is not None:
         merged = dataclasses.replace(merged, output_format=None)
         default_format = defaults.output_format
-    if request.output_format is not None and request.background is None:
-        if request.output_format.lower() in ("jpeg", "jpg") and merged.background == "transparent":
-            merged = dataclasses.replace(merged, background=None)
+    jpeg_asked = request.output_format is not None and request.output_format.lower() in ("jpeg", "jpg")
+    if jpeg_asked and request.background is None and merged.background == "transparent":
+        merged = dataclasses.replace(merged, background=None)
     if request.quality is None and merged.quality is not None and merged.model is not None:
         supported = qualities_of(merged.model)
         if supported is not None and merged.quality not in supported:

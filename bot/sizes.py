@@ -401,9 +401,6 @@ def aspect_placement(width: int, height: int, aspect: str, model: ModelInfo) -> 
     if abs(math.log(width / height) - math.log(target)) < SAME_ASPECT_TOLERANCE:
         raise invalid(f"the image is already {a}:{b}")
     if rules is not None:
-        if target > width / height:
-            wanted = height * target * height
-        else:
-            wanted = width * (width / target)
+        wanted = height * target * height if target > width / height else width * (width / target)
         canvas = _nearest_valid(target, wanted, rules)
     return _place(width, height, canvas, canvas[0], canvas[1])

@@ -44,7 +44,8 @@ class ImageRepo:
                 "SELECT * FROM sessions WHERE platform=? AND workspace=? AND channel=? AND thread=?",
                 (key.platform, key.workspace, key.channel, key.thread),
             )
-        assert row is not None
+        if row is None:
+            raise RuntimeError(f"session {key} is missing right after it was stored")
         return _session(row)
 
     async def find_session(self, key: SessionKey) -> Session | None:

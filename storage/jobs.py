@@ -247,7 +247,8 @@ class JobRepo:
             " FROM usage WHERE requester=? AND created_at>=?",
             (requester, since),
         )
-        assert row is not None
+        if row is None:
+            raise RuntimeError("an aggregate over usage returned no row")
         return UsageTotals(row["images"], row["cost"], row["jobs"])
 
     async def usage_of_workspace(self, platform: str, workspace: str, since: float) -> UsageTotals:
@@ -256,7 +257,8 @@ class JobRepo:
             " FROM usage WHERE platform=? AND workspace=? AND created_at>=?",
             (platform, workspace, since),
         )
-        assert row is not None
+        if row is None:
+            raise RuntimeError("an aggregate over usage returned no row")
         return UsageTotals(row["images"], row["cost"], row["jobs"])
 
     async def top_users(

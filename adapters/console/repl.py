@@ -18,16 +18,11 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO, assert_never
+from typing import TextIO
 
-from bot import outbound
+from adapters.console.presenter import ConsolePresenter
 from bot.answers import (
-    Button,
-    Images,
-    JobFailed,
-    JobUpdate,
     Notice,
     Outcome,
     Problem,
@@ -59,87 +54,6 @@ CONSOLE_COMMANDS = commands_section(CONSOLE)
 _PICK = re.compile(r"^([uv])(\d+)$", re.IGNORECASE)
 # The largest file `/edit` reads (the image and the mask each); more is refused, not read.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-PARTIALS_DIR = "partials"
-
-
-class ConsolePresenter:
-    """Prints job progress and writes every image it shows to the output directory."""
-
-    LIMITS = outbound.Limits(set_images=True)  # files go to disk: no limits, and every image
-
-    def __init__(self, out_dir: Path, write: Callable[[str], None]) -> None:
-        self.out_dir = out_dir
-        self.write = write
-        self.progress = outbound.Progress()
-
-    async def job_update(self, update: JobUpdate) -> None:
-        job = update.job
-        if update.stage in (Stage.QUEUED, Stage.RUNNING):
-            self.write(self.progress.line(update).text)
-        elif update.stage is Stage.PARTIAL and update.preview is not None:
-            count = self.progress.line(update).preview_number
-            path = await asyncio.to_thread(
-                self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview, PARTIALS_DIR
-            )
-            self.write(f"  partial preview {count}: {path}")
-        elif update.result is not None:
-            self.progress.forget(job.id)
-            await self.show(update.result)
-
-    async def show(self, outcome: Outcome) -> None:
-        """One sender per kind of outcome; in a terminal everything is said the same way, except
-        images, which are written out."""
-        match outcome:
-            case Images():
-                await self._show_images(outcome)
-            case Notice() | Problem() | Queued() | JobFailed():
-                self.write(outcome.text)
-                self._show_buttons(outcome.buttons)
-            case _:
-                assert_never(outcome)
-
-    async def _show_images(self, reply: Images) -> None:
-        # No upload limit here: every image shown, the grid and a set's images, is written out.
-        plan = await outbound.plan_message(
-            reply.text, limits=self.LIMITS, grid=reply.grid, images=reply.images, notes=reply.notes
-        )
-        self.write(plan.text)
-        many = sum(not upload.grid for upload in plan.files) > 1
-        number = 0
-        for upload in plan.files:
-            path = await asyncio.to_thread(self._save, upload.filename, upload.data)
-            if upload.grid:
-                label = "  grid: "
-            else:
-                number += 1
-                label = f"  {number}: " if many else "  image: "
-            self.write(f"{label}{path} ({upload.view.width}x{upload.view.height})")
-        self._show_buttons(reply.buttons)
-
-    def _show_buttons(self, buttons: tuple[Button, ...]) -> None:
-        if buttons:
-            self.write("  next: " + " · ".join(_word_for(b) for b in buttons))
-
-    def _save(self, filename: str, data: bytes, folder: str | None = None) -> Path:
-        directory = self.out_dir / folder if folder else self.out_dir
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / filename
-        path.write_bytes(data)
-        return path
-
-
-def _word_for(button: Button) -> str:
-    """What to type in the console for a button."""
-    verb, label = button.verb, button.label
-    return {
-        Verb.VARY_SUBTLE: "vary subtle",
-        Verb.VARY_STRONG: "vary strong",
-        Verb.ZOOM: f"zoom {button.arg}",
-        Verb.ASPECT: "square" if button.arg == "1:1" else f"aspect {button.arg}",
-        Verb.EDIT: "<type an edit>",
-        Verb.RETRY: "retry",
-        Verb.CANCEL: "cancel",
-    }.get(verb, label.lower() if verb not in (Verb.U, Verb.V) else label)
 
 
 class Console:
@@ -237,7 +151,7 @@ class Console:
         if picked and last_set:
             return ButtonId(Verb(picked.group(1)), last_set, picked.group(2))
         if text == "reroll" and (last_set or current):
-            use_set = last_set and (session.awaiting_pick or not current)
+            use_set = last_set and session is not None and (session.awaiting_pick or not current)
             return ButtonId(Verb.REROLL, (last_set if use_set else current) or "")
         if current is None:
             return None
@@ -349,8 +263,13 @@ class LineReader:
     @staticmethod
     async def _readable(fd: int) -> None:
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             await ready
         finally:

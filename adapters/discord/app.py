@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import assert_never
+from collections.abc import Mapping
+from typing import Any
 
 import discord
 import yarl
@@ -21,8 +22,8 @@ from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form,
 from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
-from adapters.discord.render import render
-from bot.answers import Images, JobFailed, Notice, Outcome, Problem, Queued
+from adapters.discord.senders import OutcomeSenders
+from bot.answers import Problem, Queued
 from bot.buttons import ButtonId
 from bot.config import Settings
 from bot.domain import Attachment, Job, SessionKey, UserRef
@@ -43,7 +44,7 @@ def user_ref(user: discord.abc.User, permissions: discord.Permissions | None = N
 
 
 def where_of(
-    channel: discord.abc.MessageableChannel | None, guild_id: int | None, *, thread_hint: int | None = None
+    channel: discord.abc.Snowflake | None, guild_id: int | None, *, thread_hint: int | None = None
 ) -> SessionKey:
     """The session key of a channel: a thread is its own session; elsewhere the hint (a starter
     message id, which is also its thread's id) or the channel itself."""
@@ -56,7 +57,7 @@ def where_of(
 
 
 class ImagebotClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents, **options: object) -> None:
+    def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents, **options: Any) -> None:
         super().__init__(intents=intents, **options)
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)
@@ -87,13 +88,16 @@ class ImagebotClient(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:
-            custom_id = (interaction.data or {}).get("custom_id", "")
-            if custom_id.startswith(MODAL_PREFIX):
+            data: Mapping[str, Any] = interaction.data or {}
+            custom_id = data.get("custom_id", "")
+            if isinstance(custom_id, str) and custom_id.startswith(MODAL_PREFIX):
                 await self.adapter.on_form(interaction, custom_id)
 
 
-class DiscordAdapter:
-    def __init__(self, bot: ImageBot, settings: Settings, *, client_options: dict | None = None) -> None:
+class DiscordAdapter(OutcomeSenders):
+    def __init__(
+        self, bot: ImageBot, settings: Settings, *, client_options: dict[str, Any] | None = None
+    ) -> None:
         self.bot = bot
         self.settings = settings
         self.client_options = client_options or {}
@@ -123,7 +127,8 @@ class DiscordAdapter:
         """Log in and run until closed; falls back to mentions-only if the intent is refused."""
         if self.settings.discord_api_base_url:
             discord.http.Route.BASE = self.settings.discord_api_base_url.rstrip("/")
-        assert self.settings.discord_token is not None
+        if self.settings.discord_token is None:
+            raise RuntimeError("the Discord adapter started without DISCORD_TOKEN (the CLI checks it first)")
         token = self.settings.discord_token.get_secret_value()
         try:
             await self.client.start(token)
@@ -182,8 +187,8 @@ class DiscordAdapter:
             target.channel_id, target.message_id = int(status["channel"]), int(status["message"])
         if status.get("original") and row.kind != "thread-reply":
             try:
-                interaction = discord.Interaction(data=row.payload, state=self.client._connection)  # type: ignore[arg-type]
-            except Exception as exc:  # a payload discord.py no longer reads: use the bot token
+                interaction = discord.Interaction(data=row.payload, state=self.client._connection)  # type: ignore[arg-type]  # stored gateway dict, not discord.py's TypedDict
+            except Exception as exc:  # noqa: BLE001 - a payload discord.py no longer reads, whatever it raises: use the bot token
                 log.info("job %s [discord]: its interaction could not be rebuilt (%s)", job.id, exc)
             else:
                 interaction.response._response_type = discord.InteractionResponseType.deferred_channel_message
@@ -213,137 +218,6 @@ class DiscordAdapter:
             await self.answer(interaction, error_reply(error), delivery=delivery)
             return None
 
-    async def answer(
-        self,
-        interaction: discord.Interaction,
-        outcome: Outcome,
-        *,
-        thread_id: int | None = None,
-        delivery: Delivery | None = None,
-    ) -> None:
-        """Answer a deferred slash command with an outcome, one sender per kind.
-
-        Handled again after a restart (`delivery.replay`), the response is edited while its token
-        lives; after that the answer goes to the session thread (or channel) with the bot token."""
-        channel = interaction.channel
-        thread = thread_id or (channel.id if channel is not None else 0)
-        match outcome:
-            case Problem():
-                await self._answer_problem(interaction, outcome, thread, delivery)
-            case Queued():
-                await self._answer_queued(interaction, outcome, thread, delivery)
-            case Notice() | Images() | JobFailed():
-                await self._answer_in_place(interaction, outcome, thread, delivery)
-            case _:
-                assert_never(outcome)
-
-    async def _answer_problem(
-        self, interaction: discord.Interaction, problem: Problem, thread: int, delivery: Delivery | None
-    ) -> None:
-        """Only the person who asked needs to see what was wrong with their request."""
-        replay = delivery is not None and delivery.replay
-        try:
-            if replay and interaction.is_expired():
-                raise _TokenGone
-            if interaction.response.is_done():
-                await _quietly(interaction.delete_original_response())
-            await interaction.followup.send(problem.text[:2000], ephemeral=True)
-        except (discord.HTTPException, _TokenGone):
-            if not replay:
-                raise
-            await self.post_in_thread(thread, problem, delivery=delivery)
-
-    async def _answer_in_place(
-        self, interaction: discord.Interaction, outcome: Outcome, thread: int, delivery: Delivery | None
-    ) -> discord.Message | None:
-        """The deferred response edited into the outcome (private when the command was); after a
-        restart, past the token's life, posted in the thread instead."""
-        replay = delivery is not None and delivery.replay
-        parts = await render(outcome, file_limit=interaction.filesize_limit)
-        try:
-            if replay and interaction.is_expired():
-                raise _TokenGone
-            return await interaction.edit_original_response(**parts.as_edit_kwargs())
-        except (discord.HTTPException, _TokenGone):
-            if not replay:
-                raise
-            await self.post_in_thread(
-                thread, outcome, file_limit=interaction.filesize_limit, delivery=delivery
-            )
-            return None
-
-    async def _answer_queued(
-        self, interaction: discord.Interaction, queued: Queued, thread: int, delivery: Delivery | None
-    ) -> None:
-        """The job's status message: the deferred response, tracked by the presenter."""
-        if delivery is not None and delivery.replay and await self.bot.job_ended(queued.job.id):
-            return  # its result was (or is being) delivered over the status message: leave it
-        message = await self._answer_in_place(interaction, queued, thread, delivery)
-        if message is None:
-            return
-        if delivery is not None:
-            status = {"original": True, "channel": message.channel.id, "message": message.id}
-            await self.intake.note(delivery, "status", status)
-        self.presenter.track(
-            queued.job.id,
-            StatusTarget(
-                thread_id=thread,
-                interaction=interaction,
-                channel_id=message.channel.id,
-                message_id=message.id,
-                file_limit=interaction.filesize_limit,
-            ),
-        )
-
-    async def post_in_thread(
-        self,
-        thread_id: int,
-        reply: Outcome,
-        *,
-        file_limit: int | None = None,
-        delivery: Delivery | None = None,
-    ) -> None:
-        """An outcome posted into a session thread with the bot token (clicks, thread replies). A
-        request handled again edits the status message it posted before instead of a second."""
-        queued = reply if isinstance(reply, Queued) else None
-        if queued is not None and delivery is not None and delivery.replay:
-            if await self.bot.job_ended(queued.job.id):
-                return  # its result was (or is being) delivered over the status message
-        limit = file_limit or self._file_limit_of(thread_id)
-        parts = await render(reply, file_limit=limit)
-        status = (delivery.notes.get("status") if delivery is not None else None) or {}
-        message = None
-        if status.get("channel") and status.get("message"):
-            earlier = self.client.get_partial_messageable(int(status["channel"]))
-            try:
-                message = await earlier.get_partial_message(int(status["message"])).edit(
-                    **parts.as_edit_kwargs()
-                )
-            except discord.HTTPException as error:
-                log.info("discord: the earlier status message could not be edited (%s)", error.status)
-                parts = await render(reply, file_limit=limit)  # files were consumed
-        if message is None:
-            message = await self.client.get_partial_messageable(thread_id).send(**parts.as_send_kwargs())
-            if delivery is not None and queued is not None:
-                status = {"channel": message.channel.id, "message": message.id}
-                await self.intake.note(delivery, "status", status)
-        if queued is not None:
-            self.presenter.track(
-                queued.job.id,
-                StatusTarget(
-                    thread_id=thread_id,
-                    channel_id=message.channel.id,
-                    message_id=message.id,
-                    file_limit=limit,
-                ),
-            )
-
-    def _file_limit_of(self, channel_id: int) -> int:
-        """The upload limit where there is no interaction to ask: the server's (boosts raise it)."""
-        channel = self.client.get_channel(channel_id)
-        guild = getattr(channel, "guild", None)
-        return guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-
     # --- buttons and forms ----------------------------------------------------------------------
     async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None:
         try:
@@ -363,40 +237,14 @@ class DiscordAdapter:
             return
         async with self.intake.handle(interaction, ack="silent") as delivery:
             reply = await self.bot.press(self.actor(interaction), where, button)
-            await self._after_click(interaction, where, reply, delivery)
+            await self.after_click(interaction, where, reply, delivery)
 
     def _where_of_click(self, interaction: discord.Interaction) -> SessionKey:
         """A click in a thread belongs to it; one on a thread's starter message (whose id is the
         thread's) too; elsewhere the channel is the session."""
         message = interaction.message
-        starter = message is not None and message.flags.has_thread
-        return where_of(
-            interaction.channel, interaction.guild_id, thread_hint=message.id if starter else None
-        )
-
-    async def _after_click(
-        self, interaction: discord.Interaction, where: SessionKey, outcome: Outcome, delivery: Delivery
-    ) -> None:
-        """What a click answers: a note or a refusal only for the clicker; the rest in the thread."""
-        match outcome:
-            case Notice() | Problem():
-                await self._private(interaction, outcome.text, delivery)
-            case Queued() | Images() | JobFailed():
-                await self.post_in_thread(
-                    int(where.thread), outcome, file_limit=interaction.filesize_limit, delivery=delivery
-                )
-            case _:
-                assert_never(outcome)
-
-    async def _private(self, interaction: discord.Interaction, text: str, delivery: Delivery) -> None:
-        """A note only the clicker sees; handled again after a restart, it may be gone with the
-        token (nothing public is worth posting instead)."""
-        try:
-            await interaction.followup.send(text[:2000], ephemeral=True)
-        except discord.HTTPException as error:
-            if not delivery.replay:
-                raise
-            log.info("discord: a private note could not be sent after a restart (%s)", error.status)
+        starter = message.id if message is not None and message.flags.has_thread else None
+        return where_of(interaction.channel, interaction.guild_id, thread_hint=starter)
 
     async def on_form(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A submitted form (works after restarts: nothing about it lives in memory)."""
@@ -453,7 +301,8 @@ class DiscordAdapter:
             await self._thread_reply(message, delivery)
 
     async def _thread_reply(self, message: discord.Message, delivery: Delivery) -> None:
-        assert isinstance(message.channel, discord.Thread)
+        if not isinstance(message.channel, discord.Thread):
+            raise RuntimeError("a thread reply that is not in a thread (on_message filters those)")
         client_user = self.client.user
         mentioned = client_user is not None and client_user.mentioned_in(message)
         if not self.message_content and not mentioned:
@@ -476,14 +325,3 @@ class DiscordAdapter:
         )
         reply = await self.bot.reply(user_ref(message.author, permissions), where, text, attachments)
         await self.post_in_thread(message.channel.id, reply, delivery=delivery)
-
-
-class _TokenGone(Exception):
-    """The interaction's token has expired: answer with the bot token instead."""
-
-
-async def _quietly(awaitable) -> None:
-    try:
-        await awaitable
-    except discord.HTTPException:
-        pass

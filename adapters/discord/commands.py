@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.components import MODAL_PREFIX, edit_form
-from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, Surface
+from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
 from bot.domain import SessionKey
 from bot.errors import BotError, ErrorKind
 from bot.model_catalog import known_models
@@ -126,18 +126,20 @@ def slash_command(command: Command, adapter: DiscordAdapter) -> app_commands.Com
                 default=default,
             )
         )
-    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by discord.py
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]  # as @describe sets it
         arg.name: arg.description for arg in command.args
     }
     # Choices given as such, not as a Literal: typing caches Optional[Literal[...]] by equality,
     # which ignores order, so a Literal could come back in another module's order.
-    callback.__discord_app_commands_param_choices__ = {  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_choices__ = {  # type: ignore[attr-defined]  # as @choices sets it
         arg.name: [app_commands.Choice(name=c, value=c) for c in arg.choices]
         for arg in command.args
         if arg.kind is ArgKind.CHOICE
     }
-    slash = app_commands.Command(name=command.name, description=command.description, callback=callback)
+    slash: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=command.name, description=command.description, callback=callback
+    )
     allowed = adapter.settings.imagebot_allowed_models or known_models()
 
     async def models(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -177,7 +179,8 @@ async def run_command(
             if uploads is None:
                 return
             args.update({name: upload for (name, _), upload in zip(attached, uploads, strict=True)})
-        open_session, created = None, {}
+        open_session: OpenSession | None = None
+        created: dict[str, int] = {}
         if command.session_title is not None:
             title = str(values.get(command.session_title) or "")
             open_session, created = open_session_for(interaction, where, title, adapter, delivery)
@@ -209,7 +212,7 @@ def open_session_for(
     title: str,
     adapter: DiscordAdapter | None = None,
     delivery: Delivery | None = None,
-):
+) -> tuple[OpenSession | None, dict[str, int]]:
     """In a thread the session already exists; in a channel, the response message gets a thread.
 
     The thread's id is noted on the request at once, so a request handled again after a crash

@@ -11,6 +11,7 @@ in-memory modal store, so they work after a restart too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import discord
@@ -34,7 +35,7 @@ class ClickHandler(Protocol):
     async def on_click(self, interaction: discord.Interaction, custom_id: str) -> None: ...
 
 
-class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_TEMPLATE):
+class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_TEMPLATE):
     def __init__(
         self, custom_id: str, label: str = "…", style: str = "secondary", row: int | None = None
     ) -> None:
@@ -54,9 +55,12 @@ class ImagebotButton(discord.ui.DynamicItem[discord.ui.Button], template=BUTTON_
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ImagebotButton:
-        return cls(item.custom_id or match.group(0), item.label or "…")
+        # Only buttons carry the template; any other item is rebuilt from the matched id alone.
+        if isinstance(item, discord.ui.Button):
+            return cls(item.custom_id or match.group(0), item.label or "…")
+        return cls(match.group(0))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         adapter: ClickHandler | None = getattr(interaction.client, "adapter", None)
@@ -79,7 +83,7 @@ def edit_form(custom_id: str, title: str = "Edit image") -> discord.ui.Modal:
     return modal
 
 
-def submitted_values(data: dict[str, Any]) -> dict[str, str]:
+def submitted_values(data: Mapping[str, Any]) -> dict[str, str]:
     """custom_id -> value of the text inputs in a modal submit payload (rows or labels)."""
     values: dict[str, str] = {}
 

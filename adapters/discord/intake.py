@@ -154,10 +154,11 @@ class DiscordIntake:
 
     async def _busy(self, event: str, data: dict[str, Any]) -> None:
         """Say "busy" instead of acknowledging a request that could not be stored."""
-        assert self.client is not None
+        if self.client is None:
+            raise RuntimeError("the Discord intake answers busy before it was installed on a client")
         try:
             if event == "INTERACTION_CREATE":
-                interaction = discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]
+                interaction = discord.Interaction(data=data, state=self.client._connection)  # type: ignore[arg-type]  # raw gateway dict, not discord.py's TypedDict
                 await interaction.response.send_message(BUSY_TEXT, ephemeral=True)
             else:
                 channel = self.client.get_partial_messageable(int(data["channel_id"]))
@@ -219,7 +220,7 @@ class DiscordIntake:
             return
         try:
             await self.desk.finish(delivery.key)
-        except Exception as exc:  # the row stays unfinished: a replay finds the same job
+        except Exception as exc:  # noqa: BLE001 - the row stays unfinished: a replay finds the same job
             log.warning("discord: could not mark a request handled (%s)", exc)
 
     def _release(self, delivery: Delivery) -> None:
@@ -256,7 +257,8 @@ class DiscordIntake:
 
     async def _gave_up(self, kind: str, payload: dict[str, Any]) -> None:
         """A request that kept failing: its sender is told to send it again."""
-        assert self.client is not None
+        if self.client is None:
+            raise RuntimeError("the Discord intake gives up on a request before it was installed on a client")
         try:
             channel = self.client.get_partial_messageable(int(payload["channel_id"]))
             await channel.send(GAVE_UP_TEXT)

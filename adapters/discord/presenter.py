@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -48,7 +49,7 @@ def nonce_for(job_id: str) -> str:
     return f"ib:o:{job_id}"[:25]
 
 
-def is_post_of(message: discord.Message | dict, job_id: str, reply: Images | JobFailed) -> bool:
+def is_post_of(message: discord.Message | dict[str, Any], job_id: str, reply: Images | JobFailed) -> bool:
     """Whether a bot message is the thread post of this job's outcome: by its nonce, or (past the
     nonce's window, where Discord does not keep it) by its content naming the image or the job."""
     if isinstance(message, dict):
@@ -77,7 +78,7 @@ class DiscordPresenter:
         self,
         client: discord.Client,
         record_post: RecordPost | None = None,
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         restore: Callable[[Job], Awaitable[StatusTarget]] | None = None,
     ) -> None:
         self.client = client
@@ -125,7 +126,7 @@ class DiscordPresenter:
         if self.restore is not None:
             try:
                 return await self.restore(job)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a presenter must never die: fall back to the thread
                 log.warning("job %s [discord]: its status message could not be found (%s)", job.id, exc)
         return StatusTarget(thread_id=int(job.where.thread))
 
@@ -147,7 +148,7 @@ class DiscordPresenter:
         except asyncio.CancelledError:
             self._delivered.discard(job_id)
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a presenter must never die: retried in the background
             log.warning(
                 "job %s [discord]: its outcome could not be posted (%s); trying again in the background",
                 job_id,
@@ -183,7 +184,7 @@ class DiscordPresenter:
                 message = await self._put(job_id, reply, target, look_first=True)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the background retry must never die; it keeps trying
                 log.info("job %s [discord]: still cannot post its outcome (%s)", job_id, _describe(error))
                 if not told and self.clock() - started >= self.notice_after:
                     told = True
@@ -252,7 +253,10 @@ class DiscordPresenter:
             if in_thread or (target.message_id is not None and not isinstance(reply, Images)):
                 # A status message in the thread becomes the result; one elsewhere (a command's
                 # response in the channel) becomes the failure it reports.
-                assert target.channel_id is not None and target.message_id is not None
+                if target.channel_id is None or target.message_id is None:
+                    raise RuntimeError(
+                        f"job {job_id}: its status message to edit has no channel or message id"
+                    )
                 channel = self.client.get_partial_messageable(target.channel_id)
                 return await channel.get_partial_message(target.message_id).edit(**parts.as_edit_kwargs())
         except discord.HTTPException as error:
@@ -289,7 +293,7 @@ class DiscordPresenter:
 
     async def _edit_status(self, target: StatusTarget, parts: MessageParts) -> None:
         """Best-effort progress edit of the status message (the result is delivered regardless)."""
-        kwargs: dict = {"content": trim(parts.content)}
+        kwargs: dict[str, Any] = {"content": trim(parts.content)}
         if parts.files:
             kwargs["attachments"] = parts.files
         try:

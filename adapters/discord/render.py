@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
 from adapters.discord.components import ImagebotButton
 from bot import outbound
-from bot.answers import Button, Images, Outcome
+from bot.answers import Button, Images, ImageView, Outcome
 
 MAX_CONTENT = 2000
 MAX_FILES = 10
@@ -25,15 +26,15 @@ class MessageParts:
     files: list[discord.File] = field(default_factory=list)
     view: discord.ui.View | None = None
 
-    def as_send_kwargs(self) -> dict:
-        kwargs: dict = {"content": self.content}
+    def as_send_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"content": self.content}
         if self.files:
             kwargs["files"] = self.files
         if self.view is not None:
             kwargs["view"] = self.view
         return kwargs
 
-    def as_edit_kwargs(self) -> dict:
+    def as_edit_kwargs(self) -> dict[str, Any]:
         # An edit replaces attachments and components wholesale, so always pass both.
         return {"content": self.content, "attachments": self.files, "view": self.view}
 
@@ -70,7 +71,9 @@ def note_line(note: str) -> str:
 async def render(reply: Outcome, *, file_limit: int) -> MessageParts:
     """A whole message for an outcome: for images, the grid for a set, else the single image(s)."""
     text = reply.text
-    grid, images, notes = None, (), ()
+    grid: ImageView | None = None
+    images: tuple[ImageView, ...] = ()
+    notes: tuple[str, ...] = ()
     if isinstance(reply, Images):
         # The caption quotes the prompt: as plain text here, never markdown (no masked links).
         caption = reply.caption

@@ -58,8 +58,7 @@ class OpenAIProvider:
         info = model_info(request.options.model)
         stream = on_partial is not None and self.partial_images > 0 and (info is None or info.streaming)
         try:
-            if stream:
-                assert on_partial is not None
+            if stream and on_partial is not None:  # stream implies on_partial; said again for the type
                 return await self._streamed(request, params, on_partial)
             if request.kind == "generate":
                 response = await self.client.images.generate(**params)

@@ -72,7 +72,8 @@ async def test_bad_uploads_are_refused_and_nothing_is_stored(data_dir: Path, fil
 async def test_bad_masks_are_refused(data_dir: Path, mask: bytes, message: str) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, _):
         reply = await bot.edit_upload(ALICE, THREAD, PHOTO, "add a moon", mask=Attachment("mask.png", mask))
-    assert problem_kind(reply) == "invalid_input" and message in reply.text.lower(), reply.text
+    assert problem_kind(reply) == "invalid_input", reply.text
+    assert message in reply.text.lower(), reply.text
     assert stored_counts(data_dir) == (0, 0, 0)
 
 
@@ -106,4 +107,5 @@ async def test_daily_quota_stops_new_jobs(data_dir: Path) -> None:
         first = await bot.imagine(ALICE, THREAD, "three owls --n 3")
         await presenter.final(first.job_id)
         refused = await bot.imagine(ALICE, THREAD, "one more owl --n 1")
-    assert problem_kind(refused) == "quota" and "3 of 3" in refused.text
+    assert problem_kind(refused) == "quota"
+    assert "3 of 3" in refused.text

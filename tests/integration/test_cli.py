@@ -41,13 +41,15 @@ def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> N
     script = "/imagine a red fox in snow --n 4\nU2\nmake it night\nundo\nupscale\n"
     result = run_cli(["run"], tmp_path, script)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "OPENAI_API_KEY" in result.stdout and "DISCORD_TOKEN" in result.stdout  # how to configure
+    assert "OPENAI_API_KEY" in result.stdout
+    assert "DISCORD_TOKEN" in result.stdout  # how to configure
     assert "make doctor (or .venv/bin/imagebot doctor)" in result.stdout  # `imagebot` is not on PATH
     out = tmp_path / "imagebot-out"
     grids = list(out.glob("*-grid.png"))
     assert len(grids) == 1
     sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png"))  # partial previews: partials/
-    assert (2880, 2880) in sizes and sizes.count((1024, 1024)) == 5  # 4 set images + the night edit
+    assert (2880, 2880) in sizes
+    assert sizes.count((1024, 1024)) == 5  # 4 set images + the night edit
     assert (tmp_path / "data" / "imagebot.sqlite3").is_file()
 
 
@@ -64,7 +66,8 @@ def test_doctor_reports_ok_and_masks_secrets(tmp_path: Path) -> None:
     result = run_cli(["doctor"], tmp_path, OPENAI_API_KEY="sk-proj-verysecretvalue1234")
     assert result.returncode == 0, result.stdout
     assert "provider:       openai" in result.stdout
-    assert "verysecret" not in result.stdout and "1234" in result.stdout
+    assert "verysecret" not in result.stdout
+    assert "1234" in result.stdout
 
 
 def test_doctor_names_invalid_and_missing_settings(tmp_path: Path) -> None:
@@ -74,12 +77,14 @@ def test_doctor_names_invalid_and_missing_settings(tmp_path: Path) -> None:
         (["doctor"], {"cwd": tmp_path, "IMAGEBOT_DEFAULT_N": "twelve"}),
     )
     assert bad_model.returncode == 1
-    assert "IMAGEBOT_MODEL" in bad_model.stdout and "shut down" in bad_model.stdout
+    assert "IMAGEBOT_MODEL" in bad_model.stdout
+    assert "shut down" in bad_model.stdout
 
     assert slack.returncode == 1
     assert "SLACK_APP_TOKEN is missing" in slack.stdout
 
-    assert not_a_number.returncode == 1 and "IMAGEBOT_DEFAULT_N" in not_a_number.stdout
+    assert not_a_number.returncode == 1
+    assert "IMAGEBOT_DEFAULT_N" in not_a_number.stdout
 
 
 def test_settings_come_from_a_dotenv_file_too(tmp_path: Path) -> None:
@@ -119,8 +124,10 @@ def test_env_example_lists_every_setting() -> None:
 
 def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
     discord, slack = run_cli_together((["discord"], {"cwd": tmp_path}), (["slack"], {"cwd": tmp_path}))
-    assert discord.returncode == 2 and "DISCORD_TOKEN" in discord.stderr
-    assert slack.returncode == 2 and "SLACK_BOT_TOKEN" in slack.stderr
+    assert discord.returncode == 2
+    assert "DISCORD_TOKEN" in discord.stderr
+    assert slack.returncode == 2
+    assert "SLACK_BOT_TOKEN" in slack.stderr
     assert not (tmp_path / "data").exists()  # nothing was set up for a command that cannot run
     # A bot token alone is not enough: Socket Mode needs the app token (or HTTP mode a secret).
     bot_token_only = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
@@ -132,5 +139,7 @@ def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
         (["run"], {"cwd": tmp_path / "run", **bot_token_only}),
         (["slack", "--http"], {"cwd": tmp_path / "http", **bot_token_only}),
     )
-    assert half.returncode == 2 and "SLACK_APP_TOKEN" in half.stderr
-    assert http.returncode == 2 and "SLACK_SIGNING_SECRET" in http.stderr
+    assert half.returncode == 2
+    assert "SLACK_APP_TOKEN" in half.stderr
+    assert http.returncode == 2
+    assert "SLACK_SIGNING_SECRET" in http.stderr

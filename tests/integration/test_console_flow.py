@@ -73,7 +73,8 @@ def check_conversation(output: str, out_dir: Path, db_path: Path) -> dict[str, s
     assert grid[0].name.endswith("-grid.png")
     assert all((w, h) == (1024, 1024) for _, w, h in members)
     for path, w, h in grid_and_set:
-        assert path.is_file() and path.parent == out_dir
+        assert path.is_file()
+        assert path.parent == out_dir
         with Image.open(path) as img:
             assert img.size == (w, h)
 
@@ -135,7 +136,8 @@ async def test_openai_conversation(tmp_path: Path, fake_openai: FakeOpenAI) -> N
 
     generate, edit1, edit2, upscale, zoom = fake_openai.requests
     assert generate.endpoint == "generations"
-    assert generate.fields["model"] == "gpt-image-2" and generate.fields["n"] == 4
+    assert generate.fields["model"] == "gpt-image-2"
+    assert generate.fields["n"] == 4
     assert generate.fields["prompt"] == "a red fox in snow"
     # An edit sends the current image: image 2 of the set, exactly as the API returned it.
     assert edit1.endpoint == "edits"
@@ -153,9 +155,11 @@ async def test_openai_conversation(tmp_path: Path, fake_openai: FakeOpenAI) -> N
     assert zoom.fields["size"] == "2880x2880"
     with Image.open(io.BytesIO(mask.data)) as m:
         alpha = m.getchannel("A")
-        assert alpha.getpixel((0, 0)) == 0 and alpha.getpixel((1440, 1440)) == 255
+        assert alpha.getpixel((0, 0)) == 0
+        assert alpha.getpixel((1440, 1440)) == 255
     safety = {r.fields.get("safety_identifier") for r in fake_openai.requests}
-    assert len(safety) == 1 and None not in safety  # one hashed id for the one user
+    assert len(safety) == 1
+    assert None not in safety  # one hashed id for the one user
 
 
 @pytest.mark.parametrize(
@@ -192,7 +196,8 @@ async def test_console_words_with_a_bad_argument_get_their_own_error(tmp_path: P
     assert "`vary` takes subtle or strong" in block_after(output, "vary wildly")
     assert "picks from a grid" in block_after(output, "U9")
     assert "picks from a grid" in block_after(output, "V2")
-    assert output.count("line(s) failed") == 1 and "6 line(s) failed" in output
+    assert output.count("line(s) failed") == 1
+    assert "6 line(s) failed" in output
     assert jobs_in(settings.database_path) == 1  # only the /imagine: no word became a paid edit
 
 
@@ -237,10 +242,12 @@ async def test_partial_previews_go_to_a_partials_folder(tmp_path: Path) -> None:
     code, output = await run_script(settings, "/imagine a lighthouse --n 1\n", out_dir)
     assert code == 0, output
     partials = sorted((out_dir / "partials").glob("*.png"))
-    assert partials and all("partial" in p.name for p in partials)
+    assert partials
+    assert all("partial" in p.name for p in partials)
     assert f"partial preview 1: {out_dir / 'partials'}/" in output
     top = [p.name for p in out_dir.glob("*.png")]
-    assert len(top) == 1 and "partial" not in top[0]  # the output folder holds the results only
+    assert len(top) == 1
+    assert "partial" not in top[0]  # the output folder holds the results only
 
 
 async def test_the_console_continues_its_last_session_after_a_restart(tmp_path: Path) -> None:
@@ -250,12 +257,17 @@ async def test_the_console_continues_its_last_session_after_a_restart(tmp_path: 
     assert code == 0
     code, output = await run_script(settings, "make it night\n", out_dir)
     assert code == 0, output  # the fox of the last run is still the current image
-    assert "Continuing session 1" in output and "Edited" in output
+    assert "Continuing session 1" in output
+    assert "Edited" in output
 
     code, output = await run_script(settings, "new\n", out_dir)
-    assert code == 0 and "Started a new session (2)" in output
+    assert code == 0
+    assert "Started a new session (2)" in output
     code, output = await run_script(settings, "make it night\n", out_dir)
     assert code == 1  # `new` is remembered too: the new session has no image yet
-    assert "no image in this thread yet" in output and "Continuing" not in output
+    assert "no image in this thread yet" in output
+    assert "Continuing" not in output
     code, output = await run_script(settings, "/imagine an owl --n 1\nhistory\n", out_dir)
-    assert code == 0 and "owl" in output and "fox" not in block_after(output, "history")
+    assert code == 0
+    assert "owl" in output
+    assert "fox" not in block_after(output, "history")

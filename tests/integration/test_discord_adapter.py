@@ -139,7 +139,8 @@ async def test_imagine_defers_at_once_then_posts_grid_buttons_and_thread(
         grid = Image.open(io.BytesIO(fake_discord.file_bytes(result["attachments"][0])))
         assert grid.size[0] > 1024  # a 2x2 grid preview
         thread = fake_discord.channels[result["id"]]  # a thread started from the result message
-        assert thread["type"] == 11 and thread["name"] == "a red fox in snow"
+        assert thread["type"] == 11
+        assert thread["name"] == "a red fox in snow"
 
 
 async def test_select_vary_edit_form_and_thread_reply(
@@ -157,7 +158,8 @@ async def test_select_vary_edit_form_and_thread_reply(
         )
         selected = await fake_discord.wait_for(lambda f: done_message(f, thread_id, "Image 2"))
         assert fake_discord.file_bytes(selected["attachments"][0]) == fake_openai.returned[0][1]
-        assert "Upscale" in labels(selected) and "Edit…" in labels(selected)
+        assert "Upscale" in labels(selected)
+        assert "Edit…" in labels(selected)
 
         # V1: variations of image 1 (an edit whose input is that image), posted in the thread.
         v1 = next(c for c in button_ids(result) if c.startswith("ib:v:") and c.endswith(":1"))
@@ -259,7 +261,8 @@ async def test_cancel_is_refused_for_someone_else(
         refusal = await fake_discord.wait_for(
             lambda f: f.followups(click["id"]) and f.followups(click["id"])[0]
         )
-        assert "Only" in refusal["content"] and refusal["flags"] & 64  # ephemeral: only the clicker sees it
+        assert "Only" in refusal["content"]
+        assert refusal["flags"] & 64  # ephemeral: only the clicker sees it
         fake_openai.gate.set()
 
 
@@ -287,7 +290,8 @@ async def test_bad_options_get_an_ephemeral_message(
         message = await fake_discord.wait_for(
             lambda f: f.followups(payload["id"]) and f.followups(payload["id"])[0]
         )
-        assert "multiples of 16" in message["content"] and message["flags"] & 64
+        assert "multiples of 16" in message["content"]
+        assert message["flags"] & 64
         assert not [c for c in fake_discord.channels.values() if c["type"] == 11]  # no empty thread
         assert fake_openai.requests == []
 
@@ -388,7 +392,8 @@ async def test_message_menus_edit_and_vary_any_image(
         await fake_discord.dispatch("INTERACTION_CREATE", nothing)
         await fake_discord.wait_for(lambda f: f.interactions[nothing["id"]].response is not None)
         answer = fake_discord.interaction_responses[nothing["id"]]
-        assert "no image" in answer["data"]["content"] and answer["data"]["flags"] & 64
+        assert "no image" in answer["data"]["content"]
+        assert answer["data"]["flags"] & 64
 
 
 async def test_a_result_that_could_not_be_posted_is_delivered_after_a_restart(
@@ -449,6 +454,7 @@ async def test_no_thread_permission_gets_a_clear_message_and_stores_nothing(
         message = await fake_discord.wait_for(
             lambda f: f.followups(payload["id"]) and f.followups(payload["id"])[0]
         )
-        assert "Create Public Threads" in message["content"] and message["flags"] & 64
+        assert "Create Public Threads" in message["content"]
+        assert message["flags"] & 64
         assert await adapter.bot.store.jobs.with_status(*JobStatus) == []
     assert fake_openai.requests == []

@@ -115,7 +115,8 @@ async def test_imagine_with_a_reference_that_is_not_an_image_gets_a_private_mess
             message = await fake.wait_for(
                 lambda f, p=payload: f.followups(p["id"]) and f.followups(p["id"])[0]
             )
-            assert expected in message["content"] and message["flags"] & 64  # only they see it
+            assert expected in message["content"]
+            assert message["flags"] & 64  # only they see it
             assert fake.original_message(payload["id"]) is None  # no public "thinking…" left
     assert downloads(fake) == []
     assert not [c for c in fake.channels.values() if c["type"] == 11]  # no empty session thread
@@ -137,7 +138,8 @@ async def test_vary_image_on_a_message_whose_image_is_declared_too_big_is_refuse
         message = await fake.wait_for(lambda f: f.followups(vary["id"]) and f.followups(vary["id"])[0])
     assert "photo.png is 80 MB; images must be under 50 MB" in message["content"]
     assert message["flags"] & 64
-    assert downloads(fake) == [] and fake_openai.requests == []
+    assert downloads(fake) == []
+    assert fake_openai.requests == []
 
 
 def test_without_a_declared_type_the_file_name_decides() -> None:
@@ -147,7 +149,9 @@ def test_without_a_declared_type_the_file_name_decides() -> None:
             data["content_type"] = content_type
         return discord.Attachment(data=data, state=SimpleNamespace(http=None))  # type: ignore[arg-type]
 
-    assert is_image(attachment("photo.JPG")) and is_image(attachment("x.webp"))
-    assert not is_image(attachment("notes.pdf")) and not is_image(attachment("README"))
+    assert is_image(attachment("photo.JPG"))
+    assert is_image(attachment("x.webp"))
+    assert not is_image(attachment("notes.pdf"))
+    assert not is_image(attachment("README"))
     assert is_image(attachment("no-extension", "image/png"))
     assert not is_image(attachment("looks.png", "application/pdf"))  # the declared type wins

@@ -72,7 +72,8 @@ async def test_an_interaction_delivered_two_or_three_times_at_once_runs_once(
         for payload in (twice, thrice):
             assert len(callbacks(fake_discord, payload)) == 1  # deferred once, never 40060
             assert len(results_for(fake_discord, payload)) == 1
-        assert len(fake_openai.requests) == 3 and jobs_in(data_dir) == 3
+        assert len(fake_openai.requests) == 3
+        assert jobs_in(data_dir) == 3
         assert len(threads_of(fake_discord)) == 3
         assert not [c for c in fake_discord.failed_calls if c.status == 400]
 
@@ -110,7 +111,8 @@ async def test_clicks_forms_and_thread_replies_delivered_twice_run_once(
         assert [r.endpoint for r in fake_openai.requests] == ["generations", "edits", "edits", "generations"]
         assert jobs_in(data_dir) == 4
         assert sum(1 for m in fake_discord.messages_in(thread_id) if "Image 1" in m["content"]) == 1
-        assert len(callbacks(fake_discord, click)) == 1 and len(callbacks(fake_discord, submit)) == 1
+        assert len(callbacks(fake_discord, click)) == 1
+        assert len(callbacks(fake_discord, submit)) == 1
         edited = [m for m in fake_discord.messages_in(thread_id) if "Edited" in m["content"]]
         assert len(edited) == 2  # one status message each, which became its result
 
@@ -130,7 +132,8 @@ async def test_a_redelivery_after_a_restart_runs_nothing(
         await fake_discord.dispatch("MESSAGE_CREATE", reply)
         _, _ = await imagine(fake_discord, "a marker --n 1")
     assert len(fake_discord.calls_to("POST", r"/interactions/.*")) == calls_before + 1  # the marker only
-    assert len(fake_openai.requests) == 3 and jobs_in(data_dir) == 3
+    assert len(fake_openai.requests) == 3
+    assert jobs_in(data_dir) == 3
     assert len(results_for(fake_discord, payload)) == 1
 
 
@@ -155,9 +158,12 @@ async def test_a_request_cut_off_by_a_stop_is_continued_on_the_next_start(
 
     async with discord_bot(settings):  # the next start continues it with the same token
         result = await fake_discord.wait_for(lambda f: results_for(f, payload), timeout=15)
-    assert len(result) == 1 and result[0]["id"] == fake_discord.original_message(payload["id"])["id"]
-    assert len(threads_of(fake_discord)) == 1 and threads_of(fake_discord)[0]["id"] == result[0]["id"]
-    assert len(fake_openai.requests) == 1 and jobs_in(data_dir) == 1
+    assert len(result) == 1
+    assert result[0]["id"] == fake_discord.original_message(payload["id"])["id"]
+    assert len(threads_of(fake_discord)) == 1
+    assert threads_of(fake_discord)[0]["id"] == result[0]["id"]
+    assert len(fake_openai.requests) == 1
+    assert jobs_in(data_dir) == 1
     assert len(callbacks(fake_discord, payload)) == 1
 
 
@@ -177,7 +183,8 @@ async def test_a_job_resumed_after_a_restart_finishes_its_status_message(
     fake_openai.gate.set()
     async with discord_bot(settings):  # the job is resumed; nothing in memory knows its message
         result = await fake_discord.wait_for(lambda f: results_for(f, payload), timeout=15)
-    assert len(result) == 1 and result[0]["id"] == fake_discord.original_message(payload["id"])["id"]
+    assert len(result) == 1
+    assert result[0]["id"] == fake_discord.original_message(payload["id"])["id"]
     assert jobs_in(data_dir) == 1
 
 
@@ -196,7 +203,8 @@ async def test_after_the_token_expired_the_status_message_says_done(
         fake_openai.gate.set()
         await fake_discord.wait_for(lambda f: done_message(f, queued["id"], "Here you go"))
         status = await original_containing(fake_discord, payload, "✅ Done")
-        assert f"<#{queued['id']}>" in status["content"] and not status["components"]
+        assert f"<#{queued['id']}>" in status["content"]
+        assert not status["components"]
 
 
 async def test_a_locked_database_is_answered_busy_within_the_deadline(
@@ -214,14 +222,16 @@ async def test_a_locked_database_is_answered_busy_within_the_deadline(
             await fake_discord.wait_for(lambda f: f.interactions[payload["id"]].response is not None)
             assert time.monotonic() - started < 2.5
             answer = fake_discord.interaction_responses[payload["id"]]
-            assert answer["type"] == 4 and answer["data"]["content"] == BUSY_TEXT
+            assert answer["type"] == 4
+            assert answer["data"]["content"] == BUSY_TEXT
             assert answer["data"]["flags"] & 64  # only the sender sees it
             holder.execute("COMMIT")
         finally:
             holder.close()
         await adapter.bot.intake.close()  # the late write lands and is closed at once
         assert await adapter.bot.intake.replayable("discord") == ([], [])
-    assert fake_openai.requests == [] and jobs_in(data_dir) == 0
+    assert fake_openai.requests == []
+    assert jobs_in(data_dir) == 0
 
 
 async def test_a_stopping_bot_answers_busy_and_leaves_nothing_half_done(
@@ -235,7 +245,8 @@ async def test_a_stopping_bot_answers_busy_and_leaves_nothing_half_done(
         await fake_discord.dispatch("INTERACTION_CREATE", payload)
         await fake_discord.wait_for(lambda f: f.interactions[payload["id"]].response is not None)
         assert fake_discord.interaction_responses[payload["id"]]["data"]["content"] == BUSY_TEXT
-    assert fake_openai.requests == [] and jobs_in(data_dir) == 0
+    assert fake_openai.requests == []
+    assert jobs_in(data_dir) == 0
 
 
 async def test_a_thread_reply_cut_off_by_a_stop_is_handled_on_the_next_start(

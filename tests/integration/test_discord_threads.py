@@ -29,7 +29,9 @@ async def test_a_long_prompt_gives_a_thread_name_within_discords_limit(
     async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
         _, result = await imagine(fake_discord, prompt)
     name = fake_discord.channels[result["id"]]["name"]
-    assert len(name) <= 100 and name.startswith("a very detailed castle on a hill") and name.endswith("…")
+    assert len(name) <= 100
+    assert name.startswith("a very detailed castle on a hill")
+    assert name.endswith("…")
     assert "--n" not in name
 
 

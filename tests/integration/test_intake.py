@@ -39,8 +39,10 @@ async def test_a_request_is_handled_once_and_replayed_after_a_crash(data_dir: Pa
         desk = IntakeDesk(store.intake, max_attempts=2)
         assert (await desk.receive("test", "test:evt:1", "command", {})).admission is Admission.DUPLICATE
         again, given_up = await desk.replayable("test")
-        assert [row.key for row in again] == ["test:evt:1"] and given_up == []
-        assert again[0].payload == {"text": "a fox"} and again[0].notes == {"parent_ts": "1700000000.000100"}
+        assert [row.key for row in again] == ["test:evt:1"]
+        assert given_up == []
+        assert again[0].payload == {"text": "a fox"}
+        assert again[0].notes == {"parent_ts": "1700000000.000100"}
         assert (await desk.replayable("test")) == ([], [])  # in hand now: not handed out twice
         await desk.finish("test:evt:1")
         assert (await desk.replayable("test")) == ([], [])
@@ -57,7 +59,8 @@ async def test_a_request_that_keeps_crashing_is_given_up_on(data_dir: Path) -> N
             again, _ = await IntakeDesk(store.intake, max_attempts=3).replayable("test")
             assert [row.key for row in again] == ["test:evt:2"]
         again, given_up = await IntakeDesk(store.intake, max_attempts=3).replayable("test")
-        assert again == [] and [row.key for row in given_up] == ["test:evt:2"]
+        assert again == []
+        assert [row.key for row in given_up] == ["test:evt:2"]
         assert (await IntakeDesk(store.intake).replayable("test")) == ([], [])
     finally:
         await store.close()

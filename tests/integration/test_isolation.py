@@ -55,7 +55,8 @@ async def test_foreign_image_and_set_ids_are_not_found(data_dir: Path) -> None:
         # Nothing was queued for the other workspace, and its history stays empty.
         assert [u for u in presenter.updates if u.job.where == OTHER] == []
         mine_there = await bot.history(ALICE, OTHER, mine=True)
-        assert "none yet" in mine_there.text and image_id not in mine_there.text
+        assert "none yet" in mine_there.text
+        assert image_id not in mine_there.text
         mine_here = await bot.history(ALICE, THREAD, mine=True)
         assert image_id in mine_here.text
 
@@ -66,7 +67,8 @@ async def test_foreign_job_ids_cannot_be_cancelled_retried_or_listed(data_dir: P
         job_id = queued.job_id
         assert job_id is not None
         listing = await bot.queue(MALLORY, OTHER)  # an admin, but of another workspace
-        assert job_id not in listing.text and "lighthouse" not in listing.text
+        assert job_id not in listing.text
+        assert "lighthouse" not in listing.text
         foreign = await bot.cancel(MALLORY, OTHER, job_id)
         assert same_answer(foreign, await bot.cancel(MALLORY, OTHER, UNKNOWN), job_id), foreign.text
         done = await presenter.final(job_id)

@@ -43,7 +43,8 @@ async def test_per_user_limits_queue_positions_and_cancel(data_dir: Path, fake_o
         assert "#2 in line" in queued[1].text
 
         full = await bot.imagine(ALICE, THREAD, "one too many --n 1")
-        assert problem_kind(full) == "quota" and "Queue full" in full.text
+        assert problem_kind(full) == "quota"
+        assert "Queue full" in full.text
         assert len(job_statuses(settings.database_path)) == 5  # the refused one stored nothing
 
         # Bob is not held back by Alice's running limit: the global limit (4) has room.
@@ -52,10 +53,12 @@ async def test_per_user_limits_queue_positions_and_cancel(data_dir: Path, fake_o
         await fake_openai.wait_for_requests(3)
 
         queue = await bot.queue(ALICE, THREAD)
-        assert "3 running, 3 waiting" in queue.text and "#1 in line" in queue.text
+        assert "3 running, 3 waiting" in queue.text
+        assert "#1 in line" in queue.text
 
         refused = await bot.cancel(BOB, THREAD, queued[0].job_id)
-        assert problem_kind(refused) == "forbidden" and "Alice" in refused.text
+        assert problem_kind(refused) == "forbidden"
+        assert "Alice" in refused.text
         assert problem_kind(await bot.cancel(ALICE, THREAD, queued[0].job_id)) is None
         assert problem_kind(await bot.cancel(ADMIN, THREAD, queued[1].job_id)) is None
         assert (await presenter.final(queued[0].job_id)).stage is Stage.CANCELLED
@@ -110,7 +113,8 @@ async def test_a_job_interrupted_twice_is_reported_failed(data_dir: Path, fake_o
     async with running_bot(settings) as (bot, presenter):
         final = await presenter.final(job_id)
         assert final.stage is Stage.FAILED
-        assert "restarted" in final.result.text and final.result.buttons[0].verb == "retry"
+        assert "restarted" in final.result.text
+        assert final.result.buttons[0].verb == "retry"
 
 
 async def test_safety_refusal_is_explained_and_not_charged(data_dir: Path, fake_openai: FakeOpenAI) -> None:
@@ -119,7 +123,8 @@ async def test_safety_refusal_is_explained_and_not_charged(data_dir: Path, fake_
         reply = await bot.imagine(ALICE, THREAD, "something violent --n 2")
         final = await presenter.final(reply.job_id)
         assert final.stage is Stage.FAILED
-        assert "safety system" in final.result.text and "violence" in final.result.text
+        assert "safety system" in final.result.text
+        assert "violence" in final.result.text
         assert problem_kind(final.result) == "refused"
         assert final.result.buttons == ()  # retrying the same prompt will not help
         usage = await bot.usage(ALICE, THREAD)
@@ -132,7 +137,8 @@ async def test_rate_limit_fails_with_retry_button_that_works(data_dir: Path, fak
     async with running_bot(settings) as (bot, presenter):
         reply = await bot.imagine(ALICE, THREAD, "a busy day --n 1")
         final = await presenter.final(reply.job_id)
-        assert final.stage is Stage.FAILED and problem_kind(final.result) == "rate_limited"
+        assert final.stage is Stage.FAILED
+        assert problem_kind(final.result) == "rate_limited"
         assert len(fake_openai.requests) == 2  # the SDK retried before giving up
         (retry,) = final.result.buttons
         assert problem_kind(await bot.press(BOB, THREAD, retry.id)) == "forbidden"
@@ -151,7 +157,8 @@ async def test_streamed_partials_reach_the_presenter(data_dir: Path, fake_openai
         partials = [u.preview for u in presenter.updates if u.stage is Stage.PARTIAL]
         assert all(p.startswith(b"\x89PNG") for p in partials)
         assert fake_openai.requests[0].fields["stream"] is True
-        assert final.result.images[0].width == 1536 and final.result.images[0].height == 864
+        assert final.result.images[0].width == 1536
+        assert final.result.images[0].height == 864
 
 
 async def test_double_click_does_not_start_a_duplicate_job(data_dir: Path, fake_openai: FakeOpenAI) -> None:
@@ -161,7 +168,8 @@ async def test_double_click_does_not_start_a_duplicate_job(data_dir: Path, fake_
         fake_openai.gate = asyncio.Event()
         first = await bot.press(ALICE, THREAD, ButtonId(Verb.UPSCALE, image_id))
         second = await bot.press(BOB, THREAD, ButtonId(Verb.UPSCALE, image_id))
-        assert second.job_id == first.job_id and "Already on it" in second.text
+        assert second.job_id == first.job_id
+        assert "Already on it" in second.text
         fake_openai.gate.set()
         assert (await presenter.final(first.job_id)).stage is Stage.DONE
         assert len(fake_openai.requests) == 2
@@ -181,4 +189,5 @@ async def test_upscale_beyond_the_model_is_a_labelled_local_resample(
         assert "local resample" in up.result.text
         assert len(fake_openai.requests) == 1  # the provider was not asked for what it cannot do
         stored = await bot.store.images.image(view.image_id, within=THREAD)
-        assert stored.label == "local resample" and stored.parents == (image_id,)
+        assert stored.label == "local resample"
+        assert stored.parents == (image_id,)

@@ -34,8 +34,9 @@ async def test_imagebot_discord_runs_answers_and_stops_on_sigterm(tmp_path: Path
 
 async def test_imagebot_slack_http_serves_signed_events_and_stops_on_sigterm(tmp_path: Path) -> None:
     secret = "test-signing-secret"
-    async with FakeSlack() as fake:
-        async with imagebot_process(
+    async with (
+        FakeSlack() as fake,
+        imagebot_process(
             tmp_path,
             "slack",
             "--http",
@@ -44,19 +45,20 @@ async def test_imagebot_slack_http_serves_signed_events_and_stops_on_sigterm(tmp
             SLACK_BOT_TOKEN=fake.bot_token,
             SLACK_SIGNING_SECRET=secret,
             SLACK_API_URL=fake.api_url,
-        ) as process:
-            listening = await line_matching(process.stderr, rb"serving /slack/events on [^:]+:(\d+)")
-            url = f"http://127.0.0.1:{int(listening.group(1))}/slack/events"
-            async with aiohttp.ClientSession() as http:
-                body = slash_command_body("/imagine", "a paper boat --n 1", fake=fake)
-                signed = signed_request(body, secret=secret)
-                headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
-                async with http.post(url, data=body.encode(), headers=headers) as answer:
-                    assert answer.status == 200
-                async with http.post(
-                    url, data=body.encode(), headers=headers | {"x-slack-signature": "v0=bad"}
-                ) as bad:
-                    assert bad.status == 401
-            await fake.wait_for(
-                lambda: any(m.get("files") for m in fake.messages(DEFAULT_CHANNEL_ID)), timeout=20
-            )
+        ) as process,
+    ):
+        listening = await line_matching(process.stderr, rb"serving /slack/events on [^:]+:(\d+)")
+        url = f"http://127.0.0.1:{int(listening.group(1))}/slack/events"
+        async with aiohttp.ClientSession() as http:
+            body = slash_command_body("/imagine", "a paper boat --n 1", fake=fake)
+            signed = signed_request(body, secret=secret)
+            headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
+            async with http.post(url, data=body.encode(), headers=headers) as answer:
+                assert answer.status == 200
+            async with http.post(
+                url, data=body.encode(), headers=headers | {"x-slack-signature": "v0=bad"}
+            ) as bad:
+                assert bad.status == 401
+        await fake.wait_for(
+            lambda: any(m.get("files") for m in fake.messages(DEFAULT_CHANNEL_ID)), timeout=20
+        )

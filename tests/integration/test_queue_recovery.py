@@ -29,14 +29,16 @@ async def test_a_5xx_mid_job_gets_one_more_attempt(data_dir: Path, fake_openai: 
     async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
         fake_openai.fail_next(502)
         done = await presenter.final((await bot.imagine(ALICE, THREAD, "a harbour --n 1")).job_id)
-        assert done.stage is Stage.DONE and len(fake_openai.requests) == 2
+        assert done.stage is Stage.DONE
+        assert len(fake_openai.requests) == 2
 
 
 async def test_a_safety_refusal_is_not_retried(data_dir: Path, fake_openai: FakeOpenAI) -> None:
     async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
         fake_openai.refuse_next()
         failed = await presenter.final((await bot.imagine(ALICE, THREAD, "a harbour --n 1")).job_id)
-        assert failed.stage is Stage.FAILED and len(fake_openai.requests) == 1  # paid once, told once
+        assert failed.stage is Stage.FAILED
+        assert len(fake_openai.requests) == 1  # paid once, told once
 
 
 class _Seen(logging.Handler):
@@ -66,7 +68,8 @@ async def test_a_generated_image_waits_out_a_full_disk(data_dir: Path, small_blo
                 await seen.event.wait()  # the disk is full and the job is holding on to its images
             filler.unlink()
             done = await presenter.final(queued.job_id, timeout=15)
-            assert done.stage is Stage.DONE and len(done.result.images) == 2
+            assert done.stage is Stage.DONE
+            assert len(done.result.images) == 2
     finally:
         logging.getLogger("imagebot.bot.retry").removeHandler(seen)
 

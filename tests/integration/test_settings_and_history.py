@@ -17,17 +17,21 @@ async def test_settings_layers_apply_to_new_images(data_dir: Path) -> None:
         assert problem_kind(await bot.update_settings(ADMIN, THREAD, "channel", "--n 2 --ar 16:9")) is None
         assert problem_kind(await bot.update_settings(ALICE, THREAD, "me", "--n 3")) is None
         bad = await bot.update_settings(ALICE, THREAD, "me", "--n 30")
-        assert problem_kind(bad) == "invalid_input" and "between 1 and 10" in bad.text
+        assert problem_kind(bad) == "invalid_input"
+        assert "between 1 and 10" in bad.text
 
         alice = await presenter.final((await bot.imagine(ALICE, THREAD, "a boat")).job_id)
-        assert len(alice.result.images) == 3 and alice.result.images[0].width == 1536  # mine + channel's --ar
+        assert len(alice.result.images) == 3
+        assert alice.result.images[0].width == 1536  # mine + channel's --ar
         bob = await presenter.final((await bot.imagine(BOB, THREAD, "a boat")).job_id)
         assert len(bob.result.images) == 2  # the channel's default
         explicit = await presenter.final((await bot.imagine(ALICE, THREAD, "a boat --n 1 --ar 1:1")).job_id)
-        assert explicit.result.images[0].width == 1024 and len(explicit.result.images) == 1
+        assert explicit.result.images[0].width == 1024
+        assert len(explicit.result.images) == 1
 
         view = await bot.settings_view(ALICE, THREAD)
-        assert "--n 3" in view.text and "--ar 16:9" in view.text
+        assert "--n 3" in view.text
+        assert "--ar 16:9" in view.text
         await bot.update_settings(ALICE, THREAD, "me", "reset")
         assert "Your defaults: nothing set" in (await bot.settings_view(ALICE, THREAD)).text
 
@@ -37,7 +41,8 @@ async def test_reply_rules_pick_undo_and_show(data_dir: Path) -> None:
         grid = await presenter.final((await bot.imagine(ALICE, THREAD, "four kites --n 4")).job_id)
         set_id = grid.result.caption.short_id
         ask = await bot.reply(BOB, THREAD, "make it red")
-        assert "Which image" in ask.text and [b.label for b in ask.buttons] == ["U1", "U2", "U3", "U4"]
+        assert "Which image" in ask.text
+        assert [b.label for b in ask.buttons] == ["U1", "U2", "U3", "U4"]
 
         edited = await bot.reply(BOB, THREAD, "#3 make it red")  # picks image 3, then edits it
         done = await presenter.final(edited.job_id)
@@ -49,19 +54,22 @@ async def test_reply_rules_pick_undo_and_show(data_dir: Path) -> None:
         again = await bot.reply(BOB, THREAD, "now add a sun", [Attachment("sun.png", png(256, 256))])
         second = await presenter.final(again.job_id)
         parents = (await bot.store.images.image(second.result.images[0].image_id, within=THREAD)).parents
-        assert parents[0] == edited_id and len(parents) == 2  # current image first, then the reference
+        assert parents[0] == edited_id
+        assert len(parents) == 2  # current image first, then the reference
 
         back = await bot.reply(BOB, THREAD, "undo")
         assert back.images[0].image_id == edited_id
 
         shown = await bot.show(ALICE, THREAD, set_id)
-        assert shown.grid is not None and len(shown.buttons) == 9
+        assert shown.grid is not None
+        assert len(shown.buttons) == 9
         old = await bot.show(ALICE, THREAD, third)
         assert old.images[0].image_id == third
         assert (await bot.session_state(THREAD)).current_image_id == third
 
         history = await bot.history(ALICE, THREAD)
-        assert third in history.text and "← current" in history.text
+        assert third in history.text
+        assert "← current" in history.text
         missing = await bot.show(ALICE, THREAD, "deadbeef")
         assert problem_kind(missing) == "not_found"
 
@@ -70,7 +78,8 @@ async def test_vary_an_uploaded_image(data_dir: Path) -> None:
     async with running_bot(make_settings(data_dir)) as (bot, presenter):
         reply = await bot.vary_upload(ALICE, THREAD, Attachment("cat.png", png(1024, 1536)), strong=True)
         final = await presenter.final(reply.job_id)
-        assert final.stage is Stage.DONE and len(final.result.images) == 4
+        assert final.stage is Stage.DONE
+        assert len(final.result.images) == 4
         assert {(v.width, v.height) for v in final.result.images} == {(1024, 1536)}
 
 
@@ -82,7 +91,8 @@ async def test_reroll_repeats_the_same_request(data_dir: Path) -> None:
         assert len(again.result.images) == 2
         assert again.result.images[0].data != first.result.images[0].data  # a new roll, not a copy
         rerolled = await bot.store.images.image(again.result.images[0].image_id, within=THREAD)
-        assert rerolled.operation.value == "reroll" and rerolled.prompt == "two moons"
+        assert rerolled.operation.value == "reroll"
+        assert rerolled.prompt == "two moons"
 
         varied = await presenter.final((await bot.press(BOB, THREAD, ButtonId(Verb.V, set_id, "1"))).job_id)
         vary_set = varied.result.caption.short_id
@@ -99,7 +109,8 @@ async def test_the_bot_answers_only_in_enabled_channels(data_dir: Path) -> None:
     elsewhere = SessionKey("test", "team", "random", "t9")
     async with running_bot(settings) as (bot, presenter):
         refused = await bot.imagine(ALICE, elsewhere, "a fox --n 1")
-        assert problem_kind(refused) == "forbidden" and "IMAGEBOT_CHANNELS" in refused.text
+        assert problem_kind(refused) == "forbidden"
+        assert "IMAGEBOT_CHANNELS" in refused.text
         allowed = await bot.imagine(ALICE, THREAD, "a fox --n 1")
         done = await presenter.final(allowed.job_id)
         image_id = done.result.images[0].image_id
@@ -112,7 +123,8 @@ async def test_buttons_for_the_requester_only_when_so_configured(data_dir: Path)
         made = await presenter.final((await bot.imagine(ALICE, THREAD, "two kites --n 2")).job_id)
         set_id = made.result.caption.short_id
         refused = await bot.press(BOB, THREAD, ButtonId(Verb.U, set_id, "1"))
-        assert problem_kind(refused) == "forbidden" and "alice" in refused.text
+        assert problem_kind(refused) == "forbidden"
+        assert "alice" in refused.text
         assert problem_kind(await bot.press(BOB, THREAD, ButtonId(Verb.REROLL, set_id))) == "forbidden"
         assert problem_kind(await bot.press(ADMIN, THREAD, ButtonId(Verb.U, set_id, "1"))) is None
         assert problem_kind(await bot.press(ALICE, THREAD, ButtonId(Verb.U, set_id, "2"))) is None
@@ -127,11 +139,14 @@ async def test_members_are_held_to_the_member_limits(data_dir: Path) -> None:
     )
     async with running_bot(settings) as (bot, presenter):
         model = await bot.imagine(ALICE, THREAD, "a fox --model gpt-image-2.5-flare --n 1")
-        assert problem_kind(model) == "forbidden" and "for admins" in model.text
+        assert problem_kind(model) == "forbidden"
+        assert "for admins" in model.text
         quality = await bot.imagine(ALICE, THREAD, "a fox --quality high --n 1")
-        assert problem_kind(quality) == "forbidden" and "--quality high" in quality.text
+        assert problem_kind(quality) == "forbidden"
+        assert "--quality high" in quality.text
         big = await bot.imagine(ALICE, THREAD, "a fox --size 2048x2048 --n 1")
-        assert problem_kind(big) == "forbidden" and "pixels" in big.text
+        assert problem_kind(big) == "forbidden"
+        assert "pixels" in big.text
         admins = await bot.imagine(ADMIN, THREAD, "a fox --size 2048x2048 --quality high --n 1")
         assert problem_kind(admins) is None
         ok = await presenter.final((await bot.imagine(ALICE, THREAD, "a fox --ar 3:2 --n 1")).job_id)

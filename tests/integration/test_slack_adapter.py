@@ -224,11 +224,13 @@ async def test_imagine_is_acked_at_once_then_posts_a_grid_and_buttons_in_its_thr
     started = time.monotonic()
     response = await h.command("/imagine", "a red fox in fresh snow --ar 3:2")
     assert time.monotonic() - started < 3.0
-    assert response.status == 200 and response.body == ""  # nothing public until the request is accepted
+    assert response.status == 200
+    assert response.body == ""  # nothing public until the request is accepted
 
     await fake_openai.wait_for_requests(1)  # the provider is busy with it...
     [parent] = await slack.wait_for(lambda: h.parents())
-    assert "a red fox in fresh snow" in parent["text"] and "alice" in parent["text"]
+    assert "a red fox in fresh snow" in parent["text"]
+    assert "alice" in parent["text"]
     # ...and the parent message says where the job stands, with a Cancel button.
     # (queued or already working: which one shows depends on how fast the job starts)
     await slack.wait_for(lambda: "job `" in slack.message(CHANNEL, parent["ts"])["text"].lower())
@@ -237,15 +239,19 @@ async def test_imagine_is_acked_at_once_then_posts_a_grid_and_buttons_in_its_thr
     fake_openai.gate.set()
     [files] = await h.wait_for_files(parent["ts"])
     [grid] = files["files"]
-    assert grid["name"].endswith("-grid.png") and grid["mimetype"] == "image/png"
-    assert "by alice" in files["text"] and "gpt-image-2" in files["text"]
+    assert grid["name"].endswith("-grid.png")
+    assert grid["mimetype"] == "image/png"
+    assert "by alice" in files["text"]
+    assert "gpt-image-2" in files["text"]
     actions = await h.wait_for_actions(parent["ts"])
     labels = button_labels(actions)
     assert labels == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "🔄"]
     for block in actions["blocks"]:
         for element in block.get("elements", []):
-            assert element["value"] == element["action_id"] and element["action_id"].startswith("ib:")
-    assert fake_openai.last.fields["size"] == "1536x1024" and fake_openai.last.fields["n"] == 4
+            assert element["value"] == element["action_id"]
+            assert element["action_id"].startswith("ib:")
+    assert fake_openai.last.fields["size"] == "1536x1024"
+    assert fake_openai.last.fields["n"] == 4
     # The parent ends as a summary, without buttons.
     await slack.wait_for(lambda: "✅ Done" in slack.message(CHANNEL, parent["ts"])["text"])
     assert action_ids(slack.message(CHANNEL, parent["ts"])) == []
@@ -266,12 +272,14 @@ async def test_bad_flags_get_an_ephemeral_message_and_nothing_public(
     assert "1:3" in texts[1] or "3:1" in texts[1]
     assert "--n" in texts[2]
     assert {e["user"] for e in slack.ephemerals} == {ALICE}
-    assert slack.messages(CHANNEL) == [] and fake_openai.requests == []
+    assert slack.messages(CHANNEL) == []
+    assert fake_openai.requests == []
 
 
 async def test_empty_imagine_answers_with_usage_in_the_ack(h: Harness, slack: FakeSlack) -> None:
     response = await h.command("/imagine", "   ")
-    assert response.status == 200 and "/imagine a red fox" in response.body
+    assert response.status == 200
+    assert "/imagine a red fox" in response.body
     assert slack.messages(CHANNEL) == []
 
 
@@ -280,7 +288,8 @@ async def test_a_429_from_chat_post_message_is_retried(h: Harness, slack: FakeSl
     await h.command("/imagine", "a lighthouse --n 1")
     await slack.wait_for(lambda: h.parents(), timeout=15)
     posts = slack.calls_to("chat.postMessage")
-    assert posts[0].status == 429 and posts[1].ok
+    assert posts[0].status == 429
+    assert posts[1].ok
     assert posts[0].args["text"] == posts[1].args["text"]  # the same message, retried by the client
     [parent] = h.parents()
     await h.wait_for_actions(parent["ts"])
@@ -329,10 +338,8 @@ async def test_u2_posts_that_image_alone_with_its_buttons(
     ]
     assert len(fake_openai.requests) == 1  # selecting costs nothing
     session = await h.bot.session_state(SessionKey("slack", slack.team_id, CHANNEL, thread))
-    assert (
-        session is not None
-        and session.current_image_id == files[1]["files"][0]["name"].split("-")[1].split(".")[0]
-    )
+    assert session is not None
+    assert session.current_image_id == files[1]["files"][0]["name"].split("-")[1].split(".")[0]
 
 
 async def test_v1_makes_variations_of_image_one(
@@ -342,7 +349,8 @@ async def test_v1_makes_variations_of_image_one(
     v1 = find_action(actions, lambda a: a.startswith("ib:v:") and a.endswith(":1"))
     await h.click(actions, v1)
     edit = await fake_openai.wait_for_requests(2)
-    assert edit.endpoint == "edits" and edit.images[0].data == fake_openai.returned[0][0]
+    assert edit.endpoint == "edits"
+    assert edit.images[0].data == fake_openai.returned[0][0]
     await h.wait_for_files(thread, count=2)
     # The job had its own status message in the thread, ending as done.
     status = await slack.wait_for(lambda: [m for m in h.thread(thread) if "✅ Done" in m["text"]])
@@ -360,9 +368,11 @@ async def test_edit_button_opens_a_modal_whose_submit_edits_that_image(
     trigger = new_trigger_id()
     await h.click(actions, edit_id, trigger_id=trigger)
     opened = await slack.wait_for(lambda: slack.view_calls)
-    assert opened[0]["method"] == "views.open" and opened[0]["trigger_id"] == trigger
+    assert opened[0]["method"] == "views.open"
+    assert opened[0]["trigger_id"] == trigger
     view = slack.views[-1]
-    assert view["callback_id"] == "ib_edit" and image_id in view["private_metadata"]
+    assert view["callback_id"] == "ib_edit"
+    assert image_id in view["private_metadata"]
 
     empty = await h.dispatch(
         view_submission_body("ib_edit", {"instruction": {"text": "  "}}, view=view, fake=slack)
@@ -373,9 +383,11 @@ async def test_edit_button_opens_a_modal_whose_submit_edits_that_image(
         "ib_edit", {"instruction": {"text": "make the label gold"}}, view=view, fake=slack
     )
     response = await h.dispatch(submit)
-    assert response.status == 200 and response.body == ""
+    assert response.status == 200
+    assert response.body == ""
     edit = await fake_openai.wait_for_requests(2)
-    assert edit.endpoint == "edits" and edit.fields["prompt"] == "make the label gold"
+    assert edit.endpoint == "edits"
+    assert edit.fields["prompt"] == "make the label gold"
     assert edit.images[0].data == fake_openai.returned[0][0]
     await h.wait_for_files(thread, count=2)
 
@@ -425,7 +437,8 @@ async def test_cancel_button_on_the_parent_cancels_the_job(
     cancel = find_action(parent, lambda a: a.startswith("ib:cancel:"))
     await h.click(parent, cancel, user=BOB)  # not Bob's job
     await slack.wait_for(lambda: slack.ephemerals)
-    assert slack.ephemerals[-1]["user"] == BOB and "Only alice" in slack.ephemerals[-1]["text"]
+    assert slack.ephemerals[-1]["user"] == BOB
+    assert "Only alice" in slack.ephemerals[-1]["text"]
     await h.click(parent, cancel)
     await slack.wait_for(lambda: "Cancelled" in slack.message(CHANNEL, parent["ts"])["text"])
     assert h.file_messages(parent["ts"]) == []
@@ -445,8 +458,10 @@ async def test_a_thread_reply_with_an_image_edits_the_current_image_using_both(
     event = message_event("put this logo on the bottle", thread_ts=thread, files=[shared])
     await h.event(event)
     edit = await fake_openai.wait_for_requests(2)
-    assert edit.endpoint == "edits" and edit.fields["prompt"] == "put this logo on the bottle"
-    assert len(edit.images) == 2 and [f.field for f in edit.images] == ["image[]", "image[]"]
+    assert edit.endpoint == "edits"
+    assert edit.fields["prompt"] == "put this logo on the bottle"
+    assert len(edit.images) == 2
+    assert [f.field for f in edit.images] == ["image[]", "image[]"]
     assert edit.images[0].data == fake_openai.returned[0][0]  # the current image first
     assert edit.images[1].data == logo  # then the reference
     assert slack.downloads == [
@@ -462,9 +477,11 @@ async def test_a_non_image_file_in_a_thread_reply_gets_a_clear_message(
     pdf = slack.add_user_file("brief.pdf", b"%PDF-1.7 not an image", "application/pdf")
     await h.event(message_event("use this brief", thread_ts=thread, files=[pdf]))
     [note] = await slack.wait_for(lambda: slack.ephemerals)
-    assert "brief.pdf is not an image" in note["text"] and note["thread_ts"] == thread
+    assert "brief.pdf is not an image" in note["text"]
+    assert note["thread_ts"] == thread
     assert note["user"] == ALICE
-    assert slack.downloads == [] and len(fake_openai.requests) == 1
+    assert slack.downloads == []
+    assert len(fake_openai.requests) == 1
 
 
 async def test_a_mention_at_the_top_level_starts_a_session_in_its_thread(
@@ -508,7 +525,8 @@ async def test_a_mention_in_a_session_thread_arrives_twice_and_is_handled_once(
     await h.event(mention)  # Slack sends both, with different event ids
     await h.wait_for_files(thread, count=2)
     await h.adapter.wait_idle(10)
-    assert len(fake_openai.requests) == 2 and fake_openai.last.fields["prompt"] == "add snow"
+    assert len(fake_openai.requests) == 2
+    assert fake_openai.last.fields["prompt"] == "add snow"
 
 
 async def test_other_threads_and_the_bots_own_messages_are_ignored(
@@ -521,7 +539,8 @@ async def test_other_threads_and_the_bots_own_messages_are_ignored(
     await h.event(own)
     await h.event(message_event("just chatting"))
     await h.adapter.wait_idle(10)
-    assert slack.ephemerals == [] and fake_openai.requests == []
+    assert slack.ephemerals == []
+    assert fake_openai.requests == []
     assert [c.method for c in slack.calls] == ["auth.test"]
 
 
@@ -581,7 +600,9 @@ async def test_a_tampered_or_stale_signature_is_rejected(
     stale = signed_request(body, FORM, secret=SECRET, timestamp=int(time.time()) - 301)
     assert (await h.adapter.app.async_dispatch(stale)).status == 401
     await h.adapter.wait_idle(10)
-    assert slack.messages(CHANNEL) == [] and slack.ephemerals == [] and fake_openai.requests == []
+    assert slack.messages(CHANNEL) == []
+    assert slack.ephemerals == []
+    assert fake_openai.requests == []
 
 
 async def test_http_mode_serves_slack_events_with_signature_verification(
@@ -598,7 +619,8 @@ async def test_http_mode_serves_slack_events_with_signature_verification(
     command = slash_command_body("/imagine", "a harbour at dawn --n 1", fake=slack)
     async with aiohttp.ClientSession() as http:
         async with http.post(url, data=challenge, headers=headers(challenge, JSON)) as response:
-            assert response.status == 200 and (await response.json())["challenge"] == "abc123"
+            assert response.status == 200
+            assert (await response.json())["challenge"] == "abc123"
         bad = headers(command, FORM, signature="v0=" + "1" * 64)
         async with http.post(url, data=command, headers=bad) as response:
             assert response.status == 401
@@ -662,8 +684,10 @@ async def test_queue_position_then_progress_on_the_status_message(
         fake_openai.gate.set()
         await slack.wait_for(lambda: "✅ Done" in slack.message(CHANNEL, second["ts"])["text"])
         texts = [c.args["text"] for c in slack.calls_to("chat.update") if c.args["ts"] == second["ts"]]
-        assert texts[-1].count("✅ Done") == 1 and any("#1 in line" in t for t in texts)
-        assert "bob" in texts[-1] and "“second”" in texts[-1]
+        assert texts[-1].count("✅ Done") == 1
+        assert any("#1 in line" in t for t in texts)
+        assert "bob" in texts[-1]
+        assert "“second”" in texts[-1]
 
 
 async def test_a_result_over_the_upload_limit_is_re_encoded_and_says_so(
@@ -673,8 +697,10 @@ async def test_a_result_over_the_upload_limit_is_re_encoded_and_says_so(
         thread, _ = await imagine_and_wait(h, "a noisy texture --n 1")
         [message] = h.file_messages(thread)
         [uploaded] = message["files"]
-        assert uploaded["size"] <= 6000 and not uploaded["name"].endswith(".png")
-        assert "upload limit" in message["text"] and "the original PNG" in message["text"]
+        assert uploaded["size"] <= 6000
+        assert not uploaded["name"].endswith(".png")
+        assert "upload limit" in message["text"]
+        assert "the original PNG" in message["text"]
 
 
 async def test_socket_mode_envelopes_work_unsigned_and_redeliveries_run_once(

@@ -39,10 +39,9 @@ def env(slack: FakeSlack, openai: FakeOpenAI) -> dict[str, str]:
 async def send(url: str, body: str) -> int:
     signed = signed_request(body, secret=SECRET)
     headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, data=body.encode(), headers=headers) as answer:
-            await answer.read()
-            return answer.status
+    async with aiohttp.ClientSession() as http, http.post(url, data=body.encode(), headers=headers) as answer:
+        await answer.read()
+        return answer.status
 
 
 def parents(slack: FakeSlack, channel: str) -> list[dict]:

@@ -33,7 +33,8 @@ async def test_a_shared_image_bigger_than_one_network_read_arrives_whole(slack: 
     data = PNG_HEAD + os.urandom(3 * 1024 * 1024)
     shared = slack.add_user_file("photo.png", data)
     [attachment] = await fetcher(slack, max_bytes=50 * 1024 * 1024).fetch_all([shared])
-    assert len(attachment.data) == len(data) and attachment.data == data
+    assert len(attachment.data) == len(data)
+    assert attachment.data == data
 
 
 async def test_exactly_the_limit_is_accepted(slack: FakeSlack) -> None:
@@ -77,7 +78,8 @@ async def test_files_that_cannot_be_used_are_refused_before_any_download(slack: 
     for shared, message in cases:
         with pytest.raises(BotError, match=message):
             await fetcher(slack, max_bytes=50 * 1024 * 1024).fetch_all([photo, shared])
-    assert slack.downloads == [] and slack.streamed == []
+    assert slack.downloads == []
+    assert slack.streamed == []
 
 
 async def test_a_thread_reply_with_an_oversized_or_unusable_file_gets_a_message_naming_it(
@@ -95,7 +97,8 @@ async def test_a_thread_reply_with_an_oversized_or_unusable_file_gets_a_message_
         )
         await h.event(message_event("add this pier", thread_ts=thread, files=[liar]))
         [note] = await slack.wait_for(lambda: slack.ephemerals)
-        assert "pier.png is over 50 MB" in note["text"] and note["user"] == ALICE
+        assert "pier.png is over 50 MB" in note["text"]
+        assert note["user"] == ALICE
         assert note["thread_ts"] == thread
         clip = slack.add_user_file("clip.mov", b"\x00\x00\x00\x14ftypqt  ", "video/quicktime")
         await h.event(message_event("use the clip", thread_ts=thread, files=[clip]))

@@ -55,10 +55,12 @@ async def post(
     """POST and return the status with the log records written while the request was handled
     (the server logs before it answers, so nothing is still on its way)."""
     caplog.clear()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, data=body, headers={"content-type": content_type, **headers}) as response:
-            await response.read()
-            return response.status, list(caplog.records)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=body, headers={"content-type": content_type, **headers}) as response,
+    ):
+        await response.read()
+        return response.status, list(caplog.records)
 
 
 BINARY = bytes(range(256)) * 4
@@ -95,7 +97,9 @@ async def test_unsigned_or_badly_signed_requests_get_401_and_one_log_line(
         assert all(len(r.getMessage()) < 200 for r in records), name
         assert not any("kite" in r.getMessage() for r in records), name  # no body in the log
     await h.adapter.wait_idle(10)
-    assert slack.messages(CHANNEL) == [] and slack.ephemerals == [] and fake_openai.requests == []
+    assert slack.messages(CHANNEL) == []
+    assert slack.ephemerals == []
+    assert fake_openai.requests == []
 
 
 async def test_signed_but_malformed_bodies_get_400(
@@ -115,9 +119,11 @@ async def test_signed_but_malformed_bodies_get_400(
     for name, (body, content_type) in cases.items():
         status, records = await post(url, body, content_type, sign(body), caplog)
         assert status == 400, name
-        assert len(records) <= 1 and all(r.exc_info is None for r in records), name
+        assert len(records) <= 1, name
+        assert all(r.exc_info is None for r in records), name
     await h.adapter.wait_idle(10)
-    assert slack.messages(CHANNEL) == [] and fake_openai.requests == []
+    assert slack.messages(CHANNEL) == []
+    assert fake_openai.requests == []
 
 
 async def test_signed_requests_still_work_over_http(
@@ -125,9 +131,12 @@ async def test_signed_requests_still_work_over_http(
 ) -> None:
     h, url = served
     challenge = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"}).encode()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, data=challenge, headers={"content-type": JSON, **sign(challenge)}) as r:
-            assert r.status == 200 and (await r.json())["challenge"] == "c-123"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=challenge, headers={"content-type": JSON, **sign(challenge)}) as r,
+    ):
+        assert r.status == 200
+        assert (await r.json())["challenge"] == "c-123"
     # A prompt with the word "payload" in it: Bolt's own form parser reads such a body as empty.
     command = slash_command_body("/imagine", "a payload bay, open --n 1", fake=slack).encode()
     status, _ = await post(url, command, FORM, sign(command), caplog)
@@ -173,18 +182,24 @@ async def test_the_slack_process_starts_without_bolt_warnings_and_refuses_quietl
                     startup.append(line)
                     if "serving /slack/events on" in line:
                         break
-            assert startup and "serving /slack/events on" in startup[-1], "".join(startup)
+            assert startup, "".join(startup)
+            assert "serving /slack/events on" in startup[-1], "".join(startup)
             url = f"http://127.0.0.1:{int(startup[-1].rsplit(':', 1)[1])}/slack/events"
-            async with aiohttp.ClientSession() as http:
-                async with http.post(url, data=BINARY, headers={"content-type": JSON}) as response:
-                    assert response.status == 401
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url, data=BINARY, headers={"content-type": JSON}) as response,
+            ):
+                assert response.status == 401
         finally:
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(20):
                 _, rest = await process.communicate()
     stderr = "".join(startup) + rest.decode()
     assert process.returncode == 0, stderr
-    assert "will be unused" not in stderr and "WARNING slack_bolt" not in stderr, stderr
-    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
+    assert "will be unused" not in stderr, stderr
+    assert "WARNING slack_bolt" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "ERROR" not in stderr, stderr
     assert stderr.count("refused a request") == 1, stderr
-    assert fake.bot_token not in stderr and SECRET not in stderr
+    assert fake.bot_token not in stderr
+    assert SECRET not in stderr

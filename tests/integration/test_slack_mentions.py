@@ -126,11 +126,13 @@ async def test_nothing_people_typed_reaches_a_channel_as_a_mention(
         # The words are still there, as text: Slack shows &lt; as <.
         parent_text = slack.calls_to("chat.postMessage")[0].args["text"]
         assert "&lt;!everyone&gt;" in parent_text or "@everyone" in parent_text
-        assert "&lt;!here&gt;" in parent_text and "&amp;lt;!channel&amp;gt;" in parent_text
+        assert "&lt;!here&gt;" in parent_text
+        assert "&amp;lt;!channel&amp;gt;" in parent_text
         # The bot's own formatting still works around it: the name in bold, ids in backticks.
         assert parent_text.startswith("🎨 /imagine by *&lt;!channel&gt; Eve")
         done = slack.message(CHANNEL, parent["ts"])["text"]
-        assert "✅ Done `" in done and "job `" in done
+        assert "✅ Done `" in done
+        assert "job `" in done
         assert any(action_ids(m) for m in h.thread(parent["ts"]))
         # Alt text is plain text (never parsed for mentions) but carries no control characters.
         for upload in slack.uploads:

@@ -59,7 +59,8 @@ def test_buttons_keep_within_slack_limits() -> None:
     ids = [e["action_id"] for b in blocks[1:] for e in b["elements"]]
     assert len(ids) == len(set(ids)) == 31  # the duplicate is left out
     cancel = blocks[-1]["elements"][0]
-    assert cancel["style"] == "danger" and len(cancel["text"]["text"]) == 75
+    assert cancel["style"] == "danger"
+    assert len(cancel["text"]["text"]) == 75
     assert "style" not in blocks[1]["elements"][0]  # "secondary" is Slack's default, not a value
 
 
@@ -76,7 +77,7 @@ def test_edit_modal_is_valid_and_carries_the_session() -> None:
     assert validate_view(view) == []
     assert parse_edit_metadata(view["private_metadata"], "slack") == ("abcd1234", where)
     for bad in ("", "{}", "[1]", json.dumps({"i": "x", "w": "T", "c": "C", "t": ""})):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not an imagebot edit form"):
             parse_edit_metadata(bad, "slack")
 
 
@@ -199,11 +200,13 @@ async def test_users_info_names_and_admins_are_cached() -> None:
     alice = await users.actor("T1", "U1")
     assert (alice.platform, alice.id, alice.name, alice.is_admin) == ("slack", "U1", "Alice", False)
     boss = await users.actor("T1", "U2")
-    assert boss.name == "The Boss" and boss.is_admin
+    assert boss.name == "The Boss"
+    assert boss.is_admin
     await users.actor("T1", "U1")
     assert stub.calls == 2  # cached
     nobody = await users.actor("T1", "U3", "carol")
-    assert nobody.name == "carol" and not nobody.is_admin  # users.info refused: a name hint, no rights
+    assert nobody.name == "carol"
+    assert not nobody.is_admin  # users.info refused: a name hint, no rights
 
 
 async def test_an_injected_lookup_replaces_users_info() -> None:
@@ -299,7 +302,8 @@ async def test_files_are_checked_before_any_download() -> None:
         # A stub file object (file_access: check_file_info) is completed with files.info first.
         stub = {"id": photo["id"], "file_access": "check_file_info"}
         [attachment] = await fetcher.fetch_all([stub])
-        assert attachment.filename == "photo.png" and attachment.data == slack.file_bytes(photo["id"])
+        assert attachment.filename == "photo.png"
+        assert attachment.data == slack.file_bytes(photo["id"])
 
 
 # --- the manifest ---------------------------------------------------------------------------------
@@ -315,7 +319,8 @@ def test_the_manifest_asks_for_what_the_adapter_uses() -> None:
         assert f"- {event}" in lines, event
     for command in (IMAGINE_COMMAND, ADMIN_COMMAND):
         assert f"- command: {command}" in lines, command
-    assert "socket_mode_enabled: true" in lines and "is_enabled: true" in lines
+    assert "socket_mode_enabled: true" in lines
+    assert "is_enabled: true" in lines
 
 
 # --- Socket Mode, end to end ------------------------------------------------------------------------
@@ -389,7 +394,8 @@ async def test_socket_mode_connects_with_the_app_token_acks_and_answers(
         await store.close()
     assert socket_slack["acks"] == [{"envelope_id": "env-1"}]
     assert socket_slack["calls"][:2] == ["apps.connections.open", "auth.test"]
-    assert "users.info" in socket_slack["calls"] and socket_slack["calls"][-1] == "chat.postEphemeral"
+    assert "users.info" in socket_slack["calls"]
+    assert socket_slack["calls"][-1] == "chat.postEphemeral"
     tokens = dict(socket_slack["auth"])
     assert tokens["apps.connections.open"] == "Bearer xapp-test"  # the app token only opens the socket
     assert tokens["chat.postEphemeral"] == "Bearer xoxb-test"

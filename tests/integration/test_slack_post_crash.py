@@ -61,7 +61,8 @@ async def test_a_kill_between_posting_and_recording_posts_the_result_once(
         assert named(slack, parent["ts"]) == [posted]
         assert [p for p in parents(slack, CHANNEL)] == [parent]
         looked = slack.calls_to("conversations.replies")
-        assert looked and looked[-1].args.get("include_all_metadata") in ("1", "true", True)
+        assert looked
+        assert looked[-1].args.get("include_all_metadata") in ("1", "true", True)
 
 
 async def test_a_kill_after_the_upload_and_before_its_message_uploads_nothing_twice(

@@ -38,7 +38,8 @@ async def test_doctor_lists_undecodable_and_misshapen_prices(tmp_path: Path) -> 
     assert "Traceback" not in garbage.stderr
 
     misshapen = await imagebot_finishes(tmp_path, "doctor", IMAGEBOT_PRICES='{"default": 3}')
-    assert misshapen.returncode == 1 and "IMAGEBOT_PRICES.DEFAULT" in misshapen.stdout
+    assert misshapen.returncode == 1
+    assert "IMAGEBOT_PRICES.DEFAULT" in misshapen.stdout
 
     good = await imagebot_finishes(
         tmp_path,

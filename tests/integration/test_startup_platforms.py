@@ -112,8 +112,10 @@ async def test_slack_without_network_keeps_trying_without_tracebacks(tmp_path: P
 
 
 async def test_run_keeps_slack_going_when_discord_refuses_its_token(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord_fake, FakeSlack() as slack_fake:
-        async with imagebot_process(
+    async with (
+        FakeDiscord() as discord_fake,
+        FakeSlack() as slack_fake,
+        imagebot_process(
             tmp_path,
             "run",
             DISCORD_TOKEN=WRONG_TOKEN,
@@ -122,24 +124,25 @@ async def test_run_keeps_slack_going_when_discord_refuses_its_token(tmp_path: Pa
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=slack_fake.api_url,
             SLACK_HTTP_PORT="0",
-        ) as process:
-            assert process.stderr is not None
-            found = await lines_matching(
-                process.stderr, rb"Discord refused DISCORD_TOKEN", rb"serving /slack/events on [^:]+:(\d+)"
-            )
-            port = int(found[rb"serving /slack/events on [^:]+:(\d+)"].group(1))
-            async with aiohttp.ClientSession() as http:
-                body = slash_command_body("/imagine", "a paper boat --n 1", fake=slack_fake)
-                signed = signed_request(body, secret=SECRET)
-                headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
-                async with http.post(
-                    f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=headers
-                ) as answer:
-                    assert answer.status == 200
-            await slack_fake.wait_for(
-                lambda: any(m.get("files") for m in slack_fake.messages(DEFAULT_CHANNEL_ID)), timeout=20
-            )
-            assert process.returncode is None
+        ) as process,
+    ):
+        assert process.stderr is not None
+        found = await lines_matching(
+            process.stderr, rb"Discord refused DISCORD_TOKEN", rb"serving /slack/events on [^:]+:(\d+)"
+        )
+        port = int(found[rb"serving /slack/events on [^:]+:(\d+)"].group(1))
+        async with aiohttp.ClientSession() as http:
+            body = slash_command_body("/imagine", "a paper boat --n 1", fake=slack_fake)
+            signed = signed_request(body, secret=SECRET)
+            headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
+            async with http.post(
+                f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=headers
+            ) as answer:
+                assert answer.status == 200
+        await slack_fake.wait_for(
+            lambda: any(m.get("files") for m in slack_fake.messages(DEFAULT_CHANNEL_ID)), timeout=20
+        )
+        assert process.returncode is None
 
 
 async def test_run_stops_when_no_platform_can_start(tmp_path: Path) -> None:
@@ -153,6 +156,7 @@ async def test_run_stops_when_no_platform_can_start(tmp_path: Path) -> None:
             SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
         )
     assert result.returncode == 1, result.stderr
-    assert "Discord refused DISCORD_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
+    assert "Discord refused DISCORD_TOKEN" in result.stderr
+    assert "SLACK_APP_TOKEN" in result.stderr
     assert "no platform is running" in result.stderr
     assert "Traceback" not in result.stderr

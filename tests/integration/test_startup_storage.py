@@ -64,7 +64,8 @@ async def test_a_damaged_database_stops_start_up_at_once_and_says_what_to_do(
     before = path.read_bytes()
     result = await imagebot_finishes(tmp_path, *args, input="", timeout=10, **env)
     assert result.returncode == 1, result.stderr
-    assert str(path) in result.stderr and "damaged" in result.stderr
+    assert str(path) in result.stderr
+    assert "damaged" in result.stderr
     assert "move it aside" in result.stderr.lower()
     assert "Traceback" not in result.stderr
     assert path.read_bytes() == before  # nothing deleted or rewritten
@@ -74,12 +75,14 @@ async def test_a_malformed_database_is_found_at_start_up_and_by_doctor(tmp_path:
     path = malformed_database(tmp_path)
     started = await imagebot_finishes(tmp_path, "console", input="", timeout=10)
     assert started.returncode == 1
-    assert str(path) in started.stderr and "damaged" in started.stderr
+    assert str(path) in started.stderr
+    assert "damaged" in started.stderr
     assert "Traceback" not in started.stderr
 
     doctor = await imagebot_finishes(tmp_path, "doctor")
     assert doctor.returncode == 1
-    assert "database:       DAMAGED" in doctor.stdout and "out of range" in doctor.stdout
+    assert "database:       DAMAGED" in doctor.stdout
+    assert "out of range" in doctor.stdout
 
 
 async def test_doctor_checks_the_database_without_creating_or_locking_it(tmp_path: Path) -> None:
@@ -99,7 +102,8 @@ async def test_doctor_checks_the_database_without_creating_or_locking_it(tmp_pat
         (tmp_path / "data" / name).unlink(missing_ok=True)
     broken = await imagebot_finishes(tmp_path, "doctor")
     assert broken.returncode == 1
-    assert "database:       DAMAGED" in broken.stdout and "file is not a database" in broken.stdout
+    assert "database:       DAMAGED" in broken.stdout
+    assert "file is not a database" in broken.stdout
 
 
 @pytest.mark.parametrize("command", ["console", "run"])
@@ -109,11 +113,13 @@ async def test_a_data_dir_that_is_not_a_directory_is_one_clear_line(tmp_path: Pa
     result = await imagebot_finishes(tmp_path, command, input="", IMAGEBOT_DATA_DIR=str(data_dir))
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0, result.stderr  # one line
-    assert "IMAGEBOT_DATA_DIR" in result.stderr and "is not a directory" in result.stderr
+    assert "IMAGEBOT_DATA_DIR" in result.stderr
+    assert "is not a directory" in result.stderr
 
     doctor = await imagebot_finishes(tmp_path, "doctor", IMAGEBOT_DATA_DIR=str(data_dir))
     assert doctor.returncode == 1
-    assert "IMAGEBOT_DATA_DIR" in doctor.stdout and "is not a directory" in doctor.stdout
+    assert "IMAGEBOT_DATA_DIR" in doctor.stdout
+    assert "is not a directory" in doctor.stdout
     assert "Configuration: OK" not in doctor.stdout
 
 
@@ -127,9 +133,11 @@ async def test_a_read_only_data_dir_is_one_clear_line(tmp_path: Path) -> None:
         doctor = await imagebot_finishes(tmp_path, "doctor")
     finally:
         data_dir.chmod(0o755)
-    assert result.returncode == 1 and "not writable" in result.stderr
+    assert result.returncode == 1
+    assert "not writable" in result.stderr
     assert "Traceback" not in result.stderr
-    assert doctor.returncode == 1 and "not writable" in doctor.stdout
+    assert doctor.returncode == 1
+    assert "not writable" in doctor.stdout
 
 
 async def test_a_second_process_on_one_data_directory_refuses_to_start(tmp_path: Path) -> None:
@@ -145,8 +153,10 @@ async def test_a_second_process_on_one_data_directory_refuses_to_start(tmp_path:
         )
         for second in seconds:
             assert second.returncode == 1, second.stderr
-            assert str(data_dir) in second.stderr and "in use" in second.stderr
-            assert f"pid {first.pid}" in second.stderr and "imagebot console" in second.stderr
+            assert str(data_dir) in second.stderr
+            assert "in use" in second.stderr
+            assert f"pid {first.pid}" in second.stderr
+            assert "imagebot console" in second.stderr
             assert "Traceback" not in second.stderr
 
         assert doctor.returncode == 0, doctor.stdout
@@ -162,7 +172,8 @@ async def test_the_lock_is_released_when_the_holder_is_killed(tmp_path: Path) ->
         assert first.stdout is not None
         await line_matching(first.stdout, rb"imagebot console")
         refused = await imagebot_finishes(tmp_path, "console", input="")
-        assert refused.returncode == 1 and "in use" in refused.stderr
+        assert refused.returncode == 1
+        assert "in use" in refused.stderr
     finally:
         first.kill()  # SIGKILL: no clean-up code runs, only the kernel's
         async with asyncio.timeout(10):
@@ -199,8 +210,11 @@ async def test_a_database_damaged_while_running_raises_a_typed_error(tmp_path: P
     finally:
         await db.close()
     error = read.value
-    assert isinstance(error, StorageError) and isinstance(error, BotError)
+    assert isinstance(error, StorageError)
+    assert isinstance(error, BotError)
     assert error.kind is ErrorKind.INTERNAL
-    assert str(path) not in error.message and "storage" in error.message  # for the person who asked
-    assert str(path) in str(error) and "malformed" in str(error)  # for the log
+    assert str(path) not in error.message
+    assert "storage" in error.message  # for the person who asked
+    assert str(path) in str(error)
+    assert "malformed" in str(error)  # for the log
     assert error.path == path

@@ -40,7 +40,7 @@ def fill(disk: Path) -> Path:
                 handle.write(b"\0" * 65536)
                 handle.flush()
         except OSError as error:
-            assert error.errno == errno.ENOSPC
+            assert error.errno == errno.ENOSPC  # noqa: PT017 - set-up, not the test: only a full disk ends the loop
     return filler
 
 
@@ -75,14 +75,15 @@ async def test_a_full_disk_fails_the_job_clearly_and_the_next_one_works(
         assert problem_kind(queued) is None, queued.text
         failed = await presenter.final(queued.job_id)  # the waiter is released, nothing hangs
         assert failed.stage is Stage.FAILED
-        assert "disk is full" in failed.result.text and "Retry" in [
-            b.label.split()[-1] for b in failed.result.buttons
-        ]
+        assert "disk is full" in failed.result.text
+        assert "Retry" in [b.label.split()[-1] for b in failed.result.buttons]
         waiter = await bot.runner.wait(queued.job_id)
         assert waiter.stage is Stage.FAILED
-        assert leftovers(small_blob_disk) == [] and image_rows(data_dir) == 0  # nothing half-stored
+        assert leftovers(small_blob_disk) == []
+        assert image_rows(data_dir) == 0  # nothing half-stored
         job = await bot.store.jobs.get(queued.job_id)
-        assert job.status.value == "failed" and "disk is full" in (job.error_message or "")
+        assert job.status.value == "failed"
+        assert "disk is full" in (job.error_message or "")
 
         filler.unlink()
         again = await bot.imagine(ALICE, THREAD, "a lighthouse in a storm --n 2")
@@ -109,8 +110,10 @@ async def test_write_errors_are_named_and_leave_no_temporary_file(
         monkeypatch.setattr("storage.blobs.os.fsync", failing_fsync)
         queued = await bot.imagine(ALICE, THREAD, "a kite --n 1")
         failed = await presenter.final(queued.job_id)
-        assert failed.stage is Stage.FAILED and words in failed.result.text
-        assert leftovers(data_dir / "blobs") == [] and image_rows(data_dir) == 0
+        assert failed.stage is Stage.FAILED
+        assert words in failed.result.text
+        assert leftovers(data_dir / "blobs") == []
+        assert image_rows(data_dir) == 0
 
 
 async def test_a_database_that_cannot_record_a_job_still_answers_the_request(
@@ -126,14 +129,16 @@ async def test_a_database_that_cannot_record_a_job_still_answers_the_request(
 
         monkeypatch.setattr(bot.store.jobs, "create", full)
         refused = await bot.imagine(ALICE, THREAD, "a kite --n 1")
-        assert problem_kind(refused) == "unavailable" and "disk is full" in refused.text
+        assert problem_kind(refused) == "unavailable"
+        assert "disk is full" in refused.text
         monkeypatch.undo()
 
         monkeypatch.setattr(bot.store.jobs, "mark_running", full)
         monkeypatch.setattr(bot.store.jobs, "mark_finished", full)
         stuck = await bot.imagine(ALICE, THREAD, "a kite --n 1")
         failed = await presenter.final(stuck.job_id)  # told, even though nothing could be recorded
-        assert failed.stage is Stage.FAILED and "disk is full" in failed.result.text
+        assert failed.stage is Stage.FAILED
+        assert "disk is full" in failed.result.text
 
 
 @pytest.fixture
@@ -151,10 +156,12 @@ async def test_a_full_disk_under_the_database_is_answered_in_plain_words(small_d
         filler = fill(small_data_disk)
         reply = await bot.imagine(ALICE, THREAD, "a lighthouse --n 1")
         if not isinstance(reply, Queued):  # the job itself could not be recorded: the request is answered
-            assert problem_kind(reply) == "unavailable" and "disk is full" in reply.text, reply.text
+            assert problem_kind(reply) == "unavailable", reply.text
+            assert "disk is full" in reply.text, reply.text
         else:  # recorded, then its results could not be: the job fails, nothing hangs
             failed = await presenter.final(reply.job_id)
-            assert failed.stage is Stage.FAILED and "disk is full" in failed.result.text
+            assert failed.stage is Stage.FAILED
+            assert "disk is full" in failed.result.text
         filler.unlink()
         again = await bot.imagine(ALICE, THREAD, "a lighthouse --n 1")
         assert (await presenter.final(again.job_id)).stage is Stage.DONE

@@ -53,7 +53,8 @@ def test_ids_on_posted_messages_decode_and_encode_back_the_same(text: str, expec
     assert re.fullmatch(OLD_DISCORD_TEMPLATE, text)  # one the old adapter answered
     assert ButtonId.decode(text) == expected
     assert expected.encode() == text
-    assert re.fullmatch(BUTTON_TEMPLATE, text) and re.fullmatch(PATTERN, text)
+    assert re.fullmatch(BUTTON_TEMPLATE, text)
+    assert re.fullmatch(PATTERN, text)
 
 
 def test_every_verb_round_trips() -> None:
@@ -87,7 +88,8 @@ def test_an_unknown_verb_is_a_clear_error(text: str) -> None:
     with pytest.raises(BotError) as caught:
         ButtonId.decode(text)
     assert caught.value.kind is ErrorKind.INVALID_INPUT
-    assert "Unknown button action" in caught.value.message and text.split(":")[1] in caught.value.message
+    assert "Unknown button action" in caught.value.message
+    assert text.split(":")[1] in caught.value.message
 
 
 @pytest.mark.parametrize("text", ["", "ib", "ib:u", "xx:u:abcd1234:1", "job:vary:1"])
@@ -99,7 +101,7 @@ def test_what_is_not_one_of_ours_says_so(text: str) -> None:
 
 def test_a_plain_string_verb_becomes_the_verb_and_an_unknown_one_fails() -> None:
     assert Button("cancel", "12345678", "Cancel").verb is Verb.CANCEL  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a valid Verb"):
         Button("frobnicate", "12345678", "?")  # type: ignore[arg-type]
 
 

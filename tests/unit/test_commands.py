@@ -80,7 +80,8 @@ async def test_a_command_added_to_the_registry_appears_on_every_platform(with_pi
 
     console = Console(SimpleNamespace(), SimpleNamespace(), UserRef("console", "me", "me"))  # type: ignore[arg-type]
     answer = await console._dispatch("ping hello")
-    assert answer is not None and answer.text == "pong hello on console"
+    assert answer is not None
+    assert answer.text == "pong hello on console"
 
     for surface, spelled in (
         (DISCORD, "/ping [word]"),
@@ -100,13 +101,15 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
     types |= {ArgKind.SWITCH: 5, ArgKind.IMAGE: 11}
     for declared in COMMANDS:
         made = tree[declared.name]
-        assert made["description"] == declared.description and len(declared.description) <= 100
+        assert made["description"] == declared.description
+        assert len(declared.description) <= 100
         options = {o["name"]: o for o in made.get("options", [])}
         assert list(options) == [a.name for a in sorted(declared.args, key=lambda a: not a.required)]
         for arg in declared.args:
             option = options[arg.name]
             assert option["description"] == arg.description
-            assert option["type"] == types[arg.kind] and option.get("required", False) == arg.required
+            assert option["type"] == types[arg.kind]
+            assert option.get("required", False) == arg.required
             assert [c["value"] for c in option.get("choices", [])] == list(arg.choices)
             assert option.get("autocomplete", False) == (arg.kind is ArgKind.MODEL)
             if arg.kind is ArgKind.NUMBER:
@@ -116,16 +119,20 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
 def test_each_help_lists_the_commands_its_platform_offers_spelled_its_way() -> None:
     discord_help, slack_help, console_help = (help_text(s) for s in (DISCORD, SLACK, CONSOLE))
     for name in ("show <id>", "history [mine]", "queue", "cancel [job]", "usage", "help"):
-        assert f"`/{name}`" in discord_help and f"`/imagebot {name}`" in slack_help
+        assert f"`/{name}`" in discord_help
+        assert f"`/imagebot {name}`" in slack_help
         assert f"`{name}`" in console_help
-    assert "`/imagine <prompt> [--flags]`" in discord_help and "`/imagine <prompt> [--flags]`" in slack_help
+    assert "`/imagine <prompt> [--flags]`" in discord_help
+    assert "`/imagine <prompt> [--flags]`" in slack_help
     assert "`/edit <image> <instruction> [mask]`" in discord_help
     assert "`/edit PATH <instruction> [--mask PATH]`" in console_help
     assert "/edit" not in slack_help  # Slack's slash commands take no files
-    assert "`/imagebot settings me --n 2 --ar 16:9`" in slack_help and "`settings me reset`" in console_help
+    assert "`/imagebot settings me --n 2 --ar 16:9`" in slack_help
+    assert "`settings me reset`" in console_help
     assert len(discord_help) <= 2000  # one Discord message
     for text in (discord_help, slack_help, console_help):
-        assert "**Prompt tips**" in text and "**Refine in the thread**" in text
+        assert "**Prompt tips**" in text
+        assert "**Refine in the thread**" in text
 
 
 def test_text_surfaces_read_arguments_the_same_way() -> None:
@@ -147,25 +154,27 @@ def test_text_surfaces_read_arguments_the_same_way() -> None:
     assert SLACK.missing(command("show"), {"id": ""}) == (
         "Which one? `/imagebot show <id>`; `/imagebot history` lists ids."
     )
-    assert CONSOLE.find("?") == command("help") and SLACK.find("HELP") == command("help")
+    assert CONSOLE.find("?") == command("help")
+    assert SLACK.find("HELP") == command("help")
 
 
 def test_a_field_offers_only_what_the_core_accepts_and_names_are_unique() -> None:
     registry._check_registry()
     twice = dataclasses.replace(command("queue"), aliases=("usage",))
-    with pytest.raises(ValueError, match="declared twice"):
-        original = registry.COMMANDS
-        try:
-            registry.COMMANDS = (*original, twice)
+    original = registry.COMMANDS
+    try:
+        registry.COMMANDS = (*original, twice)
+        with pytest.raises(ValueError, match="declared twice"):
             registry._check_registry()
-        finally:
-            registry.COMMANDS = original
+    finally:
+        registry.COMMANDS = original
 
 
 async def test_an_admins_only_command_is_refused_to_members_on_every_platform(with_ping: Command) -> None:
     admins_only = dataclasses.replace(PING, access=registry.Access.ADMINS)
     member, admin = UserRef("slack", "T1:U1", "ann"), UserRef("slack", "T1:U2", "root", is_admin=True)
     refused = await admins_only.run(None, Call(member, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
-    assert problem_kind(refused) == "forbidden" and "Only admins can use /imagebot ping" in refused.text
+    assert problem_kind(refused) == "forbidden"
+    assert "Only admins can use /imagebot ping" in refused.text
     allowed = await admins_only.run(None, Call(admin, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
     assert allowed.text == "pong x on slack"

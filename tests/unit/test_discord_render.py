@@ -16,12 +16,14 @@ def a_set(count: int) -> ImageSet:
 @pytest.mark.parametrize("count", range(2, 11))
 async def test_every_set_size_fits_five_rows_of_five(count: int) -> None:
     rows = button_rows(set_buttons(a_set(count)))
-    assert len(rows) <= 5 and all(len(row) <= 5 for row in rows)
+    assert len(rows) <= 5
+    assert all(len(row) <= 5 for row in rows)
     assert sum(len(row) for row in rows) == 2 * count + 1  # U1..Un, V1..Vn and reroll: nothing dropped
     for row in rows:
         assert len({b.verb for b in row}) == 1  # a row holds one kind of button
     view = build_view(set_buttons(a_set(count)))  # discord.py itself accepts the layout
-    assert view is not None and len(view.children) == 2 * count + 1
+    assert view is not None
+    assert len(view.children) == 2 * count + 1
     assert all(len(item.custom_id) <= 100 for item in view.children)
 
 
@@ -35,7 +37,8 @@ async def test_single_image_buttons_fit() -> None:
     rows = button_rows(image_buttons(image))
     assert [len(r) for r in rows] == [5, 5]
     labels = [b.label for row in rows for b in row]
-    assert "Make square" not in labels and {"Make 16:9", "Make 9:16"} <= set(labels)
+    assert "Make square" not in labels
+    assert {"Make 16:9", "Make 9:16"} <= set(labels)
 
 
 async def test_a_prompt_in_a_caption_cannot_format_or_link() -> None:
@@ -53,5 +56,6 @@ async def test_a_prompt_in_a_caption_cannot_format_or_link() -> None:
         Images(f"🎨 Here you go\n{caption.render()}", caption, images=()), file_limit=10_000_000
     )
     assert "\\[click here](https://evil.example)" in parts.content
-    assert "\\*\\*now\\*\\*" in parts.content and "by Eve\\_" in parts.content
+    assert "\\*\\*now\\*\\*" in parts.content
+    assert "by Eve\\_" in parts.content
     assert parts.content.startswith("🎨 Here you go\n`abcd1234`")  # the bot's own formatting stays

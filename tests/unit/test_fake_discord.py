@@ -72,10 +72,11 @@ async def test_login_and_command_sync() -> None:
 
         base_before = Route.BASE
         async with connected_client(client, fake):
-            assert client.user is not None and str(client.user.id) == fake.bot_user["id"]
+            assert client.user is not None
+            assert str(client.user.id) == fake.bot_user["id"]
             assert str(client.application_id) == fake.application_id
             assert client.get_guild(int(guild["id"])) is not None
-            assert Route.BASE == fake.api_base
+            assert fake.api_base == Route.BASE
 
             synced = await tree.sync()
             assert [c.name for c in synced] == ["imagine"]
@@ -97,9 +98,11 @@ async def test_login_and_command_sync() -> None:
             bad = [{"name": "Imagine", "description": "x" * 101, "type": 1}]
             with pytest.raises(discord.HTTPException) as err:
                 await client.http.bulk_upsert_global_commands(client.application_id, payload=bad)
-            assert err.value.status == 400 and err.value.code == 50035
-            assert "0.name" in err.value.text and "0.description" in err.value.text
-        assert Route.BASE == base_before
+            assert err.value.status == 400
+            assert err.value.code == 50035
+            assert "0.name" in err.value.text
+            assert "0.description" in err.value.text
+        assert base_before == Route.BASE
         assert [c.path for c in fake.calls[:2]] == ["/users/@me", "/oauth2/applications/@me"]
 
 
@@ -161,17 +164,22 @@ async def test_slash_with_attachment_defers_then_edits_with_file_and_view() -> N
             await wait_event(done)
 
         assert errors == []
-        assert seen["prompt"] == "a hat" and seen["source"] == source and seen["size"] == (8, 6)
+        assert seen["prompt"] == "a hat"
+        assert seen["source"] == source
+        assert seen["size"] == (8, 6)
         assert seen["limit"] == DEFAULT_FILE_SIZE_LIMIT
         assert isinstance(seen["second"], discord.InteractionResponded)
         assert fake.interaction_responses[payload["id"]] == {"type": 5, "data": {}}
 
         original = fake.original_message(payload["id"])
-        assert original is not None and original["channel_id"] == payload["channel_id"]
-        assert original["content"] == "done: a hat" and original["flags"] == 0  # loading flag cleared
+        assert original is not None
+        assert original["channel_id"] == payload["channel_id"]
+        assert original["content"] == "done: a hat"
+        assert original["flags"] == 0  # loading flag cleared
         assert original["interaction_metadata"]["name"] == "edit"
         [result] = original["attachments"]
-        assert result["filename"] == "result.png" and result["content_type"] == "image/png"
+        assert result["filename"] == "result.png"
+        assert result["content_type"] == "image/png"
         assert fake.file_bytes(result) == source[::-1]
         buttons = [c for row in original["components"] for c in row["components"]]
         assert [(b["label"], b["custom_id"]) for b in buttons] == [
@@ -179,13 +187,15 @@ async def test_slash_with_attachment_defers_then_edits_with_file_and_view() -> N
             ("Upscale", "job:upscale"),
         ]
         patch = fake.calls_to("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")[0]
-        assert [f.filename for f in patch.files] == ["result.png"] and patch.json["content"] == "done: a hat"
+        assert [f.filename for f in patch.files] == ["result.png"]
+        assert patch.json["content"] == "done: a hat"
         assert [m["id"] for m in fake.messages_in(guild["channels"][0]["id"])] == [original["id"]]
 
         # discord.py refused the second response locally; the server would have said 40060 anyway.
         callback = f"{fake.api_base}/interactions/{payload['id']}/{payload['token']}/callback"
         status, body = await raw_post(callback, {"type": 4, "data": {"content": "again"}})
-        assert status == 400 and body["code"] == 40060
+        assert status == 400
+        assert body["code"] == 40060
 
 
 async def test_late_initial_response_is_unknown_interaction() -> None:
@@ -202,7 +212,8 @@ async def test_late_initial_response_is_unknown_interaction() -> None:
             feed(client, "INTERACTION_CREATE", fake.slash_interaction("ping"))
             await wait_event(errors.raised)
         original = errors[0].original  # type: ignore[attr-defined]
-        assert isinstance(original, discord.NotFound) and original.code == 10062
+        assert isinstance(original, discord.NotFound)
+        assert original.code == 10062
         assert len(fake.unacknowledged_interactions()) == 1
 
 
@@ -279,7 +290,7 @@ async def test_dynamic_item_dispatch_needs_the_component_on_the_message() -> Non
                 "v1:vary:deadbeef:1",
             ]
 
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="has no component with custom_id"):
                 fake.component_interaction(posted, "v1:vary:deadbeef:3")
             # Matches the template but is not on the message: discord.py drops it silently.
             missing = fake.component_interaction(posted, "v1:vary:deadbeef:3", strict=False)
@@ -343,26 +354,30 @@ async def test_modal_opened_as_initial_response_and_submitted() -> None:
             # the HTTP reply), so wait for the command to complete on the client side, not just the fake.
             await wait_event(completed)
             response = fake.interaction_responses[opener["id"]]
-            assert response["type"] == 9 and response["data"]["title"] == "Edit prompt"
+            assert response["type"] == 9
+            assert response["data"]["title"] == "Edit prompt"
             assert response["data"]["custom_id"] == "modal:edit:1234"
 
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="required text input 'prompt' missing"):
                 fake.modal_submit("modal:edit:1234", {"nope": "x"})
             submit = fake.modal_submit("modal:edit:1234", {"prompt": "a dog"})
             assert submit["channel_id"] == opener["channel_id"]
             feed(client, "INTERACTION_CREATE", submit)
             await wait_event(done)
 
-        assert errors == [] and seen["value"] == "a dog"
+        assert errors == []
+        assert seen["value"] == "a dog"
         assert [i.data["custom_id"] for i in submits] == ["modal:edit:1234"]  # type: ignore[index]
         reply = fake.original_message(submit["id"])
-        assert reply["content"] == "new prompt: a dog" and reply["flags"] & 64
+        assert reply["content"] == "new prompt: a dog"
+        assert reply["flags"] & 64
         # A modal cannot be answered with a modal, and the title has Discord's 45-char limit.
         other = fake.slash_interaction("reprompt")
         callback = f"{fake.api_base}/interactions/{other['id']}/{other['token']}/callback"
         modal = {"custom_id": "m", "title": "x" * 46, "components": []}
         status, body = await raw_post(callback, {"type": 9, "data": modal})
-        assert status == 400 and body["code"] == 50035
+        assert status == 400
+        assert body["code"] == 50035
         assert set(body["errors"]["data"]) == {"title", "components"}
 
 
@@ -379,16 +394,19 @@ async def test_discord_limits_are_enforced() -> None:
             big = discord.File(io.BytesIO(b"\0" * (11 * 1024 * 1024)), filename="big.png")
             with pytest.raises(discord.HTTPException) as err:
                 await channel.send(file=big)
-            assert err.value.status == 413 and err.value.code == 40005
+            assert err.value.status == 413
+            assert err.value.code == 40005
 
             files = [discord.File(io.BytesIO(b"x"), filename=f"{i}.txt") for i in range(11)]
             with pytest.raises(discord.HTTPException) as err:
                 await channel.send(files=files)
-            assert err.value.status == 400 and err.value.code == 50035
+            assert err.value.status == 400
+            assert err.value.code == 50035
 
             with pytest.raises(discord.HTTPException) as err:
                 await channel.send("x" * 2001)
-            assert err.value.status == 400 and "content" in err.value.text
+            assert err.value.status == 400
+            assert "content" in err.value.text
 
             # discord.py refuses a 6th row client-side, so send the raw payload.
             rows = [
@@ -398,7 +416,8 @@ async def test_discord_limits_are_enforced() -> None:
             route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel.id)
             with pytest.raises(discord.HTTPException) as err:
                 await client.http.request(route, json={"content": "rows", "components": rows})
-            assert err.value.status == 400 and err.value.code == 50035
+            assert err.value.status == 400
+            assert err.value.code == 50035
 
             # discord.py does not check custom_id length or uniqueness, Discord does.
             view = discord.ui.View()
@@ -447,7 +466,9 @@ async def test_thread_from_message_and_on_message_in_it() -> None:
             assert err.value.code == 50035
             thread = await root.create_thread(name="Job deadbeef")
             stored = fake.channels[thread.id]
-            assert stored["type"] == 11 and stored["parent_id"] == str(channel.id) and thread.id == root.id
+            assert stored["type"] == 11
+            assert stored["parent_id"] == str(channel.id)
+            assert thread.id == root.id
             assert fake.message(root.id)["thread"]["id"] == str(thread.id)
             with pytest.raises(discord.HTTPException) as err:
                 await root.create_thread(name="again")
@@ -459,8 +480,10 @@ async def test_thread_from_message_and_on_message_in_it() -> None:
             reply = await seen[0].channel.send("on it")
 
         [message] = seen
-        assert isinstance(message.channel, discord.Thread) and message.channel.id == thread.id
-        assert message.channel.parent_id == channel.id and message.content == "make it blue"
+        assert isinstance(message.channel, discord.Thread)
+        assert message.channel.id == thread.id
+        assert message.channel.parent_id == channel.id
+        assert message.content == "make it blue"
         assert [m["content"] for m in fake.messages_in(thread.id)] == ["make it blue", "on it"]
         assert fake.message(reply.id)["channel_id"] == str(thread.id)
 
@@ -483,7 +506,8 @@ async def test_registered_attachment_is_readable() -> None:
         async with connected_client(client, fake):
             image = png(5, 7, color=(200, 10, 10))
             att = fake.add_attachment("ref image.png", image)
-            assert att["filename"] == "ref_image.png" and att["size"] == len(image)
+            assert att["filename"] == "ref_image.png"
+            assert att["size"] == len(image)
             payload = fake.message_create(guild["channels"][0]["id"], "use this", attachments=[att])
             feed(client, "MESSAGE_CREATE", payload)
             await wait_event(got)
@@ -573,16 +597,17 @@ async def test_select_menu_answered_by_updating_the_message() -> None:
             sent = await channel.send("choose a style", view=StyleView(done))
             posted = fake.message(sent.id)
             assert posted["components"][0]["components"][0]["type"] == 3
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="is a type 3 component, not 2"):
                 fake.component_interaction(posted, "job:style", values=None, component_type=2)
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="are not options of"):
                 fake.component_interaction(posted, "job:style", values=["oil"])
             click = fake.component_interaction(posted, "job:style", values=["ink"])
             feed(client, "INTERACTION_CREATE", click)
             await wait_event(done)
         assert fake.interaction_responses[click["id"]]["type"] == 7
         updated = fake.message(sent.id)
-        assert updated["content"] == "style: ink" and updated["components"] == []
+        assert updated["content"] == "style: ink"
+        assert updated["components"] == []
         assert updated["edited_timestamp"] is not None
 
 
@@ -602,10 +627,12 @@ async def test_slash_command_in_a_dm() -> None:
             await tree.sync()
             dm = fake.make_dm(fake.default_user)
             payload = fake.slash_interaction("ping", channel=dm)
-            assert "member" not in payload and payload["user"]["id"] == fake.default_user["id"]
+            assert "member" not in payload
+            assert payload["user"]["id"] == fake.default_user["id"]
             feed(client, "INTERACTION_CREATE", payload)
             await wait_event(done)
-        assert errors == [] and seen == {"guild": None, "channel": "DMChannel"}
+        assert errors == []
+        assert seen == {"guild": None, "channel": "DMChannel"}
         assert [m["content"] for m in fake.messages_in(dm["id"])] == ["pong"]
 
 
@@ -634,7 +661,8 @@ async def test_pings_follow_allowed_mentions_and_every_message_body_is_recorded(
             await quiet.edit(content=hostile + "!", allowed_mentions=None)
 
         stored = fake.message(loud.id)
-        assert stored["mention_everyone"] and stored["mention_roles"] == [role_id]
+        assert stored["mention_everyone"]
+        assert stored["mention_roles"] == [role_id]
         assert [u["id"] for u in stored["mentions"]] == [victim["id"]]
         assert [u["id"] for u in fake.message(only_victim.id)["mentions"]] == [victim["id"]]
         assert not fake.message(only_victim.id)["mention_everyone"]
@@ -642,8 +670,10 @@ async def test_pings_follow_allowed_mentions_and_every_message_body_is_recorded(
         assert quiet_stored["content"].endswith("!")  # an edit without allowed_mentions parses again
         assert [m["id"] for m in fake.bot_pings()] == [str(loud.id), str(quiet.id), str(only_victim.id)]
         bodies = [body.get("allowed_mentions") for _, body in fake.message_requests()]
-        assert bodies[:2] == [None, {"parse": []}] and bodies[3] is None
-        assert bodies[2]["parse"] == [] and bodies[2]["users"] == [int(victim["id"])]
+        assert bodies[:2] == [None, {"parse": []}]
+        assert bodies[3] is None
+        assert bodies[2]["parse"] == []
+        assert bodies[2]["users"] == [int(victim["id"])]
 
 
 async def test_an_attachment_can_lie_about_its_size_and_the_cdn_streams_the_truth() -> None:
@@ -654,10 +684,12 @@ async def test_an_attachment_can_lie_about_its_size_and_the_cdn_streams_the_trut
         assert att["size"] == 100
         async with aiohttp.ClientSession() as session:
             async with session.get(att["url"]) as response:
-                assert response.status == 200 and response.content_length is None  # chunked
+                assert response.status == 200
+                assert response.content_length is None  # chunked
                 head = await response.content.readexactly(len(image) + 10)
             # Hung up after a few bytes: the fake stops writing long before the whole body.
-            assert head[: len(image)] == image and head[len(image) :] == bytes(10)
+            assert head[: len(image)] == image
+            assert head[len(image) :] == bytes(10)
             await fake.wait_for(lambda f: f.calls_to("GET", r"/cdn/.*")[-1].status == 200)
             assert fake.cdn_bytes_sent[att["id"]] < extra // 2
             async with session.get(att["url"]) as response:
@@ -675,7 +707,8 @@ async def test_enforce_nonce_returns_the_earlier_message_within_the_window_only(
             first = await channel.send("result one", nonce="ib:o:1234")
             again = await channel.send("result one", nonce="ib:o:1234")
             other = await channel.send("result two", nonce="ib:o:5678")
-            assert again.id == first.id and other.id != first.id
+            assert again.id == first.id
+            assert other.id != first.id
             assert first.nonce == "ib:o:1234"  # returned on the create response
             assert [m["content"] for m in fake.messages_in(channel_id)] == ["result one", "result two"]
             fake.nonce_window = 0.0  # past Discord's few minutes: a new message
@@ -720,4 +753,5 @@ async def test_a_held_response_keeps_the_message_the_client_never_hears_of() -> 
             release.set()
             assert (await asyncio.wait_for(sending, TIMEOUT)).content == "posted"
             history = [m async for m in channel.history(limit=50)]
-            assert [m.content for m in history] == ["posted"] and history[0].nonce is None
+            assert [m.content for m in history] == ["posted"]
+            assert history[0].nonce is None

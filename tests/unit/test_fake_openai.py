@@ -63,7 +63,8 @@ def decode(b64: str | None) -> Image.Image:
 async def test_generate_three_pngs_at_arbitrary_size(fake: FakeOpenAI, client: openai.AsyncOpenAI):
     result = await client.images.generate(model="gpt-image-2", prompt="a lighthouse", size="1536x864", n=3)
 
-    assert result.data is not None and len(result.data) == 3
+    assert result.data is not None
+    assert len(result.data) == 3
     for item in result.data:
         image = decode(item.b64_json)
         assert (image.format, image.size) == ("PNG", (1536, 864))
@@ -76,10 +77,12 @@ async def test_generate_three_pngs_at_arbitrary_size(fake: FakeOpenAI, client: o
     assert result._request_id == "req_fake_000001"
 
     rec = fake.last
-    assert rec.endpoint == "generations" and rec.status == 200
+    assert rec.endpoint == "generations"
+    assert rec.status == 200
     assert rec.fields == {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1536x864", "n": 3}
     assert rec.headers["content-type"] == "application/json"
-    assert fake.generations == [rec] and fake.edits == []
+    assert fake.generations == [rec]
+    assert fake.edits == []
 
 
 async def test_returned_images_are_recorded_in_order_with_their_colours(
@@ -130,7 +133,8 @@ async def test_transparent_webp_has_alpha_zero_pixels(client: openai.AsyncOpenAI
 
     assert result.data is not None
     image = decode(result.data[0].b64_json)
-    assert image.format == "WEBP" and image.mode == "RGBA"
+    assert image.format == "WEBP"
+    assert image.mode == "RGBA"
     assert image.getchannel("A").getextrema()[0] == 0
     assert result.background == "transparent"
 
@@ -201,7 +205,8 @@ async def test_generate_rejects_what_the_api_rejects(
 
     assert message in info.value.message
     assert info.value.type == "invalid_request_error"
-    assert fake.last.status == 400 and fake.last.returned == []
+    assert fake.last.status == 400
+    assert fake.last.returned == []
 
 
 @pytest.mark.parametrize(
@@ -249,10 +254,12 @@ async def test_edit_two_images_and_mask(fake: FakeOpenAI, client: openai.AsyncOp
         quality="high",
     )
 
-    assert result.data is not None and len(result.data) == 2
+    assert result.data is not None
+    assert len(result.data) == 2
     assert {decode(d.b64_json).size for d in result.data} == {(1536, 1024)}
     rec = fake.last
-    assert rec.endpoint == "edits" and fake.edits == [rec]
+    assert rec.endpoint == "edits"
+    assert fake.edits == [rec]
     # Multipart scalars arrive as strings.
     assert rec.fields == {
         "prompt": "put the cat in the room",
@@ -267,8 +274,11 @@ async def test_edit_two_images_and_mask(fake: FakeOpenAI, client: openai.AsyncOp
         ("mask", "mask.png", "image/png"),
     ]
     assert [f.data for f in rec.images] == [cat, room]
-    assert rec.mask is not None and rec.mask.size == (1536, 1024) and rec.mask.mode == "RGBA"
-    assert result.usage is not None and result.usage.input_tokens_details.image_tokens > 0
+    assert rec.mask is not None
+    assert rec.mask.size == (1536, 1024)
+    assert rec.mask.mode == "RGBA"
+    assert result.usage is not None
+    assert result.usage.input_tokens_details.image_tokens > 0
 
 
 async def test_edit_single_image_uses_field_image_and_its_size_for_auto(
@@ -289,9 +299,8 @@ async def test_edit_auto_size_fits_the_models_sizes(client: openai.AsyncOpenAI, 
     """An input that is not a valid size resolves to the nearest size the model can make."""
     result = await client.images.edit(model=model, prompt="p", image=("in.png", png(1000, 750), "image/png"))
     assert result.size == expected
-    assert result.data is not None and decode(result.data[0].b64_json).size == tuple(
-        map(int, expected.split("x"))
-    )
+    assert result.data is not None
+    assert decode(result.data[0].b64_json).size == tuple(map(int, expected.split("x")))
 
 
 async def test_edit_output_is_derived_from_the_first_input(client: openai.AsyncOpenAI):
@@ -306,10 +315,12 @@ async def test_edit_output_is_derived_from_the_first_input(client: openai.AsyncO
         mask=("m.png", mask_png(1024, 1024, edit_left_half=True), "image/png"),
     )
 
-    assert whole.data is not None and masked.data is not None
+    assert whole.data is not None
+    assert masked.data is not None
     out = decode(whole.data[0].b64_json).convert("RGB")
     left, right = out.getpixel((100, 512)), out.getpixel((900, 512))
-    assert left[0] > left[2] and right[2] > right[0]  # still red on the left, blue on the right
+    assert left[0] > left[2]
+    assert right[2] > right[0]  # still red on the left, blue on the right
     assert left != red  # but tinted: the edit changed it
     out = decode(masked.data[0].b64_json).convert("RGB")
     assert out.getpixel((100, 512)) != red  # edited where the mask is transparent
@@ -373,7 +384,8 @@ async def test_streaming_generate_yields_partials_then_completed_per_image(
     assert [decode(e.b64_json).size for e in completed] == [(1024, 1536)] * 2
     assert [base64.b64decode(e.b64_json) for e in completed] == fake.last.returned
     assert all(e.usage is not None and e.usage.output_tokens > 0 for e in completed)
-    assert fake.last.fields["stream"] is True and fake.last.stream
+    assert fake.last.fields["stream"] is True
+    assert fake.last.stream
 
 
 async def test_streaming_edit_uses_edit_event_types(fake: FakeOpenAI, client: openai.AsyncOpenAI):
@@ -395,7 +407,7 @@ async def test_stream_error_is_raised_while_iterating(fake: FakeOpenAI, client: 
     stream = await client.images.generate(model="gpt-image-2", prompt="p", partial_images=2, stream=True)
 
     seen = []
-    with pytest.raises(openai.APIError) as info:
+    with pytest.raises(openai.APIError) as info:  # noqa: PT012 - the error comes while iterating
         async for event in stream:
             seen.append(event.type)
 
@@ -414,10 +426,12 @@ async def test_rate_limit_is_retried_by_the_sdk(fake: FakeOpenAI):
     result = await sdk.images.generate(model="gpt-image-2", prompt="p", size="1024x1024")
     await sdk.close()
 
-    assert result.data is not None and len(result.data) == 1
+    assert result.data is not None
+    assert len(result.data) == 1
     assert [r.status for r in fake.requests] == [429, 200]
     assert [r.headers["x-stainless-retry-count"] for r in fake.requests] == ["0", "1"]
-    assert fake.requests[0].error is not None and fake.requests[0].error["code"] == "rate_limit_exceeded"
+    assert fake.requests[0].error is not None
+    assert fake.requests[0].error["code"] == "rate_limit_exceeded"
 
 
 async def test_server_error_not_retried_when_told_so(fake: FakeOpenAI):
@@ -457,7 +471,7 @@ async def test_invalid_request_does_not_consume_scripted_failure(
 
 
 async def test_unknown_route_makes_exit_fail():
-    with pytest.raises(AssertionError, match="GET /v1/models"):
+    with pytest.raises(AssertionError, match="GET /v1/models"):  # noqa: PT012 - raised on leaving the fake
         async with FakeOpenAI() as fake:
             sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
             with pytest.raises(openai.NotFoundError, match="Invalid URL"):
@@ -467,7 +481,7 @@ async def test_unknown_route_makes_exit_fail():
 
 
 async def test_unmodelled_feature_makes_exit_fail():
-    with pytest.raises(AssertionError, match="unsupported output_format=gif"):
+    with pytest.raises(AssertionError, match="unsupported output_format=gif"):  # noqa: PT012 - raised on leaving the fake
         async with FakeOpenAI() as fake:
             sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
             with pytest.raises(openai.BadRequestError):
@@ -481,11 +495,13 @@ async def test_gate_holds_a_request_until_released(fake: FakeOpenAI, client: ope
 
     rec = await fake.wait_for_requests(1)
     assert rec.fields["prompt"] == "held"
-    assert rec.status is None and not job.done()
+    assert rec.status is None
+    assert not job.done()
 
     fake.gate.set()
     result = await asyncio.wait_for(job, timeout=5)
-    assert result.data is not None and rec.status == 200
+    assert result.data is not None
+    assert rec.status == 200
 
 
 async def test_held_request_is_answered_when_the_fake_closes():

@@ -89,7 +89,9 @@ async def test_post_in_thread_and_update(fake: FakeSlack, client: AsyncWebClient
     )
     assert reply["ts"] > parent["ts"]
     [msg] = fake.messages(CHANNEL, thread_ts=parent["ts"])
-    assert msg["text"] == "working" and msg["bot_id"] == fake.bot_id and msg["user"] == fake.bot_user_id
+    assert msg["text"] == "working"
+    assert msg["bot_id"] == fake.bot_id
+    assert msg["user"] == fake.bot_user_id
     assert msg["blocks"][0]["elements"][0]["value"] == "job-1"
     # chat.* arrives as a JSON body
     assert "application/json" in fake.calls_to("chat.postMessage")[-1].headers["content-type"]
@@ -127,20 +129,27 @@ async def test_files_upload_v2_in_thread(fake: FakeSlack, client: AsyncWebClient
     resp = await client.files_upload_v2(
         channel=CHANNEL, thread_ts=parent["ts"], file=PNG, filename="cat.png", initial_comment="here"
     )
-    assert resp["file"]["name"] == "cat.png" and resp["file"]["size"] == len(PNG)
+    assert resp["file"]["name"] == "cat.png"
+    assert resp["file"]["size"] == len(PNG)
     assert resp["file"]["mimetype"] == "image/png"
     assert resp["file"]["url_private_download"].startswith(fake.base_url)
 
     [up] = fake.uploads
-    assert up["data"] == PNG and up["authorization"] is None and up["encoding"] == "raw"
+    assert up["data"] == PNG
+    assert up["authorization"] is None
+    assert up["encoding"] == "raw"
     assert up["content_type"] == "application/octet-stream"
-    assert up["completed"] and up["thread_ts"] == parent["ts"] and up["channel_id"] == CHANNEL
+    assert up["completed"]
+    assert up["thread_ts"] == parent["ts"]
+    assert up["channel_id"] == CHANNEL
     # files.* arrive as query params
     step1 = fake.calls_to("files.getUploadURLExternal")[0]
-    assert step1.args["filename"] == "cat.png" and step1.args["length"] == str(len(PNG))
+    assert step1.args["filename"] == "cat.png"
+    assert step1.args["length"] == str(len(PNG))
 
     [file_msg] = fake.messages(CHANNEL, thread_ts=parent["ts"])
-    assert file_msg["text"] == "here" and file_msg["upload"] is True
+    assert file_msg["text"] == "here"
+    assert file_msg["upload"] is True
     assert [f["id"] for f in file_msg["files"]] == [resp["file"]["id"]]
     assert fake.file_bytes(resp["file"]["id"]) == PNG
 
@@ -171,7 +180,8 @@ async def test_upload_accepts_multipart_and_rejects_unknown_completion(fake: Fak
         form.add_field("file", PNG, filename="x.png", content_type="image/png")
         async with http.post(step1["upload_url"], data=form) as r:
             assert r.status == 200
-    assert fake.uploads[-1]["encoding"] == "multipart" and fake.uploads[-1]["data"] == PNG
+    assert fake.uploads[-1]["encoding"] == "multipart"
+    assert fake.uploads[-1]["data"] == PNG
     with pytest.raises(SlackApiError) as ei:
         await client.files_completeUploadExternal(files=[{"id": "F0NOPE"}], channel_id=CHANNEL)
     assert ei.value.response["error"] == "file_not_found"
@@ -271,7 +281,7 @@ async def test_scripted_api_error(fake: FakeSlack, client: AsyncWebClient) -> No
 
 async def test_unknown_method_is_loud() -> None:
     fake = FakeSlack()
-    with pytest.raises(AssertionError, match=r"conversations\.kick"):
+    with pytest.raises(AssertionError, match=r"conversations\.kick"):  # noqa: PT012 - raised on leaving the fake
         async with fake:
             client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
             with pytest.raises(SlackApiError) as ei:
@@ -286,7 +296,8 @@ async def test_missing_scope() -> None:
         c = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
         with pytest.raises(SlackApiError) as ei:
             await c.files_upload_v2(channel=CHANNEL, file=PNG, filename="a.png")
-        assert ei.value.response["error"] == "missing_scope" and ei.value.response["needed"] == "files:write"
+        assert ei.value.response["error"] == "missing_scope"
+        assert ei.value.response["needed"] == "files:write"
 
 
 async def test_views_open_validation(fake: FakeSlack, client: AsyncWebClient) -> None:
@@ -314,14 +325,16 @@ async def test_views_open_validation(fake: FakeSlack, client: AsyncWebClient) ->
     with pytest.raises(SlackApiError):
         await client.views_open(trigger_id=trigger, view={**view, "private_metadata": "x" * 3001})
     opened = await client.views_open(trigger_id=trigger, view=view)
-    assert fake.views[-1]["id"] == opened["view"]["id"] and fake.views[-1]["private_metadata"] == "job-1"
+    assert fake.views[-1]["id"] == opened["view"]["id"]
+    assert fake.views[-1]["private_metadata"] == "job-1"
     with pytest.raises(SlackApiError) as ei:
         await client.views_open(trigger_id=trigger, view=view)
     assert ei.value.response["error"] == "exchanged_trigger_id"
     updated = await client.views_update(
         view_id=opened["view"]["id"], view={**view, "private_metadata": "job-2"}
     )
-    assert updated["view"]["id"] == opened["view"]["id"] and fake.views[-1]["private_metadata"] == "job-2"
+    assert updated["view"]["id"] == opened["view"]["id"]
+    assert fake.views[-1]["private_metadata"] == "job-2"
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,16 +344,20 @@ async def test_views_open_validation(fake: FakeSlack, client: AsyncWebClient) ->
 
 async def test_download_user_file_needs_token(fake: FakeSlack) -> None:
     f = fake.add_user_file("photo.png", PNG, "image/png")
-    assert f["filetype"] == "png" and f["size"] == len(PNG) and f["id"].startswith("F")
+    assert f["filetype"] == "png"
+    assert f["size"] == len(PNG)
+    assert f["id"].startswith("F")
     async with aiohttp.ClientSession() as http:
         headers = {"Authorization": f"Bearer {fake.bot_token}"}
         async with http.get(f["url_private_download"], headers=headers) as r:
-            assert r.status == 200 and r.content_type == "image/png"
+            assert r.status == 200
+            assert r.content_type == "image/png"
             assert await r.read() == PNG
         async with http.get(f["url_private"], headers=headers) as r:
             assert await r.read() == PNG
         async with http.get(f["url_private_download"]) as r:
-            assert r.status == 200 and r.content_type == "text/html"
+            assert r.status == 200
+            assert r.content_type == "text/html"
             assert b"<html" in await r.read()
     assert [d["authorized"] for d in fake.downloads] == [True, True, False]
 
@@ -351,7 +368,8 @@ async def test_a_user_file_can_declare_a_false_size_and_stream_more(fake: FakeSl
     async with aiohttp.ClientSession() as http:
         headers = {"Authorization": f"Bearer {fake.bot_token}"}
         async with http.get(f["url_private_download"], headers=headers) as r:
-            assert r.status == 200 and r.content_length is None  # chunked: no size up front
+            assert r.status == 200
+            assert r.content_length is None  # chunked: no size up front
             body = await r.read()
     assert body == PNG + bytes(100_000)
     [stream] = await fake.wait_for(lambda: [s for s in fake.streamed if s["done"]])
@@ -379,12 +397,16 @@ async def test_slash_command_signed(fake: FakeSlack, client: AsyncWebClient) -> 
 
     body = slash_command_body("/imagine", "a red fox", "U0ALICE", CHANNEL, fake=fake)
     resp = await app.async_dispatch(signed_request(body, FORM, secret=SECRET))
-    assert resp.status == 200 and "Working on it" in resp.body
-    assert seen[0]["text"] == "a red fox" and seen[0]["trigger_id"]
+    assert resp.status == 200
+    assert "Working on it" in resp.body
+    assert seen[0]["text"] == "a red fox"
+    assert seen[0]["trigger_id"]
     assert "thread_ts" not in seen[0]
     assert fake.calls[0].method == "auth.test"  # Bolt's single-team authorization on first dispatch
     [r] = await fake.wait_for(lambda: fake.responses)
-    assert r["body"]["text"] == "queued" and r["channel"] == CHANNEL and r["user"] == "U0ALICE"
+    assert r["body"]["text"] == "queued"
+    assert r["channel"] == CHANNEL
+    assert r["user"] == "U0ALICE"
     assert fake.ephemerals[-1]["via"] == "response_url"
 
 
@@ -415,7 +437,8 @@ async def test_url_verification(client: AsyncWebClient) -> None:
     resp = await _app(client).async_dispatch(
         signed_request(url_verification_body("abc"), JSON, secret=SECRET)
     )
-    assert resp.status == 200 and json.loads(resp.body)["challenge"] == "abc"
+    assert resp.status == 200
+    assert json.loads(resp.body)["challenge"] == "abc"
 
 
 async def test_app_mention_and_thread_message(fake: FakeSlack, client: AsyncWebClient) -> None:
@@ -445,16 +468,16 @@ async def test_app_mention_and_thread_message(fake: FakeSlack, client: AsyncWebC
     assert (await app.async_dispatch(req)).status == 200
     [reply] = await fake.wait_for(lambda: fake.messages(CHANNEL, thread_ts=parent["ts"]))
     assert reply["text"] == "on it"
-    assert mentions[0]["thread_ts"] == parent["ts"] and mentions[0]["text"].startswith(
-        f"<@{fake.bot_user_id}>"
-    )
+    assert mentions[0]["thread_ts"] == parent["ts"]
+    assert mentions[0]["text"].startswith(f"<@{fake.bot_user_id}>")
     assert retry_headers == [["1"]]  # Bolt header values are lists
 
     f = fake.add_user_file("in.png", PNG, "image/png")
     msg = message_event("edit this", thread_ts=parent["ts"], files=[f])
     assert (await app.async_dispatch(signed_request(event_body(msg), JSON, secret=SECRET))).status == 200
     await fake.wait_for(lambda: messages)
-    assert messages[0]["thread_ts"] == parent["ts"] and messages[0]["subtype"] == "file_share"
+    assert messages[0]["thread_ts"] == parent["ts"]
+    assert messages[0]["subtype"] == "file_share"
     assert messages[0]["files"][0]["id"] == f["id"]
 
 
@@ -525,14 +548,15 @@ async def test_block_action_and_view_submission(fake: FakeSlack, client: AsyncWe
     assert clicked == [{"value": "job-42", "thread_ts": parent["ts"], "channel": CHANNEL}]
     assert view["private_metadata"] == "job-42"
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not in the message's blocks"):
         block_actions_body("nope", message=msg)
 
     sub = view_submission_body("edit_modal", {"prompt": {"value": "make it blue"}}, view=view, fake=fake)
     resp = await app.async_dispatch(signed_request(sub, FORM, secret=SECRET))
     assert resp.status == 200
     assert submitted[0]["state"]["values"]["prompt"]["value"]["value"] == "make it blue"
-    assert submitted[0]["private_metadata"] == "job-42" and submitted[0]["id"] == view["id"]
+    assert submitted[0]["private_metadata"] == "job-42"
+    assert submitted[0]["id"] == view["id"]
 
 
 async def test_held_calls_wait_for_the_release_and_are_dropped_when_the_caller_hung_up(
@@ -541,9 +565,11 @@ async def test_held_calls_wait_for_the_release_and_are_dropped_when_the_caller_h
     fake.hold("chat.postMessage")
     waiting = asyncio.ensure_future(client.chat_postMessage(channel=CHANNEL, text="held"))
     await fake.wait_for(lambda: fake.held == ["chat.postMessage"])
-    assert not waiting.done() and fake.messages(CHANNEL) == []
+    assert not waiting.done()
+    assert fake.messages(CHANNEL) == []
     fake.release("chat.postMessage")
-    assert (await waiting)["ok"] and [m["text"] for m in fake.messages(CHANNEL)] == ["held"]
+    assert (await waiting)["ok"]
+    assert [m["text"] for m in fake.messages(CHANNEL)] == ["held"]
 
     # A caller that goes away while held (a killed process): its message never appears.
     fake.hold("chat.postMessage")
@@ -685,7 +711,8 @@ async def test_socket_mode_takes_the_app_token_sends_envelopes_and_records_acks(
         again = await fake.send_envelope("slash_commands", body, envelope_id=first)  # a redelivery
         assert again == first
         await fake.wait_for(lambda: len(fake.acked(first)) == 2)
-        assert received[0]["command"] == "/imagine" and received[0] == received[1]
+        assert received[0]["command"] == "/imagine"
+        assert received[0] == received[1]
     finally:
         await socket.close()
     await fake.wait_for(lambda: not fake.sockets)  # the fake sees the app hang up

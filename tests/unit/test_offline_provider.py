@@ -61,9 +61,11 @@ def provider() -> OfflineProvider:
 
 async def test_is_a_labelled_provider(provider):
     p: Provider = provider  # satisfies the protocol
-    assert p.name == "offline" and p.label == LABEL == "offline preview"
+    assert p.name == "offline"
+    assert p.label == LABEL == "offline preview"
     result = await provider.run(generate())
-    assert result.label == "offline preview" and result.usage is None
+    assert result.label == "offline preview"
+    assert result.usage is None
     assert all(image.revised_prompt is None for image in result.images)
     await provider.close()
 
@@ -104,11 +106,14 @@ async def test_n_images(provider):
     assert len({i.data for i in result.images}) == 10
 
 
-@pytest.mark.parametrize("fmt,pil,mime", [("webp", "WEBP", "image/webp"), ("jpeg", "JPEG", "image/jpeg")])
+@pytest.mark.parametrize(
+    ("fmt", "pil", "mime"), [("webp", "WEBP", "image/webp"), ("jpeg", "JPEG", "image/jpeg")]
+)
 async def test_format_honoured(provider, fmt, pil, mime):
     result = await provider.run(generate(output_format=fmt, compression=70))
     image = result.images[0]
-    assert image.mime == mime and decode(image.data).format == pil
+    assert image.mime == mime
+    assert decode(image.data).format == pil
 
 
 async def test_transparent_background(provider):
@@ -117,7 +122,8 @@ async def test_transparent_background(provider):
         im = decode(result.images[0].data)
         assert im.mode == "RGBA"
         low, high = im.getchannel("A").getextrema()
-        assert low == 0 and high == 255
+        assert low == 0
+        assert high == 255
         assert im.getpixel((2, 2))[3] == 0  # the corner is background
 
 
@@ -169,7 +175,8 @@ async def test_on_partial_gets_decodable_pngs(provider):
     final = decode(result.images[0].data)
     for data in previews:
         im = decode(data)
-        assert im.format == "PNG" and im.width < final.width
+        assert im.format == "PNG"
+        assert im.width < final.width
 
 
 # ---- edits -----------------------------------------------------------------------------------
@@ -265,9 +272,11 @@ async def test_remove_background(provider):
     image = result.images[0]
     assert image.mime == "image/png"
     out = decode(image.data)
-    assert out.mode == "RGBA" and out.size == (800, 600)
+    assert out.mode == "RGBA"
+    assert out.size == (800, 600)
     assert out.getpixel((400, 300))[3] == 255  # the subject stays
-    assert out.getpixel((150, 300))[3] == 0 and out.getpixel((650, 300))[3] == 0  # background gone
+    assert out.getpixel((150, 300))[3] == 0
+    assert out.getpixel((650, 300))[3] == 0  # background gone
     assert out.getpixel((799, 300))[3] == 0
 
 
@@ -276,7 +285,8 @@ async def test_remove_background_webp(provider):
         edit("remove the background", subject(), background="transparent", output_format="webp")
     )
     out = decode(result.images[0].data)
-    assert out.format == "WEBP" and out.mode == "RGBA"
+    assert out.format == "WEBP"
+    assert out.mode == "RGBA"
     assert out.getpixel((150, 300))[3] < 10
 
 

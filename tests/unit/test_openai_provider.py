@@ -42,10 +42,12 @@ async def test_edit_sends_named_typed_parts_and_a_hashed_user(fake_openai: FakeO
         ("image[]", "b.png", "image/png"),
         ("mask", "mask.png", "image/png"),
     ]
-    assert sent.fields["model"] == "gpt-image-2" and sent.fields["safety_identifier"] == "0123abcd"
+    assert sent.fields["model"] == "gpt-image-2"
+    assert sent.fields["safety_identifier"] == "0123abcd"
     assert "moderation" not in sent.fields  # a generate-only parameter
     assert (result.images[0].width, result.images[0].height) == (1024, 1024)
-    assert result.usage is not None and result.usage.output_tokens > 0
+    assert result.usage is not None
+    assert result.usage.output_tokens > 0
 
 
 @pytest.mark.parametrize(
@@ -100,7 +102,8 @@ async def test_a_refusal_in_the_middle_of_a_stream(fake_openai: FakeOpenAI) -> N
     with pytest.raises(BotError) as caught:
         await p.run(ProviderRequest(kind="generate", prompt="a fox", options=OPTIONS), on_partial=keep)
     await p.close()
-    assert caught.value.kind is ErrorKind.REFUSED and caught.value.category == "violence"
+    assert caught.value.kind is ErrorKind.REFUSED
+    assert caught.value.category == "violence"
 
 
 async def test_a_timeout_is_unavailable(fake_openai: FakeOpenAI) -> None:
@@ -109,4 +112,5 @@ async def test_a_timeout_is_unavailable(fake_openai: FakeOpenAI) -> None:
     with pytest.raises(BotError) as caught:
         await p.run(ProviderRequest(kind="generate", prompt="a fox", options=OPTIONS))
     await p.close()
-    assert caught.value.kind is ErrorKind.UNAVAILABLE and "too long" in caught.value.message
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert "too long" in caught.value.message

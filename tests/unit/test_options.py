@@ -274,7 +274,7 @@ def test_sizes_per_model(name, size):
 
 
 def test_base_size_must_be_a_size():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="base_size must be WIDTHxHEIGHT"):
         resolve(Ov(), base_size="large")
 
 

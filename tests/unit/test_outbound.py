@@ -53,20 +53,27 @@ def test_files_that_fit_go_as_they_are() -> None:
     files, notes = outbound.plan_uploads(grid, (view("a", SMALL),), Limits(upload_bytes=10_000_000))
     assert notes == ()
     (upload,) = files
-    assert upload.grid and upload.view is grid and upload.data is SMALL
-    assert upload.filename == "imagebot-grid.png" and upload.mime == "image/png" and not upload.reencoded
+    assert upload.grid
+    assert upload.view is grid
+    assert upload.data is SMALL
+    assert upload.filename == "imagebot-grid.png"
+    assert upload.mime == "image/png"
+    assert not upload.reencoded
 
 
 def test_a_file_over_the_limit_is_re_encoded_renamed_and_said_so(noisy: bytes) -> None:
     limit = len(noisy) // 4
     files, notes = outbound.plan_uploads(None, (view("a", noisy, (512, 512)),), Limits(upload_bytes=limit))
     (upload,) = files
-    assert upload.reencoded and len(upload.data) <= limit
-    assert upload.filename == "imagebot-a.jpg" and upload.mime == "image/jpeg"
+    assert upload.reencoded
+    assert len(upload.data) <= limit
+    assert upload.filename == "imagebot-a.jpg"
+    assert upload.mime == "image/jpeg"
     assert outbound.file_stem(upload.filename) == outbound.file_stem(upload.view.filename)  # found again
     assert upload.view.width == 512  # what it shows, as stored
     (note,) = notes
-    assert note.startswith("re-encoded as JPEG") and "the original PNG" in note
+    assert note.startswith("re-encoded as JPEG")
+    assert "the original PNG" in note
 
 
 def test_a_file_that_cannot_fit_is_left_out_with_a_note(noisy: bytes) -> None:
@@ -80,7 +87,8 @@ def test_a_file_that_cannot_fit_is_left_out_with_a_note(noisy: bytes) -> None:
 def test_files_past_the_platform_count_are_left_out_with_a_note() -> None:
     images = tuple(view(str(k), SMALL) for k in range(12))
     files, notes = outbound.plan_uploads(None, images, Limits(files=10))
-    assert len(files) == 10 and [u.view for u in files] == list(images[:10])
+    assert len(files) == 10
+    assert [u.view for u in files] == list(images[:10])
     assert notes == ("2 more images are not attached: a message here holds at most 10 files.",)
     _, notes = outbound.plan_uploads(None, images[:11], Limits(files=10))
     assert notes[0].startswith("1 more image is not attached")
@@ -88,7 +96,8 @@ def test_files_past_the_platform_count_are_left_out_with_a_note() -> None:
 
 def test_no_limit_means_no_re_encoding(noisy: bytes) -> None:
     files, notes = outbound.plan_uploads(None, (view("a", noisy),), Limits())
-    assert files[0].data is noisy and notes == ()
+    assert files[0].data is noisy
+    assert notes == ()
 
 
 # --- the text ------------------------------------------------------------------------------------
@@ -107,7 +116,8 @@ def test_notes_follow_the_text_one_a_line_in_the_platforms_markup() -> None:
 
 def test_a_long_text_is_trimmed_but_its_notes_are_kept_whole() -> None:
     text = outbound.compose("x" * 100, ["re-encoded to fit"], 50)
-    assert len(text) == 50 and text.endswith("…\nre-encoded to fit")
+    assert len(text) == 50
+    assert text.endswith("…\nre-encoded to fit")
     # Notes longer than the whole limit: everything is trimmed together.
     assert outbound.compose("hi", ["n" * 80], 50) == ("hi\n" + "n" * 80)[:49] + "…"
 
@@ -120,8 +130,11 @@ async def test_a_message_plan_holds_the_files_notes_and_trimmed_text(noisy: byte
         notes=("from the core",),
         note=lambda n: f"_{n}_",
     )
-    assert len(plan.text) == 2000 and len(plan.files) == 1 and plan.files[0].reencoded
-    assert plan.notes[0] == "from the core" and plan.notes[1].startswith("re-encoded")
+    assert len(plan.text) == 2000
+    assert len(plan.files) == 1
+    assert plan.files[0].reencoded
+    assert plan.notes[0] == "from the core"
+    assert plan.notes[1].startswith("re-encoded")
     assert plan.text.endswith("\n_from the core_\n_" + plan.notes[1] + "_")
 
 
@@ -158,7 +171,8 @@ def test_final_lines_and_the_count_ends_with_the_job() -> None:
     done = progress.line(
         JobUpdate(job, Stage.DONE, result=Images("ok", caption=caption, images=())), where="below"
     )
-    assert done.final and done.text == "✅ Done `abcd1234` · job `j1` — the result is below."
+    assert done.final
+    assert done.text == "✅ Done `abcd1234` · job `j1` — the result is below."
     again = progress.line(JobUpdate(job, Stage.PARTIAL, preview=b"p"))
     assert again.preview_number == 1  # a new count: the finished job was forgotten
     failed = progress.line(

@@ -14,7 +14,8 @@ async def test_migrations_apply_once_in_order_with_wal(tmp_path: Path) -> None:
     versions = [
         row["version"] for row in await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     ]
-    assert versions == [v for v, _, _ in _migrations()] and versions[0] == 1
+    assert versions == [v for v, _, _ in _migrations()]
+    assert versions[0] == 1
     mode = await db.fetchone("PRAGMA journal_mode")
     assert mode[0] == "wal"
     tables = {r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")}

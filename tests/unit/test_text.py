@@ -41,7 +41,8 @@ def test_nothing_visible(raw: str) -> None:
 def test_captions_show_prompt_and_name_clean() -> None:
     line = Caption("abcd1234", HOSTILE, "gpt-image-2", "1024x1024", "Eve\u202e\x1b[1m").render()
     assert not any(ch in line for ch in "\x1b\x07\x00\r\n\u202e\u202c\u2066\u2069")
-    assert "“a red fox evil x nextline”" in line and "by Eve" in line
+    assert "“a red fox evil x nextline”" in line
+    assert "by Eve" in line
 
 
 async def test_history_and_queue_lines_are_clean_and_an_invisible_prompt_is_refused(data_dir: Path) -> None:
@@ -52,4 +53,5 @@ async def test_history_and_queue_lines_are_clean_and_an_invisible_prompt_is_refu
             assert "a red fox evil x nextline" in reply.text
             assert not any(ch in reply.text for ch in "\x1b\x07\x00\u202e")
         empty = await bot.imagine(ALICE, THREAD, "\u200b\x00 \u202e --n 1")
-        assert problem_kind(empty) == "invalid_input" and "the prompt is empty" in empty.text
+        assert problem_kind(empty) == "invalid_input"
+        assert "the prompt is empty" in empty.text

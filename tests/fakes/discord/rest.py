@@ -65,9 +65,13 @@ class RestApi:
             if limited is not None:
                 response: web.StreamResponse = limited
             else:
-                if path.startswith("/") and request.path.startswith(API_PREFIX) and self._needs_auth(path):
-                    if request.headers.get("Authorization") != f"Bot {self.token}":
-                        raise ApiError(401, 0, "401: Unauthorized")
+                if (
+                    path.startswith("/")
+                    and request.path.startswith(API_PREFIX)
+                    and self._needs_auth(path)
+                    and request.headers.get("Authorization") != f"Bot {self.token}"
+                ):
+                    raise ApiError(401, 0, "401: Unauthorized")
                 response = await handler(request)
                 await self._hold_response_if_asked(call)
         except ApiError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -241,10 +242,8 @@ class FakeOpenAI:
         if self.gate is not None:
             await _first_of(self.gate.wait(), self._closing.wait())
         if self.delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.delay)
-            except TimeoutError:
-                pass
         if self._closing.is_set():
             raise ApiError(503, "FakeOpenAI is shutting down.", type="server_error")
 

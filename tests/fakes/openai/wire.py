@@ -63,7 +63,7 @@ def _recorded_file(name: str, filename: str, part: BodyPartReader, data: bytes) 
     file = RecordedFile(name, filename, content_type, data)
     try:
         image = _open(data)
-    except Exception:  # anything Pillow cannot read is simply "not an image"
+    except Exception:  # noqa: BLE001 - anything Pillow cannot read is simply "not an image"
         return file
     file.width, file.height, file.mode, file.format = image.width, image.height, image.mode, image.format
     return file

@@ -101,7 +101,8 @@ class FileRoutes:
         )
 
     async def _stream_download(self, request: web.Request, sf: _StoredFile) -> web.StreamResponse:
-        assert sf.data is not None and sf.stream_bytes is not None
+        assert sf.data is not None
+        assert sf.stream_bytes is not None
         record: dict[str, Any] = {"file_id": sf.id, "sent": 0, "total": sf.stream_bytes, "done": False}
         self.streamed.append(record)
         response = web.StreamResponse(headers={"Content-Type": sf.mimetype})

@@ -135,15 +135,16 @@ class _BlockChecker:
                 self.err("must be a valid http(s) URL", f"{ptr}/{url_key}")
             else:
                 self.max_len(url, 3000, f"{ptr}/{url_key}")
-        if slack_file is not None:
-            if not isinstance(slack_file, dict) or not (slack_file.get("id") or slack_file.get("url")):
-                self.err("invalid slack file", f"{ptr}/slack_file")
-            elif (
+        if slack_file is not None and (
+            not isinstance(slack_file, dict)
+            or not (slack_file.get("id") or slack_file.get("url"))
+            or (
                 self.known_file_ids is not None
                 and slack_file.get("id")
                 and slack_file["id"] not in self.known_file_ids
-            ):
-                self.err("invalid slack file", f"{ptr}/slack_file")
+            )
+        ):
+            self.err("invalid slack file", f"{ptr}/slack_file")
         alt = obj.get("alt_text")
         if not isinstance(alt, str) or not alt:
             self.err("missing required field: alt_text", f"{ptr}/alt_text")
