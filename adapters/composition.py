@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.executor import Executor
 from bot.intake import IntakeDesk
 from bot.jobs import JobRunner
+from bot.outcomes import queued_reply
 from bot.ports import Storage
 from bot.providers.base import Provider
 from bot.service import ImageBot, describe_failure, new_id
@@ -58,6 +59,7 @@ def assemble(
         store.jobs,
         executor,
         describe_failure,
+        queued_reply,
         max_concurrency=settings.imagebot_max_concurrency,
         user_max_running=settings.imagebot_user_max_running,
         user_max_queued=settings.imagebot_user_max_queued,

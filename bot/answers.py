@@ -179,7 +179,9 @@ class JobUpdate:
     stage: Stage
     position: int | None = None  # 1-based place in the queue, when queued
     preview: bytes | None = None  # a partial image from the model, when streaming
-    result: Images | JobFailed | None = None  # the finished result, or why it failed or stopped
+    # The first QUEUED update carries the job's Queued outcome (its status line); the last one,
+    # the finished result, or why it failed or stopped.
+    result: Queued | Images | JobFailed | None = None
 
     def __repr__(self) -> str:
         return f"JobUpdate({self.job.id!r}, {self.stage.value!r}, position={self.position})"

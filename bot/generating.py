@@ -11,7 +11,7 @@ from bot import imaging, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
 from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
-from bot.submission import OpenSession, Request, Submitter, decode_all, with_size_note
+from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
 
 NO_OVERRIDES = OptionOverrides()
 
@@ -57,10 +57,10 @@ class Generating:
         mask_png = None
         if mask is not None:
             mask_png = await asyncio.to_thread(imaging.mask_from_upload, mask.data, main.width, main.height)
-        request = Request(Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png)
-        queued = await self.submitter.submit(actor, where, request, open_session)
         sized = asked.size is not None or asked.aspect is not None
-        return queued if sized else with_size_note(queued, image.filename, main, chosen)
+        note = None if sized else size_note(image.filename, main, chosen)
+        request = Request(Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png, note=note)
+        return await self.submitter.submit(actor, where, request, open_session)
 
     async def vary_upload(
         self,
@@ -76,10 +76,9 @@ class Generating:
         chosen = self.chooser.resolve(OptionOverrides(), keep_size=(main.width, main.height))
         op = Operation.VARY_STRONG if strong else Operation.VARY_SUBTLE
         prompt = f"the uploaded image {image.filename}"
-        queued = await self.submitter.submit(
-            actor, where, Request(op, prompt, chosen, uploads=decoded), open_session
-        )
-        return with_size_note(queued, image.filename, main, chosen)
+        note = size_note(image.filename, main, chosen)
+        request = Request(op, prompt, chosen, uploads=decoded, note=note)
+        return await self.submitter.submit(actor, where, request, open_session)
 
     async def edit_image(
         self,

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.answers import Images, JobFailed, JobUpdate, Stage
+from bot.answers import Images, JobFailed, JobUpdate, Queued, Stage
 from bot.costs import budget_refusal
 from bot.domain import Job, JobStatus, SessionKey, SpendLimit, UserRef
 from bot.errors import BotError, ErrorKind, storage_error
@@ -46,6 +46,7 @@ class Progress:
 
 Execute = Callable[[Job, Progress], Awaitable[Images]]
 DescribeFailure = Callable[[Job, BotError], JobFailed]
+DescribeQueued = Callable[[Job, int, str | None], Queued]  # (job, position, note)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class JobRunner:
         repo: JobRepository,
         execute: Execute,
         describe_failure: DescribeFailure,
+        describe_queued: DescribeQueued,
         *,
         max_concurrency: int = 4,
         user_max_running: int = 2,
@@ -71,6 +73,10 @@ class JobRunner:
         self._repo = repo
         self._execute = execute
         self._describe_failure = describe_failure
+        self._describe_queued = describe_queued
+        # Each job's updates reach its presenter one at a time, in the order they were made: the
+        # status line a QUEUED update posts exists before RUNNING edits it.
+        self._emitting: dict[str, asyncio.Lock] = {}
         self.max_concurrency = max_concurrency
         self.user_max_running = user_max_running
         self.user_max_queued = user_max_queued
@@ -127,10 +133,18 @@ class JobRunner:
     def active_job_for_origin(self, origin: str) -> str | None:
         return self._origins.get(origin)
 
-    async def submit(self, job: Job, origin: str | None = None, limits: Sequence[SpendLimit] = ()) -> int:
+    async def submit(
+        self,
+        job: Job,
+        origin: str | None = None,
+        limits: Sequence[SpendLimit] = (),
+        note: str | None = None,
+    ) -> Queued:
         """Persist and queue a job, its `reserved_usd` held against `limits` in the same
-        transaction; returns its 1-based queue position (0: starting now). Raises QUOTA when the
-        reservation would cross a budget (nothing is recorded then)."""
+        transaction, and announce it: its QUEUED update, carrying the Queued outcome (its place
+        in line, 0: starting now, and `note`), goes to its platform's presenter before any other
+        update of the job. Raises QUOTA when the reservation would cross a budget (nothing is
+        recorded then)."""
         self.check_capacity(job.requester)
         # Counted as waiting while it is being recorded, so two requests at once cannot both
         # take the last place in a person's queue.
@@ -143,7 +157,22 @@ class JobRunner:
             raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, job.reserved_usd))
         self._track(job, origin)
         self._pump()
-        return self.position(job.id) or 0
+        return await self._announce(job, note)
+
+    async def announce(self, job: Job, note: str | None = None) -> Queued:
+        """A job's Queued outcome again (its request was handled again after a restart); said to
+        its presenter too while the job is still queued or running (a finished one has said
+        everything already)."""
+        if job.status.finished:
+            return self._describe_queued(job, 0, note)
+        return await self._announce(job, note)
+
+    async def _announce(self, job: Job, note: str | None) -> Queued:
+        queued = self._describe_queued(job, self.position(job.id) or 0, note)
+        # No await between here and the presenter's lock: the job's own task (started by the
+        # pump) reports RUNNING only after this QUEUED update is through.
+        await self._emit(JobUpdate(job, Stage.QUEUED, position=queued.position, result=queued))
+        return queued
 
     def check_capacity(self, requester: UserRef) -> None:
         """Refuse a new job when the bot is stopping or this person's queue is full."""
@@ -400,11 +429,17 @@ class JobRunner:
         presenter = self._presenters.get(update.job.where.platform)
         if presenter is None:
             return
+        job_id = update.job.id
+        lock = self._emitting.setdefault(job_id, asyncio.Lock())
         try:
-            await presenter.job_update(update)
+            async with lock:
+                await presenter.job_update(update)
         except Exception:
             # A presenter failing (e.g. a platform outage) must never lose or break the job.
             log.exception("presenter failed on job %s [%s]", update.job.id, update.job.where.platform)
+        finally:
+            if update.stage in (Stage.DONE, Stage.FAILED, Stage.CANCELLED):
+                self._emitting.pop(job_id, None)  # its last update: nothing follows it
 
 
 def _cancelled_reply(job: Job) -> JobFailed:

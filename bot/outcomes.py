@@ -20,16 +20,12 @@ def describe_failure(job: Job, error: BotError) -> JobFailed:
     return JobFailed(job.id, error.kind, text, buttons)
 
 
-def queued_reply(job: Job, position: int) -> Queued:
+def queued_reply(job: Job, position: int, note: str | None = None) -> Queued:
     options = job.spec.options
     cost = f", up to ~${job.reserved_usd:.2f}" if job.reserved_usd >= 0.005 else ""
     where = "starting now" if position == 0 else f"#{position} in line"
-    return Queued(
-        job,
-        position,
-        text=f"⏳ Job `{job.id}`: {count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}.",
-        buttons=(cancel_button(job),),
-    )
+    text = f"⏳ Job `{job.id}`: {count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}."
+    return Queued(job, position, text + (f"\n{note}" if note else ""), buttons=(cancel_button(job),))
 
 
 def count(number: int, noun: str) -> str:

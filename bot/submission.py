@@ -33,7 +33,6 @@ from bot.errors import BotError, ErrorKind, invalid, storage_error
 from bot.intake import current_intake_key
 from bot.jobs import JobRunner
 from bot.lookup import image_here
-from bot.outcomes import queued_reply
 from bot.policy import Policy
 from bot.ports import Storage
 from bot.records import ImageParams
@@ -62,6 +61,7 @@ class Request:
     uploads: Sequence[Upload] = ()  # decoded uploads, stored only once the job is accepted
     mask_png: bytes | None = None
     origin: str | None = None  # the button that asked, so a second press finds the same job
+    note: str | None = None  # said under the queued line (e.g. why the size differs from the upload's)
     zoom: float | None = None
     aspect: str | None = None
 
@@ -79,7 +79,7 @@ class Submitter:
         """Check limits, store uploads, record and queue the job (see the module doc)."""
         earlier = await self.job_of_this_request()
         if earlier is not None:
-            return queued_reply(earlier, self.runner.position(earlier.id) or 0)
+            return await self.runner.announce(earlier, request.note)
         chosen = request.chosen
         self.policy.check_role(actor, chosen)
         await self.policy.check_quota(actor, chosen.n)
@@ -107,9 +107,9 @@ class Submitter:
                 aspect=request.aspect,
             )
             job = self._new_job(session.id, where, actor, spec, reserve)
-            position = await self.runner.submit(job, origin=request.origin, limits=limits)
+            queued = await self.runner.submit(job, origin=request.origin, limits=limits, note=request.note)
             log.info("job %s [%s] queued: %s", job.id, where.platform, request.op.value)
-            return queued_reply(job, position)
+            return queued
 
     async def retry(self, actor: UserRef, where: SessionKey, job_id: str) -> Queued:
         """Retry: the failed job's request again, as a new job."""
@@ -122,17 +122,14 @@ class Submitter:
             raise BotError(ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can retry this job.")
         earlier = await self.job_of_this_request()
         if earlier is not None:
-            return queued_reply(earlier, self.runner.position(earlier.id) or 0)
+            return await self.runner.announce(earlier)
         await self.policy.check_quota(actor, job.spec.options.n)
         sources = [await image_here(self.store.images, s, job.where) for s in job.spec.sources]
         inputs = [(i.width, i.height) for i in sources]
         reserve = self.policy.estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
         retry = self._new_job(job.session_id, job.where, job.requester, job.spec, reserve)
         limits = self.policy.spend_limits(job.requester, job.where)
-        position = await self.runner.submit(
-            retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits
-        )
-        return queued_reply(retry, position)
+        return await self.runner.submit(retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits)
 
     def _new_job(
         self, session_id: int, where: SessionKey, requester: UserRef, spec: JobSpec, reserve: float
@@ -193,18 +190,15 @@ async def decode_all(attachments: Sequence[Attachment]) -> list[Upload]:
     return decoded
 
 
-def with_size_note(
-    queued: Queued, filename: str, upload: imaging.DecodedImage, chosen: ImageOptions
-) -> Queued:
-    """Say so when the result cannot have the uploaded image's own size (the model's size rules)."""
+def size_note(filename: str, upload: imaging.DecodedImage, chosen: ImageOptions) -> str | None:
+    """Why the result cannot have the uploaded image's own size (the model's size rules), if so."""
     own = f"{upload.width}x{upload.height}"
     if chosen.size in (own, "auto"):
-        return queued
-    note = (
+        return None
+    return (
         f"{display_text(filename, 60)} is {own}; {chosen.model} cannot make exactly that size,"
         f" so the result will be {chosen.size}."
     )
-    return dataclasses.replace(queued, text=f"{queued.text}\n{note}")
 
 
 @contextlib.contextmanager

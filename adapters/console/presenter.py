@@ -28,7 +28,10 @@ class ConsolePresenter:
 
     async def job_update(self, update: JobUpdate) -> None:
         job = update.job
-        if update.stage in (Stage.QUEUED, Stage.RUNNING):
+        if isinstance(update.result, Queued):  # the job's first word: its queued line
+            self.write(update.result.text)
+            self._show_buttons(update.result.buttons)
+        elif update.stage in (Stage.QUEUED, Stage.RUNNING):
             self.write(self.progress.line(update).text)
         elif update.stage is Stage.PARTIAL and update.preview is not None:
             count = self.progress.line(update).preview_number
@@ -36,7 +39,7 @@ class ConsolePresenter:
                 self._save, f"imagebot-{job.id}-partial-{count}.png", update.preview, PARTIALS_DIR
             )
             self.write(f"  partial preview {count}: {path}")
-        elif update.result is not None:
+        elif isinstance(update.result, Images | JobFailed):
             self.progress.forget(job.id)
             await self.show(update.result)
 
@@ -46,7 +49,9 @@ class ConsolePresenter:
         match outcome:
             case Images():
                 await self._show_images(outcome)
-            case Notice() | Problem() | Queued() | JobFailed():
+            case Queued():
+                pass  # said when the job was queued (its QUEUED update, above)
+            case Notice() | Problem() | JobFailed():
                 self.write(outcome.text)
                 self._show_buttons(outcome.buttons)
             case _:

@@ -111,7 +111,7 @@ class DiscordPresenter:
             target.last_partial = self.clock()
             preview = discord.File(io.BytesIO(update.preview), filename=f"preview-{job.id}.png")
             await self._edit_status(target, MessageParts(line.text, [preview]))
-        elif update.result is not None:
+        elif isinstance(update.result, Images | JobFailed):
             self.progress.forget(job.id)
             self.targets.pop(job.id, None)
             if target is None:

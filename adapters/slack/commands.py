@@ -15,7 +15,6 @@ from adapters.slack.deliveries import (
     ADMIN_COMMAND,
     INTAKE_KEY,
     INTAKE_NOTES,
-    REPLAY,
     explain_post_failure,
     team_of,
     who_of,
@@ -71,13 +70,6 @@ class SlashCommands:
     def _answered(self, context: Mapping[str, Any]) -> None:
         raise NotImplementedError  # SlackHandlers marks the request handled
 
-    async def _already_over(self, job_id: str, context: Mapping[str, Any]) -> bool:
-        """Handled again after a restart, a request whose job already ended shows nothing more
-        (its result and final status are posted by the job's own reports, or the catch-up)."""
-        if context.get(REPLAY) is None:
-            return False
-        return await self.bot.job_ended(job_id)
-
     async def on_imagine(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
         if not str(body.get("text") or "").strip():
             await ack(
@@ -105,6 +97,7 @@ class SlashCommands:
             # Called by the core only once the request is valid, so a refused one posts nothing.
             if noted:  # an earlier attempt posted it before the process stopped: use that one
                 parent["ts"] = str(noted)
+                self.presenter.status_is(channel, parent["ts"])
                 return SessionKey(PLATFORM, team, channel, parent["ts"])
             try:
                 parent["ts"] = await self.poster.post(channel, None, f"{head}\n⏳ Starting…")
@@ -115,6 +108,8 @@ class SlashCommands:
                     await self.bot.intake.note(key, "parent_ts", parent["ts"])
                 except Exception as exc:  # noqa: BLE001 - only a replay after a crash would miss it: go on
                     log.warning("could not note a Slack parent message (%s)", type(exc).__name__)
+            # The parent is the job's status line: the presenter shows the job's QUEUED event there.
+            self.presenter.status_is(channel, parent["ts"])
             return SessionKey(PLATFORM, team, channel, parent["ts"])
 
         where = SessionKey(PLATFORM, team, channel, "")
@@ -126,12 +121,10 @@ class SlashCommands:
                     channel, parent["ts"], head, "Something went wrong on our side; please try again."
                 )
             raise
-        status_ts = parent.get("ts") or (str(noted) if noted and isinstance(reply, Queued) else None)
-        if isinstance(reply, Queued) and status_ts:
-            if await self._already_over(reply.job.id, context):
-                return
-            await self.presenter.queued(reply, channel, status_ts, status_ts=status_ts)
-        elif "ts" in parent:  # refused after the thread was opened: say so there and on the parent
+        if isinstance(reply, Queued):
+            return  # the presenter put its status line on the parent (the job's QUEUED event)
+        if "ts" in parent:  # refused after the thread was opened: say so there and on the parent
+            self.presenter.forget_status(channel, parent["ts"])
             await self._parent_failed(channel, parent["ts"], head, reply.text)
             await self.poster.try_post(channel, parent["ts"], mrkdwn(reply.text))
         else:

@@ -288,8 +288,6 @@ class SlackHandlers(SlashCommands):
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)
-        if isinstance(reply, Queued) and await self._already_over(reply.job.id, context):
-            return
         await self.deliver(reply, channel, where.thread, user)
 
     async def _attachments(self, event: Mapping[str, Any]) -> list[Attachment]:
@@ -335,8 +333,6 @@ class SlackHandlers(SlashCommands):
             team, user, str(user_info.get("name") or user_info.get("username") or "")
         )
         reply = await self.bot.press(actor, where, button)
-        if isinstance(reply, Queued) and await self._already_over(reply.job.id, context):
-            return
         await self.deliver(reply, channel, thread, user, response_url=body.get("response_url"))
 
     async def _open_edit(self, body: Mapping[str, Any], image_id: str, where: SessionKey, user: str) -> None:
@@ -399,8 +395,6 @@ class SlackHandlers(SlashCommands):
         actor = await self.users.actor(where.workspace, user, str(user_info.get("name") or ""))
         # Modal input is plain text already (no Slack markup to undo).
         reply = await self.bot.edit_image(actor, where, image_id, instruction)
-        if isinstance(reply, Queued) and await self._already_over(reply.job.id, context):
-            return
         await self.deliver(reply, where.channel, where.thread, user)
 
     # --- replies --------------------------------------------------------------------------------
@@ -412,9 +406,7 @@ class SlackHandlers(SlashCommands):
         the thread."""
         match outcome:
             case Queued():
-                # Before any await: updates from the job must find (or wait for) this status message.
-                self.presenter.reserve(outcome.job.id)
-                await self.presenter.queued(outcome, channel, thread)
+                pass  # its status line was posted by the presenter, on the job's QUEUED event
             case Problem(buttons=()) | Notice(buttons=()):
                 await self.poster.ephemeral(
                     channel, user, mrkdwn(outcome.text), thread_ts=thread, response_url=response_url

@@ -24,7 +24,7 @@ from adapters.slack.poster import NotPosted, Poster, describe_error, job_metadat
 from adapters.slack.status_board import StatusBoard, bounded
 from adapters.slack.tasks import TaskSet
 from bot import outbound
-from bot.answers import Images, JobFailed, JobUpdate, Queued, Stage
+from bot.answers import Button, Images, JobFailed, JobUpdate, Queued, Stage
 from bot.deliveries import DeliveryLog
 from bot.domain import Job, JobStatus, Operation
 from bot.records import PostKind, PostRef
@@ -76,7 +76,6 @@ class SlackPresenter:
         board: StatusBoard,
         deliveries: DeliveryLog,
         *,
-        status_wait: float = 30.0,
         owed_notice: float = OWED_NOTICE_SECONDS,
         retry_first: float = RETRY_FIRST_SECONDS,
         retry_max: float = RETRY_MAX_SECONDS,
@@ -85,7 +84,6 @@ class SlackPresenter:
         self.poster = poster
         self.board = board
         self.deliveries = deliveries
-        self.status_wait = status_wait
         self.owed_notice = owed_notice
         self.retry_first = retry_first
         self.retry_max = retry_max
@@ -95,76 +93,48 @@ class SlackPresenter:
         self._closing = False
         # job id -> (channel, ts) of its status message, or None: known to have none.
         self._status: dict[str, tuple[str, str] | None] = {}
-        # job id -> the status message being posted right now (see reserve()).
-        self._waiting: dict[str, asyncio.Future[tuple[str, str] | None]] = {}
+        # Messages posted before their job existed that are its status line (an /imagine's
+        # parent): (channel, ts), claimed by the job queued in that thread.
+        self._parents: dict[tuple[str, str], None] = {}
         self._rank: dict[str, int] = {}
         self.progress = outbound.Progress()
 
     # --- the status message of a job ------------------------------------------------------------
-    def reserve(self, job_id: str) -> None:
-        """Say a status message for `job_id` is about to be posted, so updates that arrive first
-        wait for it instead of posting a second one. Call it with no await between the core call
-        that queued the job and this line."""
-        if job_id not in self._waiting and self._status.get(job_id) is None:
-            self._waiting[job_id] = asyncio.get_running_loop().create_future()
+    def status_is(self, channel: str, ts: str) -> None:
+        """The job queued next in the thread of `ts` reports on that message (an /imagine's
+        parent, posted before the job existed)."""
+        self._parents[(channel, ts)] = None
+        bounded(self._parents)
 
-    def _resolve(self, job_id: str, where: tuple[str, str] | None) -> None:
-        self._status[job_id] = where
-        bounded(self._status)
-        waiting = self._waiting.pop(job_id, None)
-        if waiting is not None and not waiting.done():
-            waiting.set_result(where)
+    def forget_status(self, channel: str, ts: str) -> None:
+        """No job came of it (the request was refused)."""
+        self._parents.pop((channel, ts), None)
 
     async def _record(self, job_id: str, where: tuple[str, str] | None) -> None:
         if where is not None:
             await self.deliveries.record(job_id, PLATFORM, PostRef(PostKind.STATUS, where[0], where[1]))
 
     async def _find_status(self, job: Job) -> tuple[str, str] | None:
+        """The job's status message: known here, or read back from what was recorded (a job this
+        process did not announce: resumed after a restart, or its request handled again)."""
         job_id = job.id
-        while True:
-            if job_id in self._status:
-                return self._status[job_id]
-            waiting = self._waiting.get(job_id)
-            if waiting is not None:
-                try:
-                    return await asyncio.wait_for(asyncio.shield(waiting), self.status_wait)
-                except TimeoutError:
-                    return None
-            found = None
-            for post in await self.deliveries.posts(job_id):
-                if post.kind is PostKind.STATUS and post.message is not None:
-                    found = (post.channel, post.message)
-            if found is None and job.intake_key is not None:
-                # The process stopped after posting the /imagine parent (noted on its request)
-                # and before recording it as the job's status message: it is that message.
-                parent = (await self.deliveries.request_notes(job)).get("parent_ts")
-                if parent:
-                    found = (job.where.channel, str(parent))
-            if job_id in self._status or job_id in self._waiting:
-                continue  # someone else found or made it while we were reading
-            if found is not None:
-                self._status[job_id] = found
-                return found
-            return None
-
-    async def queued(
-        self, queued: Queued, channel: str, thread_ts: str, *, status_ts: str | None = None
-    ) -> None:
-        """Show a job the core just queued: update `status_ts` (an /imagine parent message) or
-        post a status message in the thread. Call reserve() first when posting."""
-        job_id = queued.job.id
-        if status_ts is not None:
-            self._resolve(job_id, (channel, status_ts))
-        text = f"{status_head(queued.job)}\n{mrkdwn(queued.text)}"
-        if status_ts is None:
-            ts = await self.poster.try_post(channel, thread_ts, text, queued.buttons)
-            where = (channel, ts) if ts else None
-            self._resolve(job_id, where)
-        else:
-            where = (channel, status_ts)
-            if self._rank.get(job_id, -1) < 0:  # the runner has not reported anything newer yet
-                await self.board.update(channel, status_ts, text, queued.buttons)
-        await self._record(job_id, where)
+        if job_id in self._status:
+            return self._status[job_id]
+        found = None
+        for post in await self.deliveries.posts(job_id):
+            if post.kind is PostKind.STATUS and post.message is not None:
+                found = (post.channel, post.message)
+        if found is None and job.intake_key is not None:
+            # The process stopped after posting the /imagine parent (noted on its request)
+            # and before recording it as the job's status message: it is that message.
+            parent = (await self.deliveries.request_notes(job)).get("parent_ts")
+            if parent:
+                found = (job.where.channel, str(parent))
+        if job_id in self._status:  # found or made while we were reading (a catch-up, say)
+            return self._status[job_id]
+        if found is not None:
+            self._status[job_id] = found
+        return found
 
     # --- the runner's reports -------------------------------------------------------------------
     async def job_update(self, update: JobUpdate) -> None:
@@ -174,6 +144,9 @@ class SlackPresenter:
             return  # an older state arriving late (or a repeat), never shown over a newer one
         self._rank[job.id] = rank
         bounded(self._rank)
+        if isinstance(update.result, Queued):
+            await self._announce(job, update.result)
+            return
         line = self.progress.line(update) if rank < 3 else None
         status = await self._find_status(job)
         if line is not None:
@@ -181,13 +154,9 @@ class SlackPresenter:
             buttons = (cancel_button(job),)
             if status is not None:
                 await self.board.update(status[0], status[1], text, buttons)
-            elif stage is not Stage.PARTIAL and job.id not in self._waiting:
+            elif stage is not Stage.PARTIAL:
                 # No status message yet (e.g. a job resumed after a restart): post one in the thread.
-                self.reserve(job.id)
-                ts = await self.poster.try_post(job.where.channel, job.where.thread, text, buttons)
-                where = (job.where.channel, ts) if ts else None
-                self._resolve(job.id, where)
-                await self._record(job.id, where)
+                await self._post_status(job, text, buttons)
             return
         self.progress.forget(job.id)
         result = update.result
@@ -210,8 +179,31 @@ class SlackPresenter:
             if not owed:
                 await self._record_final(job, status)
         self._status.pop(job.id, None)
-        if owed and result is not None:
+        if owed and isinstance(result, Images | JobFailed):
             self._keep_trying(job, result)
+
+    async def _announce(self, job: Job, queued: Queued) -> None:
+        """A job just queued (or its request handled again): its status line, on the message
+        posted for it before it existed, on the one recorded for it, or as a new message."""
+        text = f"{status_head(job)}\n{mrkdwn(queued.text)}"
+        status = self._status.get(job.id)
+        if status is None and (job.where.channel, job.where.thread) in self._parents:
+            self.forget_status(job.where.channel, job.where.thread)
+            status = self._status[job.id] = (job.where.channel, job.where.thread)
+        if status is None:
+            status = await self._find_status(job)
+        if status is None:
+            await self._post_status(job, text, queued.buttons)
+            return
+        await self.board.update(status[0], status[1], text, queued.buttons)
+        await self._record(job.id, status)
+
+    async def _post_status(self, job: Job, text: str, buttons: tuple[Button, ...]) -> None:
+        ts = await self.poster.try_post(job.where.channel, job.where.thread, text, buttons)
+        where = (job.where.channel, ts) if ts else None
+        self._status[job.id] = where
+        bounded(self._status)
+        await self._record(job.id, where)
 
     async def deliver_missed(self, job: Job, result: Images | JobFailed) -> None:
         """A result a previous run stored but did not record as posted: looked for in the thread

@@ -6,11 +6,11 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from bot.answers import Stage, problem_kind
+from bot.answers import JobUpdate, Queued, Stage, problem_kind
 from bot.buttons import ButtonId, Verb
 from tests.fakes.openai import FakeOpenAI
 from tests.helpers import make_settings
-from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, running_bot
+from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, RecordingPresenter, running_bot
 
 
 def openai_settings(data_dir: Path, fake: FakeOpenAI, **extra: object):
@@ -153,7 +153,7 @@ async def test_streamed_partials_reach_the_presenter(data_dir: Path, fake_openai
         final = await presenter.final(reply.job_id)
         assert final.stage is Stage.DONE
         stages = presenter.stages(reply.job_id)
-        assert stages == [Stage.RUNNING, Stage.PARTIAL, Stage.PARTIAL, Stage.DONE]
+        assert stages == [Stage.QUEUED, Stage.RUNNING, Stage.PARTIAL, Stage.PARTIAL, Stage.DONE]
         partials = [u.preview for u in presenter.updates if u.stage is Stage.PARTIAL]
         assert all(p.startswith(b"\x89PNG") for p in partials)
         assert fake_openai.requests[0].fields["stream"] is True
@@ -191,3 +191,42 @@ async def test_upscale_beyond_the_model_is_a_labelled_local_resample(
         stored = await bot.store.images.image(view.image_id, within=THREAD)
         assert stored.label == "local resample"
         assert stored.parents == (image_id,)
+
+
+class SlowToPostPresenter(RecordingPresenter):
+    """Takes its time over a job's QUEUED update (a platform slow to post the status line)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posting = asyncio.Event()
+        self.posted = asyncio.Event()
+
+    async def job_update(self, update: JobUpdate) -> None:
+        if update.stage is Stage.QUEUED and isinstance(update.result, Queued):
+            self.posting.set()
+            await self.posted.wait()
+        await super().job_update(update)
+
+
+async def test_a_job_is_announced_through_the_presenter_before_anything_else_it_reports(
+    data_dir: Path,
+) -> None:
+    """One way for job events: the QUEUED update carries the job and its queued line, and no
+    later update of the job reaches the presenter before it is through (no guard in adapters)."""
+    async with running_bot(make_settings(data_dir)) as (bot, _):
+        presenter = SlowToPostPresenter()
+        bot.register_presenter("test", presenter)
+        asking = asyncio.create_task(bot.imagine(ALICE, THREAD, "a lighthouse --n 1"))
+        async with asyncio.timeout(10):
+            await presenter.posting.wait()
+        assert presenter.updates == []  # the job runs, but its RUNNING waits for the status line
+        presenter.posted.set()
+        queued = await asyncio.wait_for(asking, 10)
+        assert isinstance(queued, Queued)
+        final = await presenter.final(queued.job.id)
+        assert final.stage is Stage.DONE
+        first = presenter.updates[0]
+        assert first.stage is Stage.QUEUED
+        assert first.result == queued  # the same outcome the request was answered with
+        assert first.job == queued.job
+        assert presenter.stages(queued.job.id)[:2] == [Stage.QUEUED, Stage.RUNNING]
