@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain import Job
 from bot.ports import IntakeRepository, JobRepository
-from bot.records import PostRef
+from bot.records import IntakeRow, PostRef
 
 
 class DeliveryLog:
@@ -26,7 +26,11 @@ class DeliveryLog:
         """A job's posts, oldest first."""
         return await self._jobs.posts(job_id)
 
+    async def request(self, job: Job) -> IntakeRow | None:
+        """The stored request that made `job` (its kind, payload and notes), if it is kept."""
+        return await self._intake.get(job.intake_key) if job.intake_key else None
+
     async def request_notes(self, job: Job) -> dict[str, Any]:
         """What handling the request that made `job` noted (e.g. the message it posted first)."""
-        row = await self._intake.get(job.intake_key) if job.intake_key else None
+        row = await self.request(job)
         return dict(row.notes) if row is not None else {}

@@ -22,7 +22,7 @@ from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form,
 from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
-from adapters.discord.senders import OutcomeSenders
+from adapters.discord.senders import Answering, OutcomeSenders, answering
 from bot.answers import Problem, Queued
 from bot.buttons import ButtonId
 from bot.config import Settings
@@ -107,7 +107,10 @@ class DiscordAdapter(OutcomeSenders):
         self.intake = DiscordIntake(bot.intake)
         self.client = self._new_client()
         self.presenter = DiscordPresenter(
-            self.client, record_post=bot.store.jobs.record_post, restore=self.restore_target
+            self.client,
+            record_post=bot.deliveries.record,
+            restore=self.restore_target,
+            announce=self.announce_queued,
         )
         bot.register_presenter(PLATFORM, self.presenter)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -179,7 +182,7 @@ class DiscordAdapter(OutcomeSenders):
         back from the request's notes, with the interaction rebuilt from its stored payload so
         its token can still edit the response while it lives."""
         target = StatusTarget(thread_id=int(job.where.thread))
-        row = await self.bot.store.intake.get(job.intake_key) if job.intake_key else None
+        row = await self.bot.deliveries.request(job)
         if row is None:
             return target
         status = row.notes.get("status") or {}
@@ -236,7 +239,9 @@ class DiscordAdapter(OutcomeSenders):
                 await interaction.response.send_modal(form)
             return
         async with self.intake.handle(interaction, ack="silent") as delivery:
-            reply = await self.bot.press(self.actor(interaction), where, button)
+            asked = Answering(delivery, thread_id=int(where.thread), file_limit=interaction.filesize_limit)
+            with answering(asked):
+                reply = await self.bot.press(self.actor(interaction), where, button)
             await self.after_click(interaction, where, reply, delivery)
 
     def _where_of_click(self, interaction: discord.Interaction) -> SessionKey:
@@ -254,15 +259,14 @@ class DiscordAdapter(OutcomeSenders):
         if kind == "edit" and rest:  # Edit… under an image: the result joins that image's thread
             async with self.intake.handle(interaction, ack="ephemeral") as delivery:
                 where = self._where_of_click(interaction)
-                outcome = await self.bot.edit_image(actor, where, rest[0], instruction)
+                thread = int(where.thread)
+                with answering(Answering(delivery, thread_id=thread, file_limit=interaction.filesize_limit)):
+                    outcome = await self.bot.edit_image(actor, where, rest[0], instruction)
                 if not isinstance(outcome, Queued):
                     await self._private(interaction, outcome.text, delivery)
                     return
                 if not delivery.replay:
                     await self._private(interaction, f"Working on it: job `{outcome.job.id}`.", delivery)
-                await self.post_in_thread(
-                    int(where.thread), outcome, file_limit=interaction.filesize_limit, delivery=delivery
-                )
         elif kind == "edit-message" and len(rest) == 2:  # "Edit image" on any message: a new session
             async with self.intake.handle(interaction, ack="thinking") as delivery:
                 await self._edit_message_image(
@@ -290,7 +294,8 @@ class DiscordAdapter(OutcomeSenders):
         (upload,) = uploads
         where = where_of(interaction.channel, interaction.guild_id)
         open_session, created = open_session_for(interaction, where, instruction, self, delivery)
-        reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=open_session)
+        with answering(Answering(delivery, interaction=interaction, created=created)):
+            reply = await self.bot.edit_upload(actor, where, upload, instruction, open_session=open_session)
         await self.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
     # --- thread replies -------------------------------------------------------------------------
@@ -323,5 +328,6 @@ class DiscordAdapter(OutcomeSenders):
             if isinstance(message.author, discord.Member)
             else None
         )
-        reply = await self.bot.reply(user_ref(message.author, permissions), where, text, attachments)
+        with answering(Answering(delivery, thread_id=message.channel.id)):
+            reply = await self.bot.reply(user_ref(message.author, permissions), where, text, attachments)
         await self.post_in_thread(message.channel.id, reply, delivery=delivery)

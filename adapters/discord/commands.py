@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.components import MODAL_PREFIX, edit_form
+from adapters.discord.senders import Answering, answering
 from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
 from bot.domain import SessionKey
 from bot.errors import BotError, ErrorKind
@@ -95,9 +96,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             (upload,) = uploads
             title = f"Variations of {upload.filename}"
             open_session, created = open_session_for(interaction, where, title, adapter, delivery)
-            reply = await bot.vary_upload(
-                adapter.actor(interaction), where, upload, open_session=open_session
-            )
+            with answering(Answering(delivery, interaction=interaction, created=created)):
+                reply = await bot.vary_upload(
+                    adapter.actor(interaction), where, upload, open_session=open_session
+                )
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
 
@@ -185,7 +187,8 @@ async def run_command(
             title = str(values.get(command.session_title) or "")
             open_session, created = open_session_for(interaction, where, title, adapter, delivery)
         call = Call(adapter.actor(interaction), where, DISCORD, args, open_session)
-        outcome = await command.run(adapter.bot, call)
+        with answering(Answering(delivery, interaction=interaction, created=created)):
+            outcome = await command.run(adapter.bot, call)
         if public:
             await adapter.answer(interaction, outcome, thread_id=created.get("thread"), delivery=delivery)
         else:

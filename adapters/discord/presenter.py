@@ -24,7 +24,7 @@ import discord
 
 from adapters.discord.render import MAX_CONTENT, MessageParts, note_line, render, trim
 from bot import outbound
-from bot.answers import Images, JobFailed, JobUpdate, Stage
+from bot.answers import Images, JobFailed, JobUpdate, Queued, Stage
 from bot.domain import Job
 from bot.records import PostKind, PostRef
 
@@ -80,11 +80,13 @@ class DiscordPresenter:
         record_post: RecordPost | None = None,
         clock: Callable[[], float] = time.monotonic,
         restore: Callable[[Job], Awaitable[StatusTarget]] | None = None,
+        announce: Callable[[Job, Queued], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
         self.record_post = record_post
         self.clock = clock
         self.restore = restore
+        self.announce = announce  # shows a job just queued (its first update) where it was asked
         self.targets: dict[str, StatusTarget] = {}
         self.progress = outbound.Progress()
         self.connected = asyncio.Event()  # set by the adapter once the gateway is ready
@@ -100,7 +102,10 @@ class DiscordPresenter:
     async def job_update(self, update: JobUpdate) -> None:
         job = update.job
         target = self.targets.get(job.id)
-        if update.stage in (Stage.QUEUED, Stage.RUNNING):
+        if isinstance(update.result, Queued):
+            if self.announce is not None:
+                await self.announce(job, update.result)
+        elif update.stage in (Stage.QUEUED, Stage.RUNNING):
             line = self.progress.line(update)
             if target is not None:
                 await self._edit_status(target, MessageParts(line.text))

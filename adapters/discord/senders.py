@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
 import discord
@@ -15,12 +17,37 @@ from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.presenter import DiscordPresenter, StatusTarget
 from adapters.discord.render import render
 from bot.answers import Images, JobFailed, Notice, Outcome, Problem, Queued
-from bot.domain import SessionKey
+from bot.domain import Job, SessionKey
 
 if TYPE_CHECKING:
     from bot.service import ImageBot
 
 log = logging.getLogger(f"imagebot.{__name__}")
+
+
+@dataclass(frozen=True)
+class Answering:
+    """Where the request being handled is answered, so the status line of a job it queues goes
+    there when the core announces the job: a deferred command's response, or a thread."""
+
+    delivery: Delivery | None
+    interaction: discord.Interaction | None = None  # a deferred command: its response
+    created: dict[str, int] | None = None  # the session thread opened for it, once opened
+    thread_id: int | None = None  # else: a new message in this thread (clicks, replies, forms)
+    file_limit: int | None = None
+
+
+_ANSWERING: ContextVar[Answering | None] = ContextVar("imagebot_discord_answering", default=None)
+
+
+@contextlib.contextmanager
+def answering(where: Answering) -> Iterator[None]:
+    """While the core handles a request: where a job it queues is announced."""
+    token = _ANSWERING.set(where)
+    try:
+        yield
+    finally:
+        _ANSWERING.reset(token)
 
 
 class OutcomeSenders:
@@ -49,7 +76,7 @@ class OutcomeSenders:
             case Problem():
                 await self._answer_problem(interaction, outcome, thread, delivery)
             case Queued():
-                await self._answer_queued(interaction, outcome, thread, delivery)
+                pass  # its status line was put here when the core announced the job
             case Notice() | Images() | JobFailed():
                 await self._answer_in_place(interaction, outcome, thread, delivery)
             case _:
@@ -69,7 +96,7 @@ class OutcomeSenders:
         except (discord.HTTPException, _TokenGone):
             if not replay:
                 raise
-            await self.post_in_thread(thread, problem, delivery=delivery)
+            await self._post(thread, problem, delivery=delivery)
 
     async def _answer_in_place(
         self, interaction: discord.Interaction, outcome: Outcome, thread: int, delivery: Delivery | None
@@ -85,9 +112,7 @@ class OutcomeSenders:
         except (discord.HTTPException, _TokenGone):
             if not replay:
                 raise
-            await self.post_in_thread(
-                thread, outcome, file_limit=interaction.filesize_limit, delivery=delivery
-            )
+            await self._post(thread, outcome, file_limit=interaction.filesize_limit, delivery=delivery)
             return None
 
     async def _answer_queued(
@@ -113,7 +138,34 @@ class OutcomeSenders:
             ),
         )
 
+    async def announce_queued(self, job: Job, queued: Queued) -> None:
+        """The presenter's hook for a job's QUEUED event: its status line where the request
+        that queued it is being answered (see `answering`), tracked for the job's progress."""
+        where = _ANSWERING.get()
+        if where is None:
+            return  # not queued by a request of this adapter (none today): nothing to show it on
+        if where.interaction is not None:
+            channel = where.interaction.channel
+            thread = (where.created or {}).get("thread") or (channel.id if channel is not None else 0)
+            await self._answer_queued(where.interaction, queued, thread, where.delivery)
+            return
+        thread_id = where.thread_id or int(job.where.thread)
+        await self._post(thread_id, queued, file_limit=where.file_limit, delivery=where.delivery)
+
     async def post_in_thread(
+        self,
+        thread_id: int,
+        outcome: Outcome,
+        *,
+        file_limit: int | None = None,
+        delivery: Delivery | None = None,
+    ) -> None:
+        """An outcome posted into a session thread with the bot token (clicks, thread replies);
+        a queued job's status line is not: it was posted when the core announced the job."""
+        if not isinstance(outcome, Queued):
+            await self._post(thread_id, outcome, file_limit=file_limit, delivery=delivery)
+
+    async def _post(
         self,
         thread_id: int,
         reply: Outcome,
@@ -121,8 +173,8 @@ class OutcomeSenders:
         file_limit: int | None = None,
         delivery: Delivery | None = None,
     ) -> None:
-        """An outcome posted into a session thread with the bot token (clicks, thread replies). A
-        request handled again edits the status message it posted before instead of a second."""
+        """A message in a thread with the bot token. A request handled again edits the status
+        message it posted before instead of a second; a queued job's is tracked."""
         queued = reply if isinstance(reply, Queued) else None
         if (
             queued is not None
@@ -173,7 +225,9 @@ class OutcomeSenders:
         match outcome:
             case Notice() | Problem():
                 await self._private(interaction, outcome.text, delivery)
-            case Queued() | Images() | JobFailed():
+            case Queued():
+                pass  # its status line was posted in the thread when the core announced the job
+            case Images() | JobFailed():
                 await self.post_in_thread(
                     int(where.thread), outcome, file_limit=interaction.filesize_limit, delivery=delivery
                 )
