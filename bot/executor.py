@@ -16,7 +16,7 @@ from bot.answers import Images
 from bot.costs import estimate_cost
 from bot.domain import ImageSet, Job, Operation, StoredImage, Usage
 from bot.errors import BotError, ErrorKind
-from bot.jobs import Progress
+from bot.job_events import Progress
 from bot.model_catalog import model_info
 from bot.ports import Storage
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult

@@ -13,35 +13,18 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from bot.answers import Images, JobFailed, JobUpdate, Queued, Stage
 from bot.costs import budget_refusal
 from bot.domain import Job, JobStatus, SessionKey, SpendLimit, UserRef
 from bot.errors import BotError, ErrorKind, storage_error
+from bot.job_events import JobEvents, Presenter, Progress
 from bot.ports import JobRepository
 from bot.retry import persist
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
 MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reported as failed
-
-
-class Presenter(Protocol):
-    """What an adapter registers to hear about its platform's jobs."""
-
-    async def job_update(self, update: JobUpdate) -> None: ...
-
-
-class Progress:
-    """Handed to a running job so it can report partial previews."""
-
-    def __init__(self, runner: JobRunner, job: Job) -> None:
-        self._runner = runner
-        self._job = job
-
-    async def partial(self, preview: bytes) -> None:
-        await self._runner._emit(JobUpdate(self._job, Stage.PARTIAL, preview=preview))
 
 
 Execute = Callable[[Job, Progress], Awaitable[Images]]
@@ -74,13 +57,10 @@ class JobRunner:
         self._execute = execute
         self._describe_failure = describe_failure
         self._describe_queued = describe_queued
-        # Each job's updates reach its presenter one at a time, in the order they were made: the
-        # status line a QUEUED update posts exists before RUNNING edits it.
-        self._emitting: dict[str, asyncio.Lock] = {}
         self.max_concurrency = max_concurrency
         self.user_max_running = user_max_running
         self.user_max_queued = user_max_queued
-        self._presenters: dict[str, Presenter] = {}
+        self._events = JobEvents()
         self._queued: list[Job] = []
         self._running: dict[str, tuple[Job, asyncio.Task[None]]] = {}
         self._finished: dict[str, asyncio.Future[JobUpdate]] = {}
@@ -99,7 +79,7 @@ class JobRunner:
         self._sweep_now = asyncio.Event()
 
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
-        self._presenters[platform] = presenter
+        self._events.register(platform, presenter)
 
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -171,7 +151,7 @@ class JobRunner:
         queued = self._describe_queued(job, self.position(job.id) or 0, note)
         # No await between here and the presenter's lock: the job's own task (started by the
         # pump) reports RUNNING only after this QUEUED update is through.
-        await self._emit(JobUpdate(job, Stage.QUEUED, position=queued.position, result=queued))
+        await self._events.emit(JobUpdate(job, Stage.QUEUED, position=queued.position, result=queued))
         return queued
 
     def check_capacity(self, requester: UserRef) -> None:
@@ -257,13 +237,9 @@ class JobRunner:
         if started and self._queued:
             # Everyone still waiting moved up; tell them, without holding up the job that started.
             updates = [JobUpdate(job, Stage.QUEUED, position=i + 1) for i, job in enumerate(self._queued)]
-            notice = asyncio.get_running_loop().create_task(self._emit_all(updates))
+            notice = asyncio.get_running_loop().create_task(self._events.emit_all(updates))
             self._notices.add(notice)
             notice.add_done_callback(self._notices.discard)
-
-    async def _emit_all(self, updates: list[JobUpdate]) -> None:
-        for update in updates:
-            await self._emit(update)
 
     async def _run(self, job: Job) -> None:
         try:
@@ -278,9 +254,9 @@ class JobRunner:
                 # The database cannot take the job's first step: tell its requester, do not hang.
                 await self._fail(running, self._classify(job, exc))
                 return
-            await self._emit(JobUpdate(running, Stage.RUNNING))
+            await self._events.emit(JobUpdate(running, Stage.RUNNING))
             try:
-                result = await self._execute(running, Progress(self, running))
+                result = await self._execute(running, Progress(self._events, running))
             except asyncio.CancelledError:
                 if self._accepting:  # cancelled by a person, not by shutdown
                     self._release_slot(job.id)
@@ -396,7 +372,9 @@ class JobRunner:
             )
             await self._record_final(job, JobStatus.FAILED, error.kind, error.message)
             failed = replace(job, status=JobStatus.FAILED)
-            await self._emit(JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error)))
+            await self._events.emit(
+                JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
+            )
             return
         if job.status is JobStatus.RUNNING:
             log.info("job %s [%s]: the bot %s while it ran; retrying it", job.id, job.where.platform, how)
@@ -416,7 +394,7 @@ class JobRunner:
         for origin, job_id in list(self._origins.items()):
             if job_id == job.id:
                 del self._origins[origin]
-        await self._emit(update)
+        await self._events.emit(update)
         future = self._finished.get(job.id)
         if future is not None and not future.done():
             future.set_result(update)
@@ -424,22 +402,6 @@ class JobRunner:
         if len(self._finished) > 1000:
             for old in [k for k, f in self._finished.items() if f.done()][:500]:
                 del self._finished[old]
-
-    async def _emit(self, update: JobUpdate) -> None:
-        presenter = self._presenters.get(update.job.where.platform)
-        if presenter is None:
-            return
-        job_id = update.job.id
-        lock = self._emitting.setdefault(job_id, asyncio.Lock())
-        try:
-            async with lock:
-                await presenter.job_update(update)
-        except Exception:
-            # A presenter failing (e.g. a platform outage) must never lose or break the job.
-            log.exception("presenter failed on job %s [%s]", update.job.id, update.job.where.platform)
-        finally:
-            if update.stage in (Stage.DONE, Stage.FAILED, Stage.CANCELLED):
-                self._emitting.pop(job_id, None)  # its last update: nothing follows it
 
 
 def _cancelled_reply(job: Job) -> JobFailed:

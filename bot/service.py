@@ -22,7 +22,8 @@ from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, 
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
 from bot.intake import IntakeDesk
-from bot.jobs import JobRunner, Presenter
+from bot.job_events import Presenter
+from bot.jobs import JobRunner
 from bot.lookup import image_here
 from bot.outcomes import Outcomes, describe_failure
 from bot.policy import Policy
