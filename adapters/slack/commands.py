@@ -4,7 +4,7 @@ core's command registry (bot.commands)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -54,21 +54,9 @@ class SlashCommands:
     presenter: SlackPresenter
     users: Users
 
-    def _spawn(
-        self,
-        context: Mapping[str, Any],
-        work: Coroutine[Any, Any, None],
-        name: str,
-        *,
-        channel: str = "",
-        user: str = "",
-        thread: str | None = None,
-        response_url: str | None = None,
-    ) -> None:
-        raise NotImplementedError  # SlackHandlers runs it as a tracked task
-
-    def _answered(self, context: Mapping[str, Any]) -> None:
-        raise NotImplementedError  # SlackHandlers marks the request handled
+    # SlackHandlers' own: run a request's work as a tracked task; mark a request answered.
+    _spawn: Callable[..., None]
+    _answered: Callable[[Mapping[str, Any]], None]
 
     async def on_imagine(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
         if not str(body.get("text") or "").strip():
