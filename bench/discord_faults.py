@@ -20,6 +20,7 @@ import discord
 
 from adapters.discord.app import DiscordAdapter
 from bench.acks import settings_for
+from bot.records import PostRef
 from storage.store import Store
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
@@ -46,7 +47,7 @@ async def run(status: int, seconds: float, retry_after: float) -> tuple[dict[str
             record = adapter.presenter.record_post
             assert record is not None
 
-            async def record_and_count(job_id: str, platform: str, ref: str) -> None:
+            async def record_and_count(job_id: str, platform: str, ref: PostRef) -> None:
                 await record(job_id, platform, ref)
                 recorded.set()
                 await fake.notify()

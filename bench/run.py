@@ -28,6 +28,8 @@ from PIL import Image
 
 from bench.waiter import Waiter
 from bot import imaging
+from bot.answers import Queued
+from bot.buttons import ButtonId, Verb
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
@@ -62,12 +64,16 @@ async def bench_core(rounds: int) -> None:
         for i in range(rounds):
             start = time.perf_counter()
             reply = await bot.imagine(USER, WHERE, f"a lighthouse at dusk, take {i} --n 4")
-            update = await waiter.wait(reply.job_id)
+            if not isinstance(reply, Queued):
+                raise RuntimeError(reply.text)
+            update = await waiter.wait(reply.job.id)
             imagine_times.append(time.perf_counter() - start)
             first = update.result.images[0].image_id
             start = time.perf_counter()
-            reply = await bot.press(USER, WHERE, f"ib:upscale:{first}")
-            await waiter.wait(reply.job_id)
+            reply = await bot.press(USER, WHERE, ButtonId(Verb.UPSCALE, first))
+            if not isinstance(reply, Queued):
+                raise RuntimeError(reply.text)
+            await waiter.wait(reply.job.id)
             upscale_times.append(time.perf_counter() - start)
         stop.set()
         await watcher

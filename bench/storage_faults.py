@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.waiter import Waiter
+from bot.answers import Queued
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
@@ -67,8 +68,8 @@ async def scenario(
         if not fault_first:
             fault_on()
         counts["answered"] = sum(1 for r in replies if r.text)
-        counts["refused"] = sum(1 for r in replies if r.job_id is None)
-        jobs = [r.job_id for r in replies if r.job_id]
+        counts["refused"] = sum(1 for r in replies if not isinstance(r, Queued))
+        jobs = [r.job.id for r in replies if isinstance(r, Queued)]
         await asyncio.sleep(max(0.0, fault_seconds - (time.monotonic() - started)))
         fault_off()
         outcomes = await asyncio.wait_for(asyncio.gather(*(waiter.wait(j) for j in jobs)), 120)
