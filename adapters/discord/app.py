@@ -21,6 +21,7 @@ from adapters.discord.commands import open_session_for, register_commands
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
 from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
+from adapters.discord.places import where_of
 from adapters.discord.presenter import PLATFORM, DiscordPresenter, StatusTarget
 from adapters.discord.senders import Answering, OutcomeSenders, answering
 from bot.answers import Problem, Queued
@@ -41,19 +42,6 @@ def user_ref(user: discord.abc.User, permissions: discord.Permissions | None = N
     """Admins are whoever Discord lets manage the server."""
     admin = bool(permissions and (permissions.administrator or permissions.manage_guild))
     return UserRef(PLATFORM, str(user.id), user.display_name, is_admin=admin)
-
-
-def where_of(
-    channel: discord.abc.Snowflake | None, guild_id: int | None, *, thread_hint: int | None = None
-) -> SessionKey:
-    """The session key of a channel: a thread is its own session; elsewhere the hint (a starter
-    message id, which is also its thread's id) or the channel itself."""
-    workspace = str(guild_id) if guild_id else "dm"
-    if isinstance(channel, discord.Thread):
-        return SessionKey(PLATFORM, workspace, str(channel.parent_id), str(channel.id))
-    channel_id = str(channel.id) if channel is not None else "unknown"
-    thread = str(thread_hint) if thread_hint is not None else channel_id
-    return SessionKey(PLATFORM, workspace, channel_id, thread)
 
 
 class ImagebotClient(discord.Client):

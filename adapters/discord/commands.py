@@ -11,23 +11,53 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import discord
 from discord import app_commands
 
 from adapters.discord.components import MODAL_PREFIX, edit_form
+from adapters.discord.intake import Delivery, DiscordIntake
+from adapters.discord.places import where_of
 from adapters.discord.senders import Answering, answering
+from bot.answers import Outcome
 from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
-from bot.domain import SessionKey
+from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.model_catalog import known_models
 from bot.options import split_flags
 from bot.text import display_text
 
 if TYPE_CHECKING:
-    from adapters.discord.app import DiscordAdapter
-    from adapters.discord.intake import Delivery
+    from bot.config import Settings
+    from bot.service import ImageBot
+
+
+class CommandHost(Protocol):
+    """What the commands need of the Discord adapter (adapters/discord/app.py)."""
+
+    bot: ImageBot
+    settings: Settings
+    intake: DiscordIntake
+
+    def actor(self, interaction: discord.Interaction) -> UserRef: ...
+
+    async def read_or_refuse(
+        self,
+        interaction: discord.Interaction,
+        attachments: list[discord.Attachment],
+        delivery: Delivery | None = None,
+    ) -> list[Attachment] | None: ...
+
+    async def answer(
+        self,
+        interaction: discord.Interaction,
+        outcome: Outcome,
+        *,
+        thread_id: int | None = None,
+        delivery: Delivery | None = None,
+    ) -> None: ...
+
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -37,7 +67,7 @@ FALLBACK_THREAD_NAME = "imagebot session"
 DISCORD = Surface("discord", fields=True, files=True)
 
 
-def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
+def register_commands(tree: app_commands.CommandTree, adapter: CommandHost) -> None:
     bot = adapter.bot
 
     @tree.error
@@ -63,7 +93,6 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         tree.add_command(slash_command(command, adapter))
 
     def here(interaction: discord.Interaction) -> SessionKey:
-        from adapters.discord.app import where_of
 
         return where_of(interaction.channel, interaction.guild_id)
 
@@ -103,7 +132,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
 
-def slash_command(command: Command, adapter: DiscordAdapter) -> app_commands.Command[Any, ..., None]:
+def slash_command(command: Command, adapter: CommandHost) -> app_commands.Command[Any, ..., None]:
     """A registry command as a discord.py slash command (its signature built from the arguments)."""
 
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
@@ -165,12 +194,10 @@ def _option_type(arg: Arg) -> Any:
 
 
 async def run_command(
-    adapter: DiscordAdapter, command: Command, interaction: discord.Interaction, values: dict[str, Any]
+    adapter: CommandHost, command: Command, interaction: discord.Interaction, values: dict[str, Any]
 ) -> None:
     """Acknowledge, read the attachments, open a session thread if the command does, call its
     handler and answer: in the channel (public) or only to the person (private)."""
-    from adapters.discord.app import where_of
-
     public = command.answer is Answer.PUBLIC
     async with adapter.intake.handle(interaction, ack="thinking" if public else "ephemeral") as delivery:
         where = where_of(interaction.channel, interaction.guild_id)
@@ -213,7 +240,7 @@ def open_session_for(
     interaction: discord.Interaction,
     where: SessionKey,
     title: str,
-    adapter: DiscordAdapter | None = None,
+    adapter: CommandHost | None = None,
     delivery: Delivery | None = None,
 ) -> tuple[OpenSession | None, dict[str, int]]:
     """In a thread the session already exists; in a channel, the response message gets a thread.
