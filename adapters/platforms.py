@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import aiohttp
-
 from adapters.composition import close_bot, open_bot
 from bot.config import Settings
 from bot.service import ImageBot
@@ -85,6 +83,8 @@ async def supervise(platform: Platform) -> Failure | None:
 def _common_failure(error: BaseException) -> Failure | None:
     if isinstance(error, ValueError):  # an adapter named a missing setting
         return Failure(str(error), config=True)
+    import aiohttp  # here, not at the top: the console and doctor start without it (~0.1 s)
+
     if isinstance(error, aiohttp.ClientConnectionError | ConnectionError | socket.gaierror | TimeoutError):
         return Failure(f"cannot connect ({error or type(error).__name__})", retry=True)
     return None
