@@ -182,6 +182,7 @@ class JobUpdate:
     # The first QUEUED update carries the job's Queued outcome (its status line); the last one,
     # the finished result, or why it failed or stopped.
     result: Queued | Images | JobFailed | None = None
+    again: bool = False  # a job announced once more (its request handled again after a restart)
 
     def __repr__(self) -> str:
         return f"JobUpdate({self.job.id!r}, {self.stage.value!r}, position={self.position})"

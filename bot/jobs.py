@@ -145,13 +145,14 @@ class JobRunner:
         everything already)."""
         if job.status.finished:
             return self._describe_queued(job, 0, note)
-        return await self._announce(job, note)
+        return await self._announce(job, note, again=True)
 
-    async def _announce(self, job: Job, note: str | None) -> Queued:
+    async def _announce(self, job: Job, note: str | None, *, again: bool = False) -> Queued:
         queued = self._describe_queued(job, self.position(job.id) or 0, note)
         # No await between here and the presenter's lock: the job's own task (started by the
         # pump) reports RUNNING only after this QUEUED update is through.
-        await self._events.emit(JobUpdate(job, Stage.QUEUED, position=queued.position, result=queued))
+        update = JobUpdate(job, Stage.QUEUED, position=queued.position, result=queued, again=again)
+        await self._events.emit(update)
         return queued
 
     def check_capacity(self, requester: UserRef) -> None:

@@ -11,7 +11,6 @@ from bot.executor import HEADLINES
 from bot.lookup import members_of, requester_label
 from bot.ports import Storage
 from bot.replies import cancel_button, retry_buttons, set_reply, single_reply
-from bot.text import display_text
 
 
 def describe_failure(job: Job, error: BotError) -> JobFailed:
@@ -30,10 +29,6 @@ def queued_reply(job: Job, position: int, note: str | None = None) -> Queued:
 
 def count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def trim(text: str, limit: int) -> str:
-    return display_text(text, limit)
 
 
 class Outcomes:

@@ -7,7 +7,7 @@ from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.jobs import JobRunner
-from bot.outcomes import count, trim
+from bot.outcomes import count
 from bot.policy import Policy
 from bot.ports import JobRepository
 from bot.text import display_text
@@ -32,7 +32,7 @@ class Reports:
                 continue
             state = "running" if entry.running else f"#{entry.position} in line"
             lines.append(
-                f"`{entry.job.id}` {entry.job.spec.operation.value} “{trim(entry.job.spec.prompt, 50)}” — {state}"
+                f"`{entry.job.id}` {entry.job.spec.operation.value} “{display_text(entry.job.spec.prompt, 50)}” — {state}"
             )
         if len(lines) == 1:
             lines.append("You have nothing queued.")

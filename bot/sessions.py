@@ -11,10 +11,10 @@ from bot.domain import Attachment, Session, SessionKey, StoredImage, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.generating import Generating
 from bot.lookup import image_here, members_of, requester_label, set_here
-from bot.outcomes import trim
 from bot.ports import Storage
 from bot.replies import set_buttons, set_reply, single_reply
 from bot.submission import OpenSession
+from bot.text import display_text
 
 _PICK = re.compile(r"^\s*#(\d+)\b\s*(.*)$", re.DOTALL)
 
@@ -119,7 +119,7 @@ class Sessions:
             marker = " ← current" if image.id == current else ""
             where_in_set = f" #{image.set_index} of set `{image.set_id}`" if image.set_id else ""
             lines.append(
-                f"`{image.id}` {image.operation.value} {image.size}{where_in_set} “{trim(image.prompt, 60)}”{marker}"
+                f"`{image.id}` {image.operation.value} {image.size}{where_in_set} “{display_text(image.prompt, 60)}”{marker}"
             )
         return Notice("\n".join(lines))
 

@@ -145,7 +145,7 @@ class SlackPresenter:
         self._rank[job.id] = rank
         bounded(self._rank)
         if isinstance(update.result, Queued):
-            await self._announce(job, update.result)
+            await self._announce(job, update.result, again=update.again)
             return
         line = self.progress.line(update) if rank < 3 else None
         status = await self._find_status(job)
@@ -182,15 +182,15 @@ class SlackPresenter:
         if owed and isinstance(result, Images | JobFailed):
             self._keep_trying(job, result)
 
-    async def _announce(self, job: Job, queued: Queued) -> None:
-        """A job just queued (or its request handled again): its status line, on the message
-        posted for it before it existed, on the one recorded for it, or as a new message."""
+    async def _announce(self, job: Job, queued: Queued, *, again: bool) -> None:
+        """A job just queued (or `again`: its request handled again): its status line, on the
+        message posted for it before it existed, on the one recorded for it, or as a new one."""
         text = f"{status_head(job)}\n{mrkdwn(queued.text)}"
         status = self._status.get(job.id)
         if status is None and (job.where.channel, job.where.thread) in self._parents:
             self.forget_status(job.where.channel, job.where.thread)
             status = self._status[job.id] = (job.where.channel, job.where.thread)
-        if status is None:
+        if status is None and again:  # only a job announced before can have one recorded
             status = await self._find_status(job)
         if status is None:
             await self._post_status(job, text, queued.buttons)
