@@ -242,6 +242,7 @@ class LineReader:
         self._fd: int | None = None
         self._buffer = b""
         self._eof = False
+        self._pollable = True
         with contextlib.suppress(AttributeError, OSError, io.UnsupportedOperation, ValueError):
             fd = stream.fileno()
             mode = os.fstat(fd).st_mode
@@ -253,12 +254,23 @@ class LineReader:
         if self._fd is None:
             return await asyncio.to_thread(self.stream.readline)
         while b"\n" not in self._buffer and not self._eof:
-            await self._readable(self._fd)
-            chunk = os.read(self._fd, 65536)
+            chunk = await self._read(self._fd)
             self._eof = not chunk
             self._buffer += chunk
         line, newline, self._buffer = self._buffer.partition(b"\n")
         return (line + newline).decode("utf-8", "replace")
+
+    async def _read(self, fd: int) -> bytes:
+        if self._pollable:
+            try:
+                await self._readable(fd)
+            except PermissionError:
+                # epoll refuses some character devices (/dev/null, as a service manager gives):
+                # they are read in a thread instead (/dev/null answers end of input at once).
+                self._pollable = False
+            else:
+                return os.read(fd, 65536)
+        return await asyncio.to_thread(os.read, fd, 65536)
 
     @staticmethod
     async def _readable(fd: int) -> None:

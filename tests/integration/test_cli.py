@@ -12,20 +12,24 @@ from typing import Any
 from PIL import Image
 
 
-def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+def clean_env(**env: str) -> dict[str, str]:
+    """This environment without any imagebot, OpenAI or platform setting, plus `env`."""
     clean = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "IMAGEBOT_", "DISCORD_", "SLACK_"))
     }
-    clean.update(env)
+    return clean | env | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
+def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "adapters.cli", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,
-        env=clean | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env=clean_env(**env),
         timeout=120,
         check=False,
     )
@@ -45,7 +49,7 @@ def test_run_with_nothing_configured_is_the_offline_console(tmp_path: Path) -> N
     assert "DISCORD_TOKEN" in result.stdout  # how to configure
     assert "make doctor (or .venv/bin/imagebot doctor)" in result.stdout  # `imagebot` is not on PATH
     out = tmp_path / "imagebot-out"
-    grids = list(out.glob("*-grid.png"))
+    grids = list(out.glob("*-grid.jpg"))
     assert len(grids) == 1
     sizes = sorted(Image.open(p).size for p in out.glob("imagebot-*.png"))  # partial previews: partials/
     assert (2880, 2880) in sizes
@@ -60,6 +64,24 @@ def test_console_exits_non_zero_when_a_line_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "multiples of 16" in result.stdout
     assert len(list((tmp_path / "pics").glob("imagebot-*.png"))) >= 1
+
+
+def test_the_console_with_stdin_from_dev_null_ends_cleanly(tmp_path: Path) -> None:
+    # As under a service manager or `make run < /dev/null`: epoll cannot watch /dev/null.
+    with open(os.devnull) as nothing:
+        result = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "run"],
+            cwd=tmp_path,
+            stdin=nothing,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "imagebot console" in result.stdout
 
 
 def test_doctor_reports_ok_and_masks_secrets(tmp_path: Path) -> None:
