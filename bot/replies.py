@@ -106,7 +106,7 @@ async def set_reply(
 ) -> Images:
     """A grid preview of a set (image k is the k-th cell in reading order) and its buttons."""
     views = [await view_of(image, blobs) for image in images]
-    grid_png = await asyncio.to_thread(imaging.make_grid, [v.data for v in views])
+    grid_bytes = await asyncio.to_thread(imaging.make_grid, [v.data for v in views])
     first = images[0]
     caption = Caption(
         short_id=image_set.id,
@@ -116,8 +116,9 @@ async def set_reply(
         requester=requester_label,
         label=first.label,
     )
-    width, height = (await asyncio.to_thread(imaging.probe, grid_png))[1:]
-    grid = ImageView(image_set.id, f"imagebot-{image_set.id}-grid.png", grid_png, "image/png", width, height)
+    width, height = (await asyncio.to_thread(imaging.probe, grid_bytes))[1:]
+    name = f"imagebot-{image_set.id}-grid.{imaging.GRID_EXTENSION}"
+    grid = ImageView(image_set.id, name, grid_bytes, imaging.GRID_MIME, width, height)
     return Images(
         text=f"{headline}\n{caption.render()}",
         caption=caption,

@@ -29,7 +29,7 @@ from bot.imaging.encoding import (
 )
 from bot.imaging.fitting import Fitted, fit_under
 from bot.imaging.fonts import load_font
-from bot.imaging.grids import grid_columns, make_grid
+from bot.imaging.grids import GRID_EXTENSION, GRID_MIME, grid_columns, make_grid
 from bot.imaging.outpainting import outpaint_inputs
 from bot.imaging.reading import load_image, probe
 from bot.imaging.uploads import (
@@ -44,6 +44,8 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_QUALITY",
+    "GRID_EXTENSION",
+    "GRID_MIME",
     "DecodedImage",
     "Fitted",
     "alpha_low",

@@ -49,13 +49,19 @@ def _mime_of(im: Image.Image) -> str:
     return ACCEPTED_FORMATS.get(fmt) or Image.MIME.get(fmt, "application/octet-stream")
 
 
-def load_image(data: bytes) -> Image.Image:
-    """Open and fully decode trusted image bytes (ours or already validated); ValueError if not."""
+def load_image(data: bytes, *, covering: tuple[int, int] | None = None) -> Image.Image:
+    """Open and fully decode trusted image bytes (ours or already validated); ValueError if not.
+
+    With `covering`, a format that can decode at a reduced scale (JPEG: 1/2, 1/4, 1/8) does so,
+    as long as the result still covers that box: a thumbnail never pays for every pixel.
+    """
     fmt = sniff(data)
     if fmt is None:
         raise ValueError("not an image Pillow can read")
     try:
         im = open_lazy(data, fmt)
+        if covering is not None:
+            im.draft(im.mode, covering)
         im.load()
     except Exception as exc:
         raise ValueError(f"cannot decode {fmt} image: {exc}") from exc

@@ -70,7 +70,7 @@ def check_conversation(output: str, out_dir: Path, db_path: Path) -> dict[str, s
     grid_and_set = saved_after(output, "/imagine a red fox in snow --n 4")
     assert len(grid_and_set) == 5, output  # the grid plus the four images
     grid, *members = grid_and_set
-    assert grid[0].name.endswith("-grid.png")
+    assert grid[0].name.endswith("-grid.jpg")
     assert all((w, h) == (1024, 1024) for _, w, h in members)
     for path, w, h in grid_and_set:
         assert path.is_file()

@@ -239,8 +239,8 @@ async def test_imagine_is_acked_at_once_then_posts_a_grid_and_buttons_in_its_thr
     fake_openai.gate.set()
     [files] = await h.wait_for_files(parent["ts"])
     [grid] = files["files"]
-    assert grid["name"].endswith("-grid.png")
-    assert grid["mimetype"] == "image/png"
+    assert grid["name"].endswith("-grid.jpg")
+    assert grid["mimetype"] == "image/jpeg"
     assert "by alice" in files["text"]
     assert "gpt-image-2" in files["text"]
     actions = await h.wait_for_actions(parent["ts"])
