@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     imagebot_data_dir: Path = Path("./data")
 
     # --- jobs and team limits -------------------------------------------------------------------
-    imagebot_max_concurrency: int = Field(4, ge=1, le=64)
+    imagebot_max_concurrency: int = Field(4, ge=1, le=1000)
     imagebot_user_max_running: int = Field(2, ge=1)
     imagebot_user_max_queued: int = Field(10, ge=0)
     imagebot_daily_image_quota: int = Field(200, ge=0, description="per user per day; 0 = unlimited")
