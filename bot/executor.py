@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,6 +71,17 @@ HEADLINES: dict[Operation, str] = {
 
 
 @dataclass(frozen=True)
+class Made:
+    """A job's results, stored and recorded: what its reply is built from once its provider
+    slot is free (reading the images back and making the grid are not the provider's work)."""
+
+    job: Job
+    images: tuple[StoredImage, ...]
+    image_set: ImageSet | None
+    headline: str
+
+
+@dataclass(frozen=True)
 class Plan:
     """How a job will be made: a provider call, or a local resample where the model can't go larger."""
 
@@ -99,7 +110,12 @@ class Executor:
         self.storage_patience = storage_patience
         self.provider_retry_delay = provider_retry_delay
 
-    async def __call__(self, job: Job, progress: Progress) -> Images:
+    async def __call__(self, job: Job, progress: Progress) -> Callable[[], Awaitable[Images]]:
+        """Run the job to its stored results; returns how to build its reply (called once the
+        job's slot is free)."""
+        return functools.partial(self.reply, await self.make(job, progress))
+
+    async def make(self, job: Job, progress: Progress) -> Made:
         sources = []
         for image_id in job.spec.sources:
             image = await self.store.images.image(image_id, within=job.where)
@@ -111,7 +127,7 @@ class Executor:
             if plan.local_size is None:
                 raise RuntimeError(f"job {job.id}: a plan without a provider request has no local size")
             data = await self.store.blobs.get(sources[0].blob)
-            resized = await asyncio.to_thread(imaging.resample, data, *plan.local_size)
+            resized = await imaging.offload(imaging.resample, data, *plan.local_size)
             result = ProviderResult(
                 images=(GeneratedImage(resized, "image/png", *plan.local_size),), label=LOCAL_RESAMPLE
             )
@@ -176,7 +192,7 @@ class Executor:
                 placement = sizes.zoom_placement(source.width, source.height, spec.zoom or 2.0, info)
             else:
                 placement = sizes.aspect_placement(source.width, source.height, spec.aspect or "1:1", info)
-            canvas, mask_png = await asyncio.to_thread(imaging.outpaint_inputs, inputs[0].data, placement)
+            canvas, mask_png = await imaging.offload(imaging.outpaint_inputs, inputs[0].data, placement)
             return Plan(
                 request(
                     "edit",
@@ -191,9 +207,7 @@ class Executor:
         data = await self.store.blobs.get(image.blob)
         return InputImage(f"{image.id}.{EXTENSIONS.get(image.mime, 'png')}", data, image.mime)
 
-    async def _store(
-        self, job: Job, plan: Plan, result: ProviderResult, sources: list[StoredImage]
-    ) -> Images:
+    async def _store(self, job: Job, plan: Plan, result: ProviderResult, sources: list[StoredImage]) -> Made:
         spec = job.spec
         now = self.clock()
         model = spec.options.model
@@ -291,11 +305,24 @@ class Executor:
         headline = HEADLINES[spec.operation]
         if plan.note:
             headline += f" ({plan.note})"
-        if image_set is not None:
+        return Made(job, tuple(stored), image_set, headline)
+
+    async def reply(self, made: Made) -> Images:
+        """The result as people see it: the images read back from the blob store (only now, so
+        a job's bytes are not held while it waits to be posted) and, for a set, its grid."""
+        job = made.job
+        if made.image_set is not None:
             return await set_reply(
-                image_set, stored, self.store.blobs, job.requester.label, headline, job_id=job.id
+                made.image_set,
+                list(made.images),
+                self.store.blobs,
+                job.requester.label,
+                made.headline,
+                job_id=job.id,
             )
-        return await single_reply(stored[0], self.store.blobs, job.requester.label, headline, job_id=job.id)
+        return await single_reply(
+            made.images[0], self.store.blobs, job.requester.label, made.headline, job_id=job.id
+        )
 
 
 def _keeps_upscale(op: Operation, sources: list[StoredImage]) -> bool:

@@ -3,7 +3,6 @@ stored image (a thread reply, the Edit… form)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Sequence
 
@@ -56,7 +55,7 @@ class Generating:
         chosen = self.chooser.resolve(asked, default_n=1, keep_size=(main.width, main.height))
         mask_png = None
         if mask is not None:
-            mask_png = await asyncio.to_thread(imaging.mask_from_upload, mask.data, main.width, main.height)
+            mask_png = await imaging.offload(imaging.mask_from_upload, mask.data, main.width, main.height)
         sized = asked.size is not None or asked.aspect is not None
         note = None if sized else size_note(image.filename, main, chosen)
         request = Request(Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png, note=note)

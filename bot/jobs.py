@@ -25,9 +25,17 @@ from bot.retry import persist
 log = logging.getLogger(f"imagebot.{__name__}")
 
 MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reported as failed
+# Results being read back, gridded and posted at once: each holds its images' bytes until it is
+# out, so this bounds the memory a burst of finished jobs can take (16 sets of 4 real-size
+# images is ~200 MB); the imaging pool bounds the CPU.
+DELIVERIES_AT_ONCE = 16
+# Waiting jobs hear their new place in line at most this often (a burst would otherwise send
+# every waiting job an update each time one starts: quadratic).
+POSITION_INTERVAL = 1.0
 
 
-Execute = Callable[[Job, Progress], Awaitable[Images]]
+# A job's work up to its stored results; what it returns builds the reply once the slot is free.
+Execute = Callable[[Job, Progress], Awaitable[Callable[[], Awaitable[Images]]]]
 DescribeFailure = Callable[[Job, BotError], JobFailed]
 DescribeQueued = Callable[[Job, int, str | None], Queued]  # (job, position, note)
 
@@ -61,12 +69,18 @@ class JobRunner:
         self.user_max_running = user_max_running
         self.user_max_queued = user_max_queued
         self._events = JobEvents()
-        self._queued: list[Job] = []
+        self._queued: dict[str, Job] = {}  # in submission order
+        self._queued_by: collections.Counter[str] = collections.Counter()  # requester key -> waiting
         self._running: dict[str, tuple[Job, asyncio.Task[None]]] = {}
-        self._finished: dict[str, asyncio.Future[JobUpdate]] = {}
+        self._running_by: collections.Counter[str] = collections.Counter()  # requester key -> running
+        # How each job submitted here ended, for `wait`: the stage only, never the result's bytes.
+        self._finished: dict[str, asyncio.Future[Stage]] = {}
+        self._delivery_slots = asyncio.Semaphore(DELIVERIES_AT_ONCE)
+        self._told: dict[str, int] = {}  # job id -> the place in line it was last told
+        self._positions_due = asyncio.Event()
+        self._positions: asyncio.Task[None] | None = None
         self._origins: dict[str, str] = {}  # button custom_id -> job id, while that job is active
         self._accepting = False
-        self._notices: set[asyncio.Task[None]] = set()  # queue-position updates in flight
         self.storage_patience = storage_patience
         self.rescan_interval = rescan_interval
         # Final states the database refused to record (its requester was told already); the
@@ -88,7 +102,9 @@ class JobRunner:
         for job in await self._repo.with_status(JobStatus.RUNNING, JobStatus.QUEUED):
             await self._adopt(job, "restarted")
         self._pump()
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="job-sweeper")
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep_forever(), name="job-sweeper")
+        self._positions = loop.create_task(self._tell_positions_forever(), name="queue-positions")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking jobs, give running ones `grace` seconds, then interrupt the rest.
@@ -96,13 +112,12 @@ class JobRunner:
         Interrupted jobs stay 'running' in the database, so the next start retries them.
         """
         self._accepting = False
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
-            self._sweeper = None
+        for background in (self._sweeper, self._positions):
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
+        self._sweeper = self._positions = None
         tasks = [task for _, task in self._running.values()] + list(self._delivering.values())
-        if self._notices:
-            await asyncio.gather(*self._notices, return_exceptions=True)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
@@ -149,6 +164,8 @@ class JobRunner:
 
     async def _announce(self, job: Job, note: str | None, *, again: bool = False) -> Queued:
         queued = self._describe_queued(job, self.position(job.id) or 0, note)
+        if queued.position:
+            self._told[job.id] = queued.position
         # No await between here and the presenter's lock: the job's own task (started by the
         # pump) reports RUNNING only after this QUEUED update is through.
         update = JobUpdate(job, Stage.QUEUED, position=queued.position, result=queued, again=again)
@@ -159,8 +176,7 @@ class JobRunner:
         """Refuse a new job when the bot is stopping or this person's queue is full."""
         if not self._accepting:
             raise BotError(ErrorKind.UNAVAILABLE, "The bot is shutting down; please try again in a moment.")
-        waiting = sum(1 for q in self._queued if q.requester.key == requester.key)
-        waiting += self._submitting[requester.key]
+        waiting = self._queued_by[requester.key] + self._submitting[requester.key]
         if waiting >= self.user_max_queued:
             raise BotError(
                 ErrorKind.QUOTA,
@@ -170,28 +186,36 @@ class JobRunner:
 
     def _track(self, job: Job, origin: str | None = None) -> None:
         """Queue a job in memory, once (a sweep may find a job its submitter is still adding)."""
-        if job.id not in self._running and all(q.id != job.id for q in self._queued):
-            self._queued.append(job)
+        if job.id not in self._running and job.id not in self._queued:
+            self._queued[job.id] = job
+            self._queued_by[job.requester.key] += 1
         if job.id not in self._finished or self._finished[job.id].done():
             self._finished[job.id] = asyncio.get_running_loop().create_future()
         if origin:
             self._origins[origin] = job.id
 
+    def _unqueue(self, job_id: str) -> Job | None:
+        job = self._queued.pop(job_id, None)
+        if job is not None:
+            self._queued_by[job.requester.key] -= 1
+        return job
+
     def position(self, job_id: str) -> int | None:
-        for index, job in enumerate(self._queued):
-            if job.id == job_id:
-                return index + 1
-        return None
+        if job_id not in self._queued:
+            return None
+        if job_id == next(reversed(self._queued)):  # the job just submitted: no need to count
+            return len(self._queued)
+        return list(self._queued).index(job_id) + 1
 
     def entries(self) -> list[QueueEntry]:
         running = [QueueEntry(job, True, None) for job, _ in self._running.values()]
-        queued = [QueueEntry(job, False, i + 1) for i, job in enumerate(self._queued)]
+        queued = [QueueEntry(job, False, i + 1) for i, job in enumerate(self._queued.values())]
         return running + queued
 
     def active_job(self, job_id: str) -> Job | None:
         if job_id in self._running:
             return self._running[job_id][0]
-        return next((job for job in self._queued if job.id == job_id), None)
+        return self._queued.get(job_id)
 
     async def cancel(self, job_id: str, actor: UserRef, where: SessionKey) -> Job:
         """Cancel a queued or running job of the workspace of `where` (any other is 'not found')."""
@@ -207,7 +231,8 @@ class JobRunner:
         if job_id in self._running:
             self._running[job_id][1].cancel()
             return job
-        self._queued = [q for q in self._queued if q.id != job_id]
+        self._unqueue(job_id)
+        self._positions_due.set()
         await self._record_final(job, JobStatus.CANCELLED, ErrorKind.CANCELLED, None)
         cancelled = replace(job, status=JobStatus.CANCELLED)
         await self._finish(
@@ -216,31 +241,48 @@ class JobRunner:
         self._pump()
         return job
 
-    async def wait(self, job_id: str) -> JobUpdate:
-        """Wait for a job submitted in this process to finish; returns its last update."""
+    async def wait(self, job_id: str) -> Stage:
+        """Wait for a job submitted in this process to finish; how it ended (DONE, FAILED or
+        CANCELLED)."""
         return await asyncio.shield(self._finished[job_id])
 
     # --- running --------------------------------------------------------------------------------
     def _pump(self) -> None:
         if not self._accepting:
             return
-        started = False
-        for job in list(self._queued):
-            if len(self._running) >= self.max_concurrency:
+        starting: list[Job] = []
+        for job in self._queued.values():
+            if len(self._running) + len(starting) >= self.max_concurrency:
                 break
-            mine = sum(1 for j, _ in self._running.values() if j.requester.key == job.requester.key)
-            if mine >= self.user_max_running:
+            if self._running_by[job.requester.key] >= self.user_max_running:
                 continue
-            self._queued.remove(job)
+            self._running_by[job.requester.key] += 1
+            starting.append(job)
+        for job in starting:
+            self._unqueue(job.id)
             task = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
             self._running[job.id] = (job, task)
-            started = True
-        if started and self._queued:
-            # Everyone still waiting moved up; tell them, without holding up the job that started.
-            updates = [JobUpdate(job, Stage.QUEUED, position=i + 1) for i, job in enumerate(self._queued)]
-            notice = asyncio.get_running_loop().create_task(self._events.emit_all(updates))
-            self._notices.add(notice)
-            notice.add_done_callback(self._notices.discard)
+        if starting and self._queued:
+            self._positions_due.set()  # everyone still waiting moved up
+
+    async def _tell_positions_forever(self) -> None:
+        """Tell waiting jobs their new place in line, at most once per POSITION_INTERVAL, and
+        only those whose place changed since they were last told."""
+        while True:
+            await self._positions_due.wait()
+            self._positions_due.clear()
+            updates = []
+            for place, job in enumerate(self._queued.values(), start=1):
+                if self._told.get(job.id) != place:
+                    self._told[job.id] = place
+                    updates.append(JobUpdate(job, Stage.QUEUED, position=place))
+            for gone in [job_id for job_id in self._told if job_id not in self._queued]:
+                del self._told[gone]
+            try:
+                await self._events.emit_all(updates)
+            except Exception:  # noqa: BLE001 - a place-in-line update is never worth stopping the queue
+                log.exception("telling %d waiting jobs their place failed", len(updates))
+            await asyncio.sleep(POSITION_INTERVAL)
 
     async def _run(self, job: Job) -> None:
         try:
@@ -257,7 +299,7 @@ class JobRunner:
                 return
             await self._events.emit(JobUpdate(running, Stage.RUNNING))
             try:
-                result = await self._execute(running, Progress(self._events, running))
+                build_reply = await self._execute(running, Progress(self._events, running))
             except asyncio.CancelledError:
                 if self._accepting:  # cancelled by a person, not by shutdown
                     self._release_slot(job.id)
@@ -270,13 +312,23 @@ class JobRunner:
             except Exception as exc:  # noqa: BLE001 - the job boundary: any failure is classified and reported
                 await self._fail(running, self._classify(job, exc))
             else:
-                done = replace(running, status=JobStatus.DONE)
                 log.info("job %s [%s] done", job.id, job.where.platform)
                 self._release_slot(job.id)
-                await self._finish(done, JobUpdate(done, Stage.DONE, result=result))
+                await self._deliver_done(replace(running, status=JobStatus.DONE), build_reply)
         finally:
-            self._running.pop(job.id, None)
-            self._pump()
+            if self._leave_running(job.id) is not None:
+                self._pump()
+
+    async def _deliver_done(self, done: Job, build_reply: Callable[[], Awaitable[Images]]) -> None:
+        """Build a finished job's reply (its images read back, its grid) and post it, a bounded
+        number at a time: the slot is already free, so the next jobs' provider calls go on."""
+        async with self._delivery_slots:
+            try:
+                result = await build_reply()
+            except Exception as exc:  # noqa: BLE001 - the job boundary: any failure is classified and reported
+                await self._fail(done, self._classify(done, exc))
+                return
+            await self._finish(done, JobUpdate(done, Stage.DONE, result=result))
 
     @staticmethod
     def _classify(job: Job, exc: Exception) -> BotError:
@@ -291,10 +343,16 @@ class JobRunner:
     def _release_slot(self, job_id: str) -> None:
         """The provider work is over: free the job's slot before its outcome is posted, so a
         slow platform (429 waits, big uploads) never holds up the next job's provider call."""
-        entry = self._running.pop(job_id, None)
+        entry = self._leave_running(job_id)
         if entry is not None:
             self._delivering[job_id] = entry[1]  # until its outcome is out: the sweep leaves it alone
             self._pump()
+
+    def _leave_running(self, job_id: str) -> tuple[Job, asyncio.Task[None]] | None:
+        entry = self._running.pop(job_id, None)
+        if entry is not None:
+            self._running_by[entry[0].requester.key] -= 1
+        return entry
 
     async def _fail(self, job: Job, error: BotError) -> None:
         self._release_slot(job.id)
@@ -357,7 +415,7 @@ class JobRunner:
                 or job.id in self._delivering
             ):
                 continue
-            if any(queued.id == job.id for queued in self._queued):
+            if job.id in self._queued:
                 continue
             # Not in hand here, and this process owns the data directory: a job a fault dropped.
             await self._adopt(job, "lost track of it")
@@ -398,7 +456,7 @@ class JobRunner:
         await self._events.emit(update)
         future = self._finished.get(job.id)
         if future is not None and not future.done():
-            future.set_result(update)
+            future.set_result(update.stage)
         # Keep recent outcomes for `wait`, but not forever.
         if len(self._finished) > 1000:
             for old in [k for k, f in self._finished.items() if f.done()][:500]:

@@ -14,7 +14,6 @@ on how the core happens to carry a result.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -143,14 +142,14 @@ async def plan_message(
     note: Callable[[str], str] = str,
     with_files: bool = True,
 ) -> MessagePlan:
-    """A result as one message: its files fitted under the platform's limits (in a worker
-    thread), the notes (the result's own first, then what was shrunk or left out), and the text
+    """A result as one message: its files fitted under the platform's limits (in the
+    imaging pool), the notes (the result's own first, then what was shrunk or left out), and the text
     with a note line each (`note` writes one in the platform's markup), trimmed to fit.
     `text` is already in the platform's markup; `with_files=False` plans the text alone."""
     files: tuple[Upload, ...] = ()
     all_notes = tuple(notes)
     if with_files and (grid is not None or images):
-        files, fit_notes = await asyncio.to_thread(plan_uploads, grid, images, limits)
+        files, fit_notes = await imaging.offload(plan_uploads, grid, images, limits)
         all_notes += fit_notes
     return MessagePlan(compose(text, all_notes, limits.text, note), files, all_notes)
 

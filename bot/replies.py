@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot import imaging
 from bot.answers import Button, Caption, Images, ImageView, Problem
 from bot.buttons import Verb
@@ -106,7 +104,7 @@ async def set_reply(
 ) -> Images:
     """A grid preview of a set (image k is the k-th cell in reading order) and its buttons."""
     views = [await view_of(image, blobs) for image in images]
-    grid_bytes = await asyncio.to_thread(imaging.make_grid, [v.data for v in views])
+    grid_bytes, width, height = await imaging.offload(_grid_of, [v.data for v in views])
     first = images[0]
     caption = Caption(
         short_id=image_set.id,
@@ -116,7 +114,6 @@ async def set_reply(
         requester=requester_label,
         label=first.label,
     )
-    width, height = (await asyncio.to_thread(imaging.probe, grid_bytes))[1:]
     name = f"imagebot-{image_set.id}-grid.{imaging.GRID_EXTENSION}"
     grid = ImageView(image_set.id, name, grid_bytes, imaging.GRID_MIME, width, height)
     return Images(
@@ -132,3 +129,10 @@ async def set_reply(
 def error_reply(error: BotError, *, public: bool = False) -> Problem:
     """A refusal, in the words of the error (only for the person who asked, unless `public`)."""
     return Problem(error.kind, error.message, public=public)
+
+
+def _grid_of(images: list[bytes]) -> tuple[bytes, int, int]:
+    """The set's grid with its width and height (one trip to the imaging pool)."""
+    grid = imaging.make_grid(images)
+    _, width, height = imaging.probe(grid)
+    return grid, width, height

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.answers import Images, JobFailed, JobUpdate, Notice, Outcome
+from bot.answers import Images, JobFailed, Notice, Outcome, Stage
 from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
 from bot.config import Settings
@@ -180,8 +180,8 @@ class ImageBot:
         job = await self.store.jobs.get(job_id)
         return job is not None and job.status.finished
 
-    async def finished(self, job_id: str) -> JobUpdate:
-        """Wait for a job submitted in this process to end; its last update."""
+    async def finished(self, job_id: str) -> Stage:
+        """Wait for a job submitted in this process to end; how it ended."""
         return await self.runner.wait(job_id)
 
     async def queue(self, actor: UserRef, where: SessionKey) -> Outcome:

@@ -7,7 +7,6 @@ recorded gets that job back: one request never makes, or pays for, two jobs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -185,7 +184,7 @@ async def decode_all(attachments: Sequence[Attachment]) -> list[Upload]:
         raise invalid(f"Too many images: send at most {MAX_REFERENCES + 1} at once.")
     decoded = []
     for attachment in attachments:
-        result = await asyncio.to_thread(imaging.decode_upload, attachment.data, attachment.filename)
+        result = await imaging.offload(imaging.decode_upload, attachment.data, attachment.filename)
         decoded.append((attachment, result))
     return decoded
 

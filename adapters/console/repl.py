@@ -90,10 +90,10 @@ class Console:
             return True
         await self.presenter.show(reply)
         if isinstance(reply, Queued):
-            last = await self.bot.finished(reply.job.id)
-            if last.stage is not Stage.DONE:
+            ended = await self.bot.finished(reply.job.id)
+            if ended is not Stage.DONE:
                 self._last_failed_job = reply.job.id
-            return last.stage is Stage.DONE
+            return ended is Stage.DONE
         return problem_kind(reply) is None
 
     async def _dispatch(self, line: str) -> Outcome | None:

@@ -1,7 +1,7 @@
 """Pillow helpers: safe decoding of uploads, encoding, grids, fitting under upload limits, masks.
 
-Every function here is synchronous and CPU-bound; async callers run them in a thread
-(`asyncio.to_thread`) so the event loop never stalls.
+Every function here is synchronous and CPU-bound; async callers run them through `offload`, in
+the imaging pool (`pool`: threads sized to the machine), so the event loop never stalls.
 
 Untrusted bytes go through `decode_upload` (and `mask_from_upload`), which raise `BotError`s with
 messages meant for the person who sent the file. Everything else works on our own, already
@@ -16,7 +16,8 @@ behind them each do one job:
 - `fitting`: re-encoding under an upload limit;
 - `grids`: the numbered preview grid;
 - `outpainting`: the canvas and mask for zoom-out;
-- `fonts`: the font every drawn label uses.
+- `fonts`: the font every drawn label uses;
+- `pool`: the bounded thread pool the work above runs in.
 """
 
 from bot.imaging.encoding import (
@@ -31,6 +32,7 @@ from bot.imaging.fitting import Fitted, fit_under
 from bot.imaging.fonts import load_font
 from bot.imaging.grids import GRID_EXTENSION, GRID_MIME, grid_columns, make_grid
 from bot.imaging.outpainting import outpaint_inputs
+from bot.imaging.pool import offload
 from bot.imaging.reading import load_image, probe
 from bot.imaging.uploads import (
     DEFAULT_MAX_BYTES,
@@ -58,6 +60,7 @@ __all__ = [
     "load_image",
     "make_grid",
     "mask_from_upload",
+    "offload",
     "outpaint_inputs",
     "probe",
     "resample",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import logging
@@ -66,7 +67,10 @@ class OpenAIProvider:
                 response = await self.client.images.edit(**params)
         except openai.APIError as error:
             raise _classify(error) from None
-        images = tuple(_image(item.b64_json, item.revised_prompt) for item in response.data or [])
+        # Decoding megabytes of base64 and reading each header is CPU work: off the event loop.
+        images = await asyncio.to_thread(
+            lambda: tuple(_image(item.b64_json, item.revised_prompt) for item in response.data or [])
+        )
         if len(images) != request.options.n:
             log.warning("asked for %d images, the API returned %d", request.options.n, len(images))
         if not images:
@@ -112,10 +116,10 @@ class OpenAIProvider:
             async for event in stream:
                 kind = getattr(event, "type", "")
                 if kind.endswith(".partial_image") and event.b64_json:
-                    await on_partial(base64.b64decode(event.b64_json))
+                    await on_partial(await asyncio.to_thread(base64.b64decode, event.b64_json))
                 elif kind.endswith(".completed") and event.b64_json:
                     # The stream names no image index: completed events arrive in the set's order.
-                    images.append(_image(event.b64_json, None))
+                    images.append(await asyncio.to_thread(_image, event.b64_json, None))
                     step = _usage(getattr(event, "usage", None))
                     if step is not None:
                         usage = step if usage is None else usage + step

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
+import pytest
+
+from bot import imaging
 from bot.answers import JobUpdate, Queued, Stage, problem_kind
 from bot.buttons import ButtonId, Verb
+from bot.domain import UserRef
 from tests.fakes.openai import FakeOpenAI
 from tests.helpers import make_settings
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, RecordingPresenter, running_bot
@@ -230,3 +235,46 @@ async def test_a_job_is_announced_through_the_presenter_before_anything_else_it_
         assert first.result == queued  # the same outcome the request was answered with
         assert first.job == queued.job
         assert presenter.stages(queued.job.id)[:2] == [Stage.QUEUED, Stage.RUNNING]
+
+
+async def test_a_finished_job_frees_its_slot_before_its_grid_is_made(
+    data_dir: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One slot. The first set's grid is held; the next job must reach the provider meanwhile.
+    grid_may_finish = threading.Event()
+    real_grid = imaging.make_grid
+
+    def held_grid(images: list[bytes]) -> bytes:
+        if not grid_may_finish.wait(10):
+            raise TimeoutError("the test never released the grid")
+        return real_grid(images)
+
+    monkeypatch.setattr(imaging, "make_grid", held_grid)
+    settings = openai_settings(data_dir, fake_openai, imagebot_max_concurrency=1)
+    async with running_bot(settings) as (bot, presenter):
+        first = await bot.imagine(ALICE, THREAD, "a set of four --n 4")
+        second = await bot.imagine(BOB, THREAD, "the next one --n 1")
+        assert second.position == 1
+        await fake_openai.wait_for_requests(2)  # while the first job's grid is still being made
+        assert Stage.DONE not in presenter.stages(first.job_id)
+        grid_may_finish.set()
+        assert (await presenter.final(first.job_id)).stage is Stage.DONE
+        assert (await presenter.final(second.job_id)).stage is Stage.DONE
+
+
+async def test_a_burst_of_waiting_jobs_hears_its_place_in_line_a_bounded_number_of_times(
+    data_dir: Path,
+) -> None:
+    # One slot and 40 jobs from 40 people: each start moves everyone up. Telling every waiting
+    # job each time would be 780 updates; coalesced, each job hears at most a few.
+    settings = make_settings(data_dir, imagebot_max_concurrency=1)
+    people = [UserRef("test", f"u{i}", f"Person {i}") for i in range(40)]
+    async with running_bot(settings) as (bot, presenter):
+        replies = [await bot.imagine(person, THREAD, f"picture {i} --n 1") for i, person in enumerate(people)]
+        for reply in replies:
+            assert (await presenter.final(reply.job_id)).stage is Stage.DONE
+    moves = [u for u in presenter.updates if u.stage is Stage.QUEUED and u.result is None]
+    assert len(moves) <= 3 * len(replies), len(moves)
+    for reply in replies:  # and what each heard only ever counted down
+        places = [u.position for u in moves if u.job.id == reply.job_id]
+        assert places == sorted(places, reverse=True)

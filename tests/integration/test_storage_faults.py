@@ -77,8 +77,7 @@ async def test_a_full_disk_fails_the_job_clearly_and_the_next_one_works(
         assert failed.stage is Stage.FAILED
         assert "disk is full" in failed.result.text
         assert "Retry" in [b.label.split()[-1] for b in failed.result.buttons]
-        waiter = await bot.runner.wait(queued.job_id)
-        assert waiter.stage is Stage.FAILED
+        assert await bot.runner.wait(queued.job_id) is Stage.FAILED
         assert leftovers(small_blob_disk) == []
         assert image_rows(data_dir) == 0  # nothing half-stored
         job = await bot.store.jobs.get(queued.job_id)
