@@ -77,6 +77,7 @@ class JobRunner:
         self._finished: dict[str, asyncio.Future[Stage]] = {}
         self._delivery_slots = asyncio.Semaphore(DELIVERIES_AT_ONCE)
         self._told: dict[str, int] = {}  # job id -> the place in line it was last told
+        self.position_interval = POSITION_INTERVAL
         self._positions_due = asyncio.Event()
         self._positions: asyncio.Task[None] | None = None
         self._origins: dict[str, str] = {}  # button custom_id -> job id, while that job is active
@@ -266,7 +267,7 @@ class JobRunner:
             self._positions_due.set()  # everyone still waiting moved up
 
     async def _tell_positions_forever(self) -> None:
-        """Tell waiting jobs their new place in line, at most once per POSITION_INTERVAL, and
+        """Tell waiting jobs their new place in line, at most once per `position_interval`, and
         only those whose place changed since they were last told."""
         while True:
             await self._positions_due.wait()
@@ -282,7 +283,7 @@ class JobRunner:
                 await self._events.emit_all(updates)
             except Exception:  # noqa: BLE001 - a place-in-line update is never worth stopping the queue
                 log.exception("telling %d waiting jobs their place failed", len(updates))
-            await asyncio.sleep(POSITION_INTERVAL)
+            await asyncio.sleep(self.position_interval)
 
     async def _run(self, job: Job) -> None:
         try:

@@ -23,6 +23,7 @@ from typing import Any
 import aiosqlite
 
 from bot.errors import BotError, ErrorKind
+from storage.writes import GroupedWriter
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -243,7 +244,10 @@ def _migrations() -> list[tuple[int, str, str]]:
 
 
 class Database:
-    """One aiosqlite connection; writes are serialised through `transaction()`.
+    """Two aiosqlite connections to one file: writes go through the first (`transaction()`,
+    `execute()`, `write_returning()`: one writer at a time, commits grouped under load, urgent
+    ones first; see storage/writes.py), reads through the second, so a read never waits behind
+    a write (WAL lets readers and the writer work at once; a read sees what was committed).
 
     SQLite failures that are about the file (damaged, unreadable, disk full) are raised as
     `StorageError` kinds (`DatabaseCorrupt` for a damaged file) naming the file; errors about a
@@ -252,7 +256,8 @@ class Database:
 
     def __init__(self, conn: aiosqlite.Connection, path: Path | str = ":memory:") -> None:
         self._conn = conn
-        self._write_lock = asyncio.Lock()
+        self._reader = conn  # until `open` has a connection of its own for reads
+        self._writer = GroupedWriter(conn, self._typed_errors)
         self.path = path
 
     @classmethod
@@ -287,6 +292,8 @@ class Database:
             if problems:
                 raise DatabaseCorrupt(path, describe_problems(problems))
             await db.migrate()
+            if str(path) != ":memory:":  # an in-memory database exists for its one connection only
+                db._reader = await _open_reader(path)
         except BaseException as error:
             # aiosqlite's worker thread would otherwise keep the process alive forever.
             await conn.close()
@@ -318,43 +325,35 @@ class Database:
         return applied
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; one writer at a time."""
-        async with self._write_lock:
-            with self._typed_errors():
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    try:
-                        await self._conn.execute("ROLLBACK")
-                    except sqlite3.Error as rollback_error:  # e.g. the file is damaged: keep the first error
-                        log.warning("rollback failed on %s: %s", self.path, rollback_error)
-                    raise
-                await self._conn.execute("COMMIT")
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """The body's statements all or nothing (rolled back on any error), committed when this
+        returns. `urgent`: an acknowledgement waits on it, so it goes ahead of other writes."""
+        async with self._writer.transaction(urgent=urgent) as conn:
+            yield conn
 
-    async def execute(self, sql: str, params: SqlParams = ()) -> None:
-        """A single write statement, atomic on its own (autocommit): one trip to SQLite's thread
-        instead of three, which is what keeps acks fast when many arrive at once."""
-        await self.write_returning(sql, params)
+    async def execute(self, sql: str, params: SqlParams = (), *, urgent: bool = False) -> None:
+        """A single write statement, atomic on its own, committed when this returns."""
+        await self._writer.statement(sql, params, urgent=urgent)
 
-    async def write_returning(self, sql: str, params: SqlParams = ()) -> list[aiosqlite.Row]:
-        """A single write statement (e.g. INSERT … RETURNING), atomic on its own; its rows."""
-        async with self._write_lock:
-            with self._typed_errors():
-                return list(await self._conn.execute_fetchall(sql, params))
+    async def write_returning(
+        self, sql: str, params: SqlParams = (), *, urgent: bool = False
+    ) -> list[aiosqlite.Row]:
+        """A single write statement (e.g. INSERT … RETURNING), committed when this returns; its rows."""
+        return await self._writer.statement(sql, params, urgent=urgent)
 
     async def fetchone(self, sql: str, params: SqlParams = ()) -> aiosqlite.Row | None:
         with self._typed_errors():
-            async with self._conn.execute(sql, params) as cursor:
+            async with self._reader.execute(sql, params) as cursor:
                 return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: SqlParams = ()) -> list[aiosqlite.Row]:
         with self._typed_errors():
-            async with self._conn.execute(sql, params) as cursor:
+            async with self._reader.execute(sql, params) as cursor:
                 return list(await cursor.fetchall())
 
     async def close(self) -> None:
+        if self._reader is not self._conn:
+            await self._reader.close()
         await self._conn.close()
 
     @contextlib.contextmanager
@@ -366,6 +365,20 @@ class Database:
             if typed is None:
                 raise
             raise typed from error
+
+
+async def _open_reader(path: Path | str) -> aiosqlite.Connection:
+    """The connection reads go through: it never writes (query_only), so it never takes the
+    write lock, and in WAL mode it reads while the writer writes."""
+    reader = await aiosqlite.connect(str(path), isolation_level=None)
+    try:
+        reader.row_factory = aiosqlite.Row
+        await reader.execute("PRAGMA query_only=ON")
+        await reader.execute("PRAGMA busy_timeout=5000")
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
 
 
 def _statements(sql: str) -> list[str]:

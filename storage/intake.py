@@ -45,6 +45,7 @@ class IntakeRepo:
             f"INSERT INTO intake (key, platform, kind, payload_json, attempts, received_at) VALUES {rows}"
             " ON CONFLICT (key) DO NOTHING RETURNING key",
             tuple(params),
+            urgent=True,  # the platform's acknowledgement waits on it: ahead of job writes
         )
         return {row["key"] for row in stored}
 
@@ -71,7 +72,7 @@ class IntakeRepo:
 
     async def forget(self, key: str) -> None:
         """Drop a request's row as if it never arrived (it was answered "busy" instead)."""
-        await self.db.execute("DELETE FROM intake WHERE key=?", (key,))
+        await self.db.execute("DELETE FROM intake WHERE key=?", (key,), urgent=True)
 
     async def unfinished(self, platform: str) -> list[IntakeRow]:
         rows = await self.db.fetchall(

@@ -266,15 +266,16 @@ async def test_a_burst_of_waiting_jobs_hears_its_place_in_line_a_bounded_number_
     data_dir: Path,
 ) -> None:
     # One slot and 40 jobs from 40 people: each start moves everyone up. Telling every waiting
-    # job each time would be 780 updates; coalesced, each job hears at most a few.
+    # job each time would be 780 updates. Coalesced, a job hears its place at most once per
+    # interval: with an interval longer than the test, at most once in all.
     settings = make_settings(data_dir, imagebot_max_concurrency=1)
     people = [UserRef("test", f"u{i}", f"Person {i}") for i in range(40)]
     async with running_bot(settings) as (bot, presenter):
+        bot.runner.position_interval = 3600.0
         replies = [await bot.imagine(person, THREAD, f"picture {i} --n 1") for i, person in enumerate(people)]
         for reply in replies:
             assert (await presenter.final(reply.job_id)).stage is Stage.DONE
     moves = [u for u in presenter.updates if u.stage is Stage.QUEUED and u.result is None]
-    assert len(moves) <= 3 * len(replies), len(moves)
-    for reply in replies:  # and what each heard only ever counted down
-        places = [u.position for u in moves if u.job.id == reply.job_id]
-        assert places == sorted(places, reverse=True)
+    assert moves, "waiting jobs were never told they moved up"
+    for reply in replies:
+        assert len([u for u in moves if u.job.id == reply.job_id]) <= 1
