@@ -91,6 +91,7 @@ class JobRunner:
         # Jobs done with the provider whose outcome is being posted (their tasks), outside the slots.
         self._delivering: dict[str, asyncio.Task[None]] = {}
         self._submitting: collections.Counter[str] = collections.Counter()  # jobs being recorded
+        self._starting = 0  # jobs being recorded as running: their slots are taken
         self._sweep_now = asyncio.Event()
 
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
@@ -142,18 +143,45 @@ class JobRunner:
         update of the job. Raises QUOTA when the reservation would cross a budget (nothing is
         recorded then)."""
         self.check_capacity(job.requester)
+        starts_now = self._room_now(job.requester)
+        if starts_now:
+            # A free slot and nobody waiting: the job is recorded as running by the same write
+            # that records it (one write fewer on the hot path); its slot is held meanwhile.
+            job = replace(job, status=JobStatus.RUNNING, attempts=1)
+            self._starting += 1
+            self._running_by[job.requester.key] += 1
         # Counted as waiting while it is being recorded, so two requests at once cannot both
         # take the last place in a person's queue.
         self._submitting[job.requester.key] += 1
         try:
             refusal = await self._repo.create(job, limits)
+        except BaseException:
+            if starts_now:
+                self._running_by[job.requester.key] -= 1
+            raise
         finally:
             self._submitting[job.requester.key] -= 1
+            if starts_now:
+                self._starting -= 1
         if refusal is not None:
+            if starts_now:
+                self._running_by[job.requester.key] -= 1
             raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, job.reserved_usd))
         self._track(job, origin)
-        self._pump()
+        if starts_now:
+            self._start(job, recorded=True)
+        else:
+            self._pump()
         return await self._announce(job, note)
+
+    def _room_now(self, requester: UserRef) -> bool:
+        """Whether a new job of `requester` would start at once: nobody waiting, slots free."""
+        return (
+            self._accepting
+            and not self._queued
+            and len(self._running) + self._starting < self.max_concurrency
+            and self._running_by[requester.key] < self.user_max_running
+        )
 
     async def announce(self, job: Job, note: str | None = None) -> Queued:
         """A job's Queued outcome again (its request was handled again after a restart); said to
@@ -186,8 +214,9 @@ class JobRunner:
             )
 
     def _track(self, job: Job, origin: str | None = None) -> None:
-        """Queue a job in memory, once (a sweep may find a job its submitter is still adding)."""
-        if job.id not in self._running and job.id not in self._queued:
+        """Queue a job in memory, once (a sweep may find a job its submitter is still adding);
+        a job recorded as running already is only remembered."""
+        if job.status is JobStatus.QUEUED and job.id not in self._running and job.id not in self._queued:
             self._queued[job.id] = job
             self._queued_by[job.requester.key] += 1
         if job.id not in self._finished or self._finished[job.id].done():
@@ -253,7 +282,7 @@ class JobRunner:
             return
         starting: list[Job] = []
         for job in self._queued.values():
-            if len(self._running) + len(starting) >= self.max_concurrency:
+            if len(self._running) + self._starting + len(starting) >= self.max_concurrency:
                 break
             if self._running_by[job.requester.key] >= self.user_max_running:
                 continue
@@ -261,8 +290,7 @@ class JobRunner:
             starting.append(job)
         for job in starting:
             self._unqueue(job.id)
-            task = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.id}")
-            self._running[job.id] = (job, task)
+            self._start(job)
         if starting and self._queued:
             self._positions_due.set()  # everyone still waiting moved up
 
@@ -285,15 +313,22 @@ class JobRunner:
                 log.exception("telling %d waiting jobs their place failed", len(updates))
             await asyncio.sleep(self.position_interval)
 
-    async def _run(self, job: Job) -> None:
+    def _start(self, job: Job, *, recorded: bool = False) -> None:
+        """Run a job that has its slot (counted in `_running_by` by the caller)."""
+        task = asyncio.get_running_loop().create_task(self._run(job, recorded), name=f"job-{job.id}")
+        self._running[job.id] = (job, task)
+
+    async def _run(self, job: Job, recorded: bool = False) -> None:
+        """Run a job; `recorded`: it was stored as running when it was submitted."""
         try:
-            running = replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
+            running = job if recorded else replace(job, status=JobStatus.RUNNING, attempts=job.attempts + 1)
             try:
-                await persist(
-                    lambda: self._repo.mark_running(job.id),
-                    patience=self.storage_patience,
-                    what=f"job {job.id}: recording its start",
-                )
+                if not recorded:
+                    await persist(
+                        lambda: self._repo.mark_running(job.id),
+                        patience=self.storage_patience,
+                        what=f"job {job.id}: recording its start",
+                    )
             except Exception as exc:  # noqa: BLE001 - the job boundary: any failure is classified and reported
                 # The database cannot take the job's first step: tell its requester, do not hang.
                 await self._fail(running, self._classify(job, exc))

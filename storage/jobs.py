@@ -117,8 +117,8 @@ class JobRepo:
                     return SpendRefusal(limit, spent, reserved)
             await conn.execute(
                 "INSERT INTO jobs (id, session_id, platform, workspace, channel, thread, requester_json,"
-                " requester, spec_json, status, attempts, reserved_usd, intake_key, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " requester, spec_json, status, attempts, reserved_usd, intake_key, created_at, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.session_id,
@@ -134,6 +134,7 @@ class JobRepo:
                     job.reserved_usd,
                     job.intake_key,
                     job.created_at,
+                    time.time() if job.status is JobStatus.RUNNING else None,  # it starts at once
                 ),
             )
         return None

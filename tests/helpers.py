@@ -14,6 +14,7 @@ from adapters.composition import assemble, build_provider
 from bot.config import Settings
 from bot.providers.base import Provider
 from bot.service import ImageBot
+from storage.db import Database
 from storage.store import Store
 
 
@@ -55,3 +56,13 @@ def png(
 ) -> bytes:
     """A plain one-colour PNG."""
     return encode_png(Image.new(mode, (width, height), color))
+
+
+async def count_commits(db: Database) -> list[str]:
+    """Every COMMIT the database's write connection runs from now on (SQLite's statement trace):
+    a list that grows as they happen."""
+    commits: list[str] = []
+    await db._conn.set_trace_callback(  # the write connection, which only storage otherwise touches
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+    )
+    return commits

@@ -14,7 +14,7 @@ from bot.answers import JobUpdate, Queued, Stage, problem_kind
 from bot.buttons import ButtonId, Verb
 from bot.domain import UserRef
 from tests.fakes.openai import FakeOpenAI
-from tests.helpers import make_settings
+from tests.helpers import count_commits, make_settings
 from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, RecordingPresenter, running_bot
 
 
@@ -279,3 +279,13 @@ async def test_a_burst_of_waiting_jobs_hears_its_place_in_line_a_bounded_number_
     assert moves, "waiting jobs were never told they moved up"
     for reply in replies:
         assert len([u for u in moves if u.job.id == reply.job_id]) <= 1
+
+
+async def test_a_job_that_starts_at_once_is_two_write_transactions(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, presenter):
+        earlier = await bot.imagine(ALICE, THREAD, "the thread's first image --n 1")
+        assert (await presenter.final(earlier.job_id)).stage is Stage.DONE
+        commits = await count_commits(bot.store.db)
+        reply = await bot.imagine(ALICE, THREAD, "a kite over the sea --n 4")
+        assert (await presenter.final(reply.job_id)).stage is Stage.DONE
+    assert len(commits) == 2  # the job recorded as running, then its results

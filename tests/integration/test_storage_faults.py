@@ -132,7 +132,10 @@ async def test_a_database_that_cannot_record_a_job_still_answers_the_request(
         assert "disk is full" in refused.text
         monkeypatch.undo()
 
+        # Created, then nothing more can be written: not its start (a job that waited its turn),
+        # nor its results (one that started at once), nor its failure.
         monkeypatch.setattr(bot.store.jobs, "mark_running", full)
+        monkeypatch.setattr(bot.store.jobs, "complete", full)
         monkeypatch.setattr(bot.store.jobs, "mark_finished", full)
         stuck = await bot.imagine(ALICE, THREAD, "a kite --n 1")
         failed = await presenter.final(stuck.job_id)  # told, even though nothing could be recorded

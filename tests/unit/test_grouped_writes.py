@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
+from tests.helpers import count_commits
 
 INSERT_SESSION = (
     "INSERT INTO sessions (platform, workspace, channel, thread, created_at) VALUES (?, ?, ?, ?, 0)"
@@ -22,15 +23,6 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "imagebot.sqlite3")
     yield database
     await database.close()
-
-
-async def count_commits(db: Database) -> list[str]:
-    """Every COMMIT the write connection runs from now on (SQLite's own statement trace)."""
-    commits: list[str] = []
-    await db._conn.set_trace_callback(  # the write connection: what this module is about
-        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
-    )
-    return commits
 
 
 async def sessions(db: Database) -> int:
