@@ -12,7 +12,7 @@ from aiohttp import web
 from PIL import Image
 
 from .records import ApiError, RecordedRequest, _ScriptedError
-from .rendering import color_for, encode, encode_partial, render, usage
+from .rendering import ImagePool, color_for, encode, encode_partial, render, usage
 from .rules import API_KEY, MAX_IMAGE_BYTES, MAX_INPUT_IMAGES, Endpoint
 from .validators import ImageJob, validate
 from .wire import _b64, _first_of, _json_error, _read_json, _read_multipart, _send_event
@@ -41,6 +41,8 @@ class FakeOpenAI:
         self.delay: float = 0.0
         # When set to an Event, image requests wait until it is set (a held provider).
         self.gate: asyncio.Event | None = None
+        # Benchmarks only: non-streaming replies come from pre-rendered images (see ImagePool).
+        self.pool: ImagePool | None = None
         self._errors: list[_ScriptedError] = []
         self._stream_errors: list[dict[str, Any]] = []
         self._arrived = asyncio.Condition()
@@ -263,8 +265,11 @@ class FakeOpenAI:
         return await asyncio.to_thread(lambda: [render(job, c) for c in rec.colors])
 
     async def _respond(self, rec: RecordedRequest, job: ImageJob, request_id: str) -> web.Response:
-        images = await self._render_all(rec, job)
-        rec.returned = await asyncio.to_thread(lambda: [encode(im, job) for im in images])
+        if self.pool is not None:
+            rec.returned = await asyncio.to_thread(self.pool.take, job)
+        else:
+            images = await self._render_all(rec, job)
+            rec.returned = await asyncio.to_thread(lambda: [encode(im, job) for im in images])
         body: dict[str, Any] = {
             "created": int(time.time()),
             "background": job.background,
