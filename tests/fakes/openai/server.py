@@ -32,8 +32,11 @@ class FakeOpenAI:
 
     color_for = staticmethod(color_for)
 
-    def __init__(self, *, api_key: str = API_KEY) -> None:
+    def __init__(self, *, api_key: str = API_KEY, backlog: int = 128) -> None:
         self.api_key = api_key
+        # Connections waiting to be accepted (aiohttp's default). A benchmark opening hundreds at
+        # once needs more: the kernel drops those past it and the client tries again 1 s later.
+        self.backlog = backlog
         self.base_url = ""  # set by start()
         self.requests: list[RecordedRequest] = []
         self.unexpected: list[str] = []
@@ -69,7 +72,7 @@ class FakeOpenAI:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self.backlog)
         await site.start()
         port = self._runner.addresses[0][1]
         self.base_url = f"http://127.0.0.1:{port}/v1"
