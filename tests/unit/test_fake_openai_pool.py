@@ -27,3 +27,7 @@ async def test_a_pool_answers_with_its_pre_rendered_noisy_images_in_turn():
     assert len(images[0]) > 3_000_000  # noise does not compress: the size of real model output
     assert Image.open(io.BytesIO(images[0])).size == (1024, 1024)
     assert fake.returned == [images]
+    # The rest of the reply is the usual one (the data list is spliced in from ready entries).
+    assert response.size == "1024x1024"
+    assert response.usage is not None
+    assert response.usage.output_tokens == fake.last.response["usage"]["output_tokens"]

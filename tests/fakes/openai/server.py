@@ -268,8 +268,9 @@ class FakeOpenAI:
         return await asyncio.to_thread(lambda: [render(job, c) for c in rec.colors])
 
     async def _respond(self, rec: RecordedRequest, job: ImageJob, request_id: str) -> web.Response:
-        if self.pool is not None:
-            rec.returned = await asyncio.to_thread(self.pool.take, job)
+        pooled = await asyncio.to_thread(self.pool.take, job) if self.pool is not None else None
+        if pooled is not None:
+            rec.returned = [image.data for image in pooled]
         else:
             images = await self._render_all(rec, job)
             rec.returned = await asyncio.to_thread(lambda: [encode(im, job) for im in images])
@@ -284,9 +285,13 @@ class FakeOpenAI:
         if job.safety_identifier:
             body["safety_identifier"] = job.safety_identifier
         rec.response = dict(body)
-        body["data"] = [{"b64_json": _b64(data)} for data in rec.returned]
         rec.status = 200
-        return web.json_response(body, headers={"x-request-id": request_id})
+        headers = {"x-request-id": request_id}
+        if pooled is not None:
+            reply = ImagePool.reply_body(body, pooled)
+            return web.Response(body=reply, content_type="application/json", headers=headers)
+        body["data"] = [{"b64_json": _b64(data)} for data in rec.returned]
+        return web.json_response(body, headers=headers)
 
     async def _stream(
         self, request: web.Request, rec: RecordedRequest, job: ImageJob, request_id: str
