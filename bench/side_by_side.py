@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import base64
 import dataclasses
+import inspect
 import json
 import math
 import resource
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -189,10 +190,11 @@ def time_stored(store: Store, stored: dict[str, float]) -> None:
     records them (the executor looks it up on `store.jobs` at each call, so the wrapper is used)."""
     repo = store.jobs
     complete = getattr(repo, "complete", None)
-    if complete is None:
+    if not callable(complete) or next(iter(inspect.signature(complete).parameters), None) != "job":
         raise RuntimeError(
-            f"{type(repo).__name__} has no `complete` any more: bench/side_by_side.py times 'to stored'"
-            " by wrapping the call that records a job's results; point time_stored() at its new name"
+            f"{type(repo).__name__}.complete(job, ...) is gone or has changed: bench/side_by_side.py"
+            " times 'to stored' by wrapping the call that records a job's results; point"
+            " time_stored() at the new one"
         )
 
     async def timed(job: Any, *args: Any, **kwargs: Any) -> Any:
@@ -397,11 +399,15 @@ def run_all(cases: list[Case]) -> None:
     print(f"({len(cases)} cases in {time.perf_counter() - started:.0f} s)")
 
 
+async def measure_side(side: Side, case: Case, endpoint: FakeEndpoint) -> BotFigures | SdkFigures:
+    if side == "bot":
+        return await run_bot(case, endpoint)
+    return await run_sdk(case, endpoint)
+
+
 def run_child(side: Side, case: Case, endpoint: FakeEndpoint) -> None:
-    runner: Callable[[Case, FakeEndpoint], Awaitable[BotFigures | SdkFigures]] = (
-        run_bot if side == "bot" else run_sdk
-    )
-    figures = asyncio.run(runner(case, endpoint))
+    """One side of one case, in this (fresh) process: its figures as one JSON line."""
+    figures = asyncio.run(measure_side(side, case, endpoint))
     print(json.dumps(dataclasses.asdict(figures)))
 
 
