@@ -24,7 +24,8 @@ inside the mask's transparent area when a mask is given). Everything returned is
 
 Scripting: ``fail_next``/``refuse_next`` (HTTP errors), ``stream_error_next`` (error mid-stream),
 ``delay`` and ``gate`` (slow or held provider) and ``wait_for_requests`` (wait for arrivals
-without sleeping).
+without sleeping). For benchmarks, ``pool = ImagePool(...)`` answers from a few pre-rendered images
+(noisy ones are the size of real model output), so the fake's own CPU cost per reply is ~0.
 
 The package, by job: ``server`` (the FakeOpenAI class: routes, scripting, replies), ``rules`` (the
 API's models and limits), ``validators`` (request -> parameters or a 400), ``rendering`` (images
@@ -32,6 +33,7 @@ and usage), ``records`` (what is recorded, errors), ``wire`` (bodies, SSE, error
 """
 
 from .records import ApiError, RecordedFile, RecordedRequest
+from .rendering import ImagePool
 from .server import FakeOpenAI
 
-__all__ = ["ApiError", "FakeOpenAI", "RecordedFile", "RecordedRequest"]
+__all__ = ["ApiError", "FakeOpenAI", "ImagePool", "RecordedFile", "RecordedRequest"]

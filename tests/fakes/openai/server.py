@@ -12,7 +12,7 @@ from aiohttp import web
 from PIL import Image
 
 from .records import ApiError, RecordedRequest, _ScriptedError
-from .rendering import color_for, encode, encode_partial, render, usage
+from .rendering import ImagePool, color_for, encode, encode_partial, render, usage
 from .rules import API_KEY, MAX_IMAGE_BYTES, MAX_INPUT_IMAGES, Endpoint
 from .validators import ImageJob, validate
 from .wire import _b64, _first_of, _json_error, _read_json, _read_multipart, _send_event
@@ -32,8 +32,11 @@ class FakeOpenAI:
 
     color_for = staticmethod(color_for)
 
-    def __init__(self, *, api_key: str = API_KEY) -> None:
+    def __init__(self, *, api_key: str = API_KEY, backlog: int = 128) -> None:
         self.api_key = api_key
+        # Connections waiting to be accepted (aiohttp's default). A benchmark opening hundreds at
+        # once needs more: the kernel drops those past it and the client tries again 1 s later.
+        self.backlog = backlog
         self.base_url = ""  # set by start()
         self.requests: list[RecordedRequest] = []
         self.unexpected: list[str] = []
@@ -41,6 +44,8 @@ class FakeOpenAI:
         self.delay: float = 0.0
         # When set to an Event, image requests wait until it is set (a held provider).
         self.gate: asyncio.Event | None = None
+        # Benchmarks only: non-streaming replies come from pre-rendered images (see ImagePool).
+        self.pool: ImagePool | None = None
         self._errors: list[_ScriptedError] = []
         self._stream_errors: list[dict[str, Any]] = []
         self._arrived = asyncio.Condition()
@@ -67,7 +72,7 @@ class FakeOpenAI:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self.backlog)
         await site.start()
         port = self._runner.addresses[0][1]
         self.base_url = f"http://127.0.0.1:{port}/v1"
@@ -263,8 +268,12 @@ class FakeOpenAI:
         return await asyncio.to_thread(lambda: [render(job, c) for c in rec.colors])
 
     async def _respond(self, rec: RecordedRequest, job: ImageJob, request_id: str) -> web.Response:
-        images = await self._render_all(rec, job)
-        rec.returned = await asyncio.to_thread(lambda: [encode(im, job) for im in images])
+        pooled = await asyncio.to_thread(self.pool.take, job) if self.pool is not None else None
+        if pooled is not None:
+            rec.returned = [image.data for image in pooled]
+        else:
+            images = await self._render_all(rec, job)
+            rec.returned = await asyncio.to_thread(lambda: [encode(im, job) for im in images])
         body: dict[str, Any] = {
             "created": int(time.time()),
             "background": job.background,
@@ -276,9 +285,13 @@ class FakeOpenAI:
         if job.safety_identifier:
             body["safety_identifier"] = job.safety_identifier
         rec.response = dict(body)
-        body["data"] = [{"b64_json": _b64(data)} for data in rec.returned]
         rec.status = 200
-        return web.json_response(body, headers={"x-request-id": request_id})
+        headers = {"x-request-id": request_id}
+        if pooled is not None:
+            reply = ImagePool.reply_body(body, pooled)
+            return web.Response(body=reply, content_type="application/json", headers=headers)
+        body["data"] = [{"b64_json": _b64(data)} for data in rec.returned]
+        return web.json_response(body, headers=headers)
 
     async def _stream(
         self, request: web.Request, rec: RecordedRequest, job: ImageJob, request_id: str
