@@ -26,7 +26,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from importlib import resources
@@ -280,7 +280,7 @@ async def run(images: int, count: int, *, without_0008: bool) -> None:
             await db.close()
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.lookups", description="Time the look-ups a button press makes."
     )
@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument(
         "--without-0008", action="store_true", help="drop the indexes migration 0008 adds (to compare)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     images = 50_000 if args.quick else 1_000_000
     asyncio.run(run(images, args.lookups, without_0008=args.without_0008))
 

@@ -7,7 +7,14 @@
 - fit_under: re-encoding a noisy 3840x2160 image under Discord's 10 MiB limit;
 - acknowledgement latency of /imagine on Discord and Slack while the provider is busy
   (bench/acks.py), and through the durable intake for a burst of 50, also with the database
-  write-locked (bench/slack_intake.py, bench/discord_intake.py).
+  write-locked (bench/slack_intake.py, bench/discord_intake.py);
+- the CPU time of one grid of four 1024² images;
+- what a button press looks up, on a database of many images (bench/lookups.py);
+- the bot's core side by side with the bare OpenAI SDK against one fake Images API, from 1 to 500
+  jobs at once (bench/side_by_side.py).
+
+`make bench` runs the last two in their quick form (50,000 images; 20 jobs); `BENCH_FULL=1 make
+bench` runs them in full (1,000,000 images, about 30 s to build; 500 jobs, about 2.5 minutes).
 
 `make bench-faults` runs the fault matrix at the issue's durations: storage faults through the core
 (bench/storage_faults.py), Slack 429s and upload-URL 500s (bench/slack_faults.py), Discord 429s and
@@ -104,14 +111,39 @@ def bench_fit() -> None:
     )
 
 
+def bench_grid() -> None:
+    """CPU time of one grid of four 1024² images: offline renders, and noisy real-size PNGs."""
+    from bot.domain import ImageOptions
+    from bot.providers.base import ProviderRequest
+    from bot.providers.offline import Plan, _render
+
+    request = ProviderRequest("generate", "a grid", ImageOptions(model="gpt-image-2", size="1024x1024", n=4))
+    offline = [_render(Plan(request, (1024, 1024), None, None, ()), i)[1].data for i in range(4)]
+    noisy = []
+    for _ in range(4):
+        buffer = io.BytesIO()
+        Image.frombytes("RGB", (1024, 1024), os.urandom(1024 * 1024 * 3)).save(buffer, "PNG")
+        noisy.append(buffer.getvalue())
+    for name, images in (("offline renders", offline), ("noisy 3 MB PNGs", noisy)):
+        times = []
+        for _ in range(15):
+            start = time.process_time()
+            imaging.make_grid(images)
+            times.append(time.process_time() - start)
+        print(f"grid of four 1024² {name}: median {statistics.median(times) * 1000:.1f} ms CPU")
+
+
 def main() -> None:
-    from bench import acks, discord_intake, slack_intake
+    from bench import acks, discord_intake, lookups, side_by_side, slack_intake
 
     asyncio.run(bench_core(rounds=int(os.environ.get("BENCH_ROUNDS", "3"))))
     bench_fit()
+    bench_grid()
     acks.main()
     slack_intake.main()
     discord_intake.main()
+    lookups.main([] if os.environ.get("BENCH_FULL") else ["--quick"])
+    side_by_side.main([] if os.environ.get("BENCH_FULL") else ["--quick"])
 
 
 def faults() -> None:

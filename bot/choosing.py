@@ -20,7 +20,7 @@ class OptionChooser:
     ) -> ImageOptions:
         """The options a new /imagine gets: what the request typed, over the saved defaults
         (me > channel > workspace), over the bot's. A typed flag or option always wins."""
-        layers = [await self.preferences.get(*scope_key(scope, actor, where)) for scope in SCOPES]
+        layers = await self.preferences.get_many([scope_key(scope, actor, where) for scope in SCOPES])
         combined = combine(request, layered(*layers), _qualities_of)
         return self.resolve(combined.overrides, default_format=combined.default_format)
 

@@ -342,14 +342,14 @@ class Database:
         return await self._writer.statement(sql, params, urgent=urgent)
 
     async def fetchone(self, sql: str, params: SqlParams = ()) -> aiosqlite.Row | None:
-        with self._typed_errors():
-            async with self._reader.execute(sql, params) as cursor:
-                return await cursor.fetchone()
+        # One trip to the reader's thread (execute, fetch and close the cursor there): a cursor
+        # used from here would cost three, and under load every job's reads queue for that thread.
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: SqlParams = ()) -> list[aiosqlite.Row]:
         with self._typed_errors():
-            async with self._reader.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self._reader.execute_fetchall(sql, params))
 
     async def close(self) -> None:
         if self._reader is not self._conn:

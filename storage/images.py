@@ -35,14 +35,19 @@ class ImageRepo:
             (key.platform, key.workspace, key.channel, key.thread),
         )
         if row is None:
-            await self.db.execute(
-                "INSERT OR IGNORE INTO sessions (platform, workspace, channel, thread, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+            created = await self.db.write_returning(
+                "INSERT INTO sessions (platform, workspace, channel, thread, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
                 (key.platform, key.workspace, key.channel, key.thread, time.time()),
             )
-            row = await self.db.fetchone(
-                "SELECT * FROM sessions WHERE platform=? AND workspace=? AND channel=? AND thread=?",
-                (key.platform, key.workspace, key.channel, key.thread),
+            # Nothing returned: another request made it in the meantime; read that one.
+            row = (
+                created[0]
+                if created
+                else await self.db.fetchone(
+                    "SELECT * FROM sessions WHERE platform=? AND workspace=? AND channel=? AND thread=?",
+                    (key.platform, key.workspace, key.channel, key.thread),
+                )
             )
         if row is None:
             raise RuntimeError(f"session {key} is missing right after it was stored")

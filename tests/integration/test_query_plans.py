@@ -84,17 +84,17 @@ def record_statements(db: Database, recording: Recording, monkeypatch: pytest.Mo
     transaction = db.transaction
 
     @asynccontextmanager
-    async def recorded_transaction() -> AsyncIterator[RecordingConnection]:
-        async with transaction() as conn:
+    async def recorded_transaction(**options: Any) -> AsyncIterator[RecordingConnection]:
+        async with transaction(**options) as conn:
             yield RecordingConnection(conn, recording)
 
     monkeypatch.setattr(db, "transaction", recorded_transaction)
 
 
-def _recorded(method: Callable[[str, SqlParams], Awaitable[Any]], recording: Recording) -> Any:
-    async def call(sql: str, params: SqlParams = ()) -> Any:
+def _recorded(method: Callable[..., Awaitable[Any]], recording: Recording) -> Any:
+    async def call(sql: str, params: SqlParams = (), **options: Any) -> Any:
         recording.statement(sql, params)
-        return await method(sql, params)
+        return await method(sql, params, **options)
 
     return call
 
