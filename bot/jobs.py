@@ -28,7 +28,7 @@ MAX_ATTEMPTS = 2  # a job interrupted by a restart is retried once, then reporte
 # Results being read back, gridded and posted at once: each holds its images' bytes until it is
 # out, so this bounds the memory a burst of finished jobs can take (16 sets of 4 real-size
 # images is ~200 MB); the imaging pool bounds the CPU.
-DELIVERIES_AT_ONCE = 16
+DELIVERIES_AT_ONCE = 8
 # Waiting jobs hear their new place in line at most this often (a burst would otherwise send
 # every waiting job an update each time one starts: quadratic).
 POSITION_INTERVAL = 1.0

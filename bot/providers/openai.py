@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import openai
+from openai.types import ImagesResponse
 from PIL import Image
 
 from bot.domain import Usage
@@ -18,6 +19,12 @@ from bot.model_catalog import model_info
 from bot.providers.base import GeneratedImage, OnPartial, ProviderRequest, ProviderResult
 
 log = logging.getLogger(f"imagebot.{__name__}")
+
+# Responses read and decoded at once. A response of four real-size images is ~17 MB of JSON, and
+# its images ~12 MB once decoded: reading them all as they arrive would hold every one of them
+# at the same time (hundreds of MB for a burst) while two cores decode them anyway. The others
+# wait, unread, in their sockets.
+RESPONSES_DECODED_AT_ONCE = 2
 
 _SAFETY_CODES = {"moderation_blocked", "content_policy_violation", "image_content_policy_violation"}
 _CATEGORIES = re.compile(r"safety_violations=\[([^\]]*)\]")
@@ -50,6 +57,7 @@ class OpenAIProvider:
         )
         self.moderation = moderation
         self.partial_images = partial_images
+        self._decoding = asyncio.Semaphore(RESPONSES_DECODED_AT_ONCE)
 
     async def close(self) -> None:
         await self.client.close()
@@ -61,21 +69,23 @@ class OpenAIProvider:
         try:
             if stream and on_partial is not None:  # stream implies on_partial; said again for the type
                 return await self._streamed(request, params, on_partial)
-            if request.kind == "generate":
-                response = await self.client.images.generate(**params)
-            else:
-                response = await self.client.images.edit(**params)
+            return await self._whole(request, params)
         except openai.APIError as error:
             raise _classify(error) from None
-        # Decoding megabytes of base64 and reading each header is CPU work: off the event loop.
-        images = await asyncio.to_thread(
-            lambda: tuple(_image(item.b64_json, item.revised_prompt) for item in response.data or [])
-        )
+
+    async def _whole(self, request: ProviderRequest, params: dict[str, Any]) -> ProviderResult:
+        """A non-streamed call. Its body is read only when a decoding place is free, and parsed
+        (JSON, base64, each image's header) in a thread: megabytes of it would stall the loop."""
+        images_api = self.client.images.with_streaming_response
+        call = images_api.generate if request.kind == "generate" else images_api.edit
+        async with call(**params) as response, self._decoding:
+            body = await response.read()
+            images, usage = await asyncio.to_thread(_parse_images, body)
         if len(images) != request.options.n:
             log.warning("asked for %d images, the API returned %d", request.options.n, len(images))
         if not images:
             raise BotError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image; please try again.")
-        return ProviderResult(images=images, usage=_usage(response.usage))
+        return ProviderResult(images=images, usage=usage)
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:
         options = request.options
@@ -126,6 +136,18 @@ class OpenAIProvider:
         if not images:
             raise BotError(ErrorKind.UNAVAILABLE, "OpenAI's stream ended without an image; please try again.")
         return ProviderResult(images=tuple(images), usage=usage)
+
+
+def _parse_images(body: bytes) -> tuple[tuple[GeneratedImage, ...], Usage | None]:
+    """The images and usage of an Images API response body (in a worker thread)."""
+    try:
+        parsed = ImagesResponse.model_validate_json(body)
+    except ValueError:
+        raise BotError(
+            ErrorKind.UNAVAILABLE, "OpenAI's answer could not be read; please try again."
+        ) from None
+    images = tuple(_image(item.b64_json, item.revised_prompt) for item in parsed.data or [])
+    return images, _usage(parsed.usage)
 
 
 def _image(b64: str | None, revised_prompt: str | None) -> GeneratedImage:
