@@ -40,6 +40,7 @@ from bot.service import ImageBot
 log = logging.getLogger(f"imagebot.{__name__}")
 
 EVENTS_PATH = "/slack/events"  # Bolt's default: events, commands and interactivity on one path
+ACCEPT_BACKLOG = 1024  # connections waiting to be accepted (the kernel caps it at somaxconn)
 
 
 API_RETRIES = 3  # per call, by slack-sdk; an owed result is then retried by the presenter
@@ -215,7 +216,10 @@ class SlackAdapter:
         await self._catch_up()
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, self.settings.slack_http_port if port is None else port)
+        # A deep accept queue: with aiohttp's default (128), a burst of more requests at once has
+        # its extra connections dropped and retried by the sender's kernel a second later.
+        port = self.settings.slack_http_port if port is None else port
+        site = web.TCPSite(self._runner, host, port, backlog=ACCEPT_BACKLOG)
         await site.start()
         bound = int(self._runner.addresses[-1][1])
         log.info("slack: serving %s on %s:%s", EVENTS_PATH, host, bound)

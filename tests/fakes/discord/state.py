@@ -120,7 +120,7 @@ class FakeDiscord(WorldBuilders, InteractionBuilders, RestApi, RestRoutes, Messa
         self._add_routes(app.router)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)  # bursts of hundreds (bench)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
