@@ -74,7 +74,9 @@ async def open_bot(settings: Settings) -> ImageBot:
 
 
 async def close_bot(bot: ImageBot) -> None:
-    """Shut down in order: stop jobs, close the provider's client, close the database."""
+    """Shut down in order: stop jobs, let late intake writes land, close the provider's client,
+    close the database."""
     await bot.stop()
+    await bot.intake.close()
     await bot.provider.close()
     await bot.store.close()

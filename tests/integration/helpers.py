@@ -61,9 +61,13 @@ class RecordingPresenter:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, *, grace: float = 10.0
+    settings: Settings, *, grace: float = 10.0, prepare: Callable[[Store], None] | None = None
 ) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
+    """The core on its own store, started, with a recording presenter; `prepare` sees the store
+    before the core is built on it (e.g. to instrument it)."""
     store = await Store.open(settings.database_path, settings.blobs_dir)
+    if prepare is not None:
+        prepare(store)
     bot = build_bot(settings, store)
     presenter = RecordingPresenter()
     bot.register_presenter("test", presenter)
@@ -72,6 +76,7 @@ async def running_bot(
         yield bot, presenter
     finally:
         await bot.runner.stop(grace=grace)
+        await bot.intake.close()
         await bot.provider.close()
         await store.close()
 

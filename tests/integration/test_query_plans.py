@@ -21,7 +21,7 @@ import inspect
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, closing
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,8 @@ from bot.service import ImageBot
 from storage.db import Database, SqlParams
 from storage.store import Store
 from tests.fakes.openai import FakeOpenAI
-from tests.helpers import build_bot, png
-from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, RecordingPresenter
+from tests.helpers import png
+from tests.integration.helpers import ADMIN, ALICE, BOB, THREAD, RecordingPresenter, running_bot
 from tests.integration.test_jobs_and_limits import openai_settings
 
 # Tables that do not grow with use: a full scan of these is as cheap as a look-up.
@@ -126,27 +126,18 @@ def _counted(method: Callable[..., Awaitable[Any]], label: str, recording: Recor
     return call
 
 
-@asynccontextmanager
-async def instrumented_bot(
+def instrumented_bot(
     settings: Settings, recording: Recording, monkeypatch: pytest.MonkeyPatch, *, grace: float = 10.0
-) -> AsyncIterator[tuple[ImageBot, RecordingPresenter]]:
-    """The core as `running_bot` builds it, its storage recorded from the first statement after
-    the migrations (those run once, not per request)."""
-    store = await Store.open(settings.database_path, settings.blobs_dir)
-    record_statements(store.db, recording, monkeypatch)
-    for repo in repositories(store):
-        record_calls(repo, recording, monkeypatch)
-    bot = build_bot(settings, store)
-    presenter = RecordingPresenter()
-    bot.register_presenter("test", presenter)
-    await bot.start()
-    try:
-        yield bot, presenter
-    finally:
-        await bot.runner.stop(grace=grace)
-        await bot.intake.close()
-        await bot.provider.close()
-        await store.close()
+) -> AbstractAsyncContextManager[tuple[ImageBot, RecordingPresenter]]:
+    """`running_bot`, its storage recorded from the first statement after the migrations (those
+    run once, not per request)."""
+
+    def record(store: Store) -> None:
+        record_statements(store.db, recording, monkeypatch)
+        for repo in repositories(store):
+            record_calls(repo, recording, monkeypatch)
+
+    return running_bot(settings, grace=grace, prepare=record)
 
 
 # --- the checks ---------------------------------------------------------------------------------
