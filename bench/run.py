@@ -11,10 +11,12 @@
 - the CPU time of one grid of four 1024² images;
 - what a button press looks up, on a database of many images (bench/lookups.py);
 - the bot's core side by side with the bare OpenAI SDK against one fake Images API, from 1 to 500
-  jobs at once (bench/side_by_side.py).
+  jobs at once (bench/side_by_side.py);
+- how fast the job queue drains a burst of jobs with an instant provider (bench/queue_burst.py).
 
-`make bench` runs the last two in their quick form (50,000 images; 20 jobs); `BENCH_FULL=1 make
-bench` runs them in full (1,000,000 images, about 30 s to build; 500 jobs, about 2.5 minutes).
+`make bench` runs the last three in their quick form (50,000 images; 20 jobs; a burst of 500);
+`BENCH_FULL=1 make bench` runs them in full (1,000,000 images, about 30 s to build; 500 jobs,
+about 2.5 minutes; a burst of 4,000).
 
 `make bench-faults` runs the fault matrix at the issue's durations: storage faults through the core
 (bench/storage_faults.py), Slack 429s and upload-URL 500s (bench/slack_faults.py), Discord 429s and
@@ -134,7 +136,7 @@ def bench_grid() -> None:
 
 
 def main() -> None:
-    from bench import acks, discord_intake, lookups, side_by_side, slack_intake
+    from bench import acks, discord_intake, lookups, queue_burst, side_by_side, slack_intake
 
     asyncio.run(bench_core(rounds=int(os.environ.get("BENCH_ROUNDS", "3"))))
     bench_fit()
@@ -144,6 +146,7 @@ def main() -> None:
     discord_intake.main()
     lookups.main([] if os.environ.get("BENCH_FULL") else ["--quick"])
     side_by_side.main([] if os.environ.get("BENCH_FULL") else ["--quick"])
+    queue_burst.main([] if os.environ.get("BENCH_FULL") else ["--quick"])
 
 
 def faults() -> None:

@@ -32,6 +32,7 @@ DELIVERIES_AT_ONCE = 8
 # Waiting jobs hear their new place in line at most this often (a burst would otherwise send
 # every waiting job an update each time one starts: quadratic).
 POSITION_INTERVAL = 1.0
+KEEP_FINISHED = 1000  # how many ended jobs `wait` still knows the outcome of
 
 
 # A job's work up to its stored results; what it returns builds the reply once the slot is free.
@@ -75,12 +76,14 @@ class JobRunner:
         self._running_by: collections.Counter[str] = collections.Counter()  # requester key -> running
         # How each job submitted here ended, for `wait`: the stage only, never the result's bytes.
         self._finished: dict[str, asyncio.Future[Stage]] = {}
+        self._ended: collections.deque[str] = collections.deque()  # ids of done futures, oldest first
         self._delivery_slots = asyncio.Semaphore(DELIVERIES_AT_ONCE)
         self._told: dict[str, int] = {}  # job id -> the place in line it was last told
         self.position_interval = POSITION_INTERVAL
         self._positions_due = asyncio.Event()
         self._positions: asyncio.Task[None] | None = None
         self._origins: dict[str, str] = {}  # button custom_id -> job id, while that job is active
+        self._origins_of: dict[str, list[str]] = {}  # job id -> its button custom_ids, the reverse
         self._accepting = False
         self.storage_patience = storage_patience
         self.rescan_interval = rescan_interval
@@ -92,6 +95,10 @@ class JobRunner:
         self._delivering: dict[str, asyncio.Task[None]] = {}
         self._submitting: collections.Counter[str] = collections.Counter()  # jobs being recorded
         self._starting = 0  # jobs being recorded as running: their slots are taken
+        self._recording: set[str] = set()  # ids of jobs being recorded by `submit`: in hand already
+        # Ids of jobs that ended while a sweep was reading the database (None: no sweep reading).
+        # Its snapshot may still show them running, and `_finished` may have forgotten them.
+        self._ended_while_sweeping: set[str] | None = None
         self._sweep_now = asyncio.Event()
 
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
@@ -153,6 +160,7 @@ class JobRunner:
         # Counted as waiting while it is being recorded, so two requests at once cannot both
         # take the last place in a person's queue.
         self._submitting[job.requester.key] += 1
+        self._recording.add(job.id)
         try:
             refusal = await self._repo.create(job, limits)
         except BaseException:
@@ -161,6 +169,7 @@ class JobRunner:
             raise
         finally:
             self._submitting[job.requester.key] -= 1
+            self._recording.discard(job.id)
             if starts_now:
                 self._starting -= 1
         if refusal is not None:
@@ -223,6 +232,7 @@ class JobRunner:
             self._finished[job.id] = asyncio.get_running_loop().create_future()
         if origin:
             self._origins[origin] = job.id
+            self._origins_of.setdefault(job.id, []).append(origin)
 
     def _unqueue(self, job_id: str) -> Job | None:
         job = self._queued.pop(job_id, None)
@@ -442,20 +452,33 @@ class JobRunner:
             del self._unrecorded[job_id]
         if not self._accepting:
             return
-        for job in await self._repo.with_status(JobStatus.QUEUED, JobStatus.RUNNING):
-            ended_here = job.id in self._finished and self._finished[job.id].done()
-            if (
-                ended_here
-                or job.id in self._running
-                or job.id in self._unrecorded
-                or job.id in self._delivering
-            ):
-                continue
-            if job.id in self._queued:
-                continue
-            # Not in hand here, and this process owns the data directory: a job a fault dropped.
-            await self._adopt(job, "lost track of it")
+        # The snapshot is read while jobs go on: one may be recorded, or end (and be forgotten by
+        # `_finished`), while it is read. Those are in hand, not dropped; adopting them would run
+        # them twice.
+        ended: set[str] = set()
+        self._ended_while_sweeping = ended
+        try:
+            snapshot = await self._repo.with_status(JobStatus.QUEUED, JobStatus.RUNNING)
+            for job in snapshot:
+                if job.id in ended or self._in_hand(job.id):
+                    continue
+                # Not in hand here, and this process owns the data directory: a job a fault dropped.
+                await self._adopt(job, "lost track of it")
+        finally:
+            self._ended_while_sweeping = None
         self._pump()
+
+    def _in_hand(self, job_id: str) -> bool:
+        """Whether this process is working on the job, or saw it end."""
+        ended_here = job_id in self._finished and self._finished[job_id].done()
+        return (
+            ended_here
+            or job_id in self._recording
+            or job_id in self._queued
+            or job_id in self._running
+            or job_id in self._unrecorded
+            or job_id in self._delivering
+        )
 
     async def _adopt(self, job: Job, how: str) -> None:
         """Take over a job the database holds: a queued one waits its turn; an interrupted
@@ -486,16 +509,22 @@ class JobRunner:
             self._delivering.pop(job.id, None)
 
     async def _deliver(self, job: Job, update: JobUpdate) -> None:
-        for origin, job_id in list(self._origins.items()):
-            if job_id == job.id:
+        for origin in self._origins_of.pop(job.id, ()):
+            if self._origins.get(origin) == job.id:
                 del self._origins[origin]
         await self._events.emit(update)
         future = self._finished.get(job.id)
         if future is not None and not future.done():
             future.set_result(update.stage)
-        # Keep recent outcomes for `wait`, but not forever.
-        if len(self._finished) > 1000:
-            for old in [k for k, f in self._finished.items() if f.done()][:500]:
+            self._ended.append(job.id)
+        if self._ended_while_sweeping is not None:
+            self._ended_while_sweeping.add(job.id)
+        # Keep recent outcomes for `wait`, but not forever: drop the oldest ended ones, each in
+        # O(1) (a scan here made a burst of thousands of jobs quadratic).
+        while len(self._finished) > KEEP_FINISHED and self._ended:
+            old = self._ended.popleft()
+            kept = self._finished.get(old)
+            if kept is not None and kept.done():  # not tracked again since
                 del self._finished[old]
 
 

@@ -26,7 +26,7 @@ from bot.domain import (
 from bot.errors import ErrorKind
 from bot.records import PostKind, PostRef, RequesterUsage, UsageRow, UsageTotals
 from storage.db import Database
-from storage.images import insert_image, insert_set, set_current_in
+from storage.images import insert_images, insert_set, set_current_in
 
 
 def spec_to_json(spec: JobSpec) -> str:
@@ -211,8 +211,7 @@ class JobRepo:
         async with self.db.transaction() as conn:
             if image_set is not None:
                 await insert_set(conn, image_set)
-            for image in images:
-                await insert_image(conn, image, job.id)
+            await insert_images(conn, images, job.id)
             await conn.execute(
                 "INSERT INTO usage (job_id, platform, workspace, requester, model, images, input_tokens,"
                 " output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

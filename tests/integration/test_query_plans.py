@@ -74,6 +74,11 @@ class RecordingConnection:
         self._recording.statement(sql, params)
         return self._conn.execute(sql, params)  # awaited or used as `async with`, as the original
 
+    def executemany(self, sql: str, rows: list[SqlParams]) -> Any:
+        if rows:
+            self._recording.statement(sql, rows[0])
+        return self._conn.executemany(sql, rows)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.jobs as jobs_module
 from bot.answers import Queued, Stage
 from bot.domain import Job, JobSpec, JobStatus, Operation
 from bot.records import PostKind, PostRef
@@ -98,6 +99,36 @@ async def test_a_job_the_process_dropped_is_found_by_the_sweep(data_dir: Path, s
             assert conn.execute("SELECT status FROM jobs WHERE id=?", (job.id,)).fetchone()[0] == "done"
         await bot.runner.sweep()  # a second pass finds nothing to do: the job is not run twice
         assert [u.stage for u in presenter.updates if u.job.id == job.id].count(Stage.DONE) == 1
+
+
+async def test_a_job_that_ends_while_the_sweep_reads_is_not_run_again(
+    data_dir: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep's snapshot can show a job running that ends (and, after a burst of thousands,
+    is forgotten by the runner's memory of ended jobs) before the snapshot is looked at: it must
+    not be taken for a dropped job and paid for again."""
+    monkeypatch.setattr(jobs_module, "KEEP_FINISHED", 0)  # ended jobs forgotten at once, as in a burst
+    fake_openai.gate = asyncio.Event()
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        job_id = (await bot.imagine(ALICE, THREAD, "a kite --n 1")).job_id
+        read = bot.store.jobs.with_status
+
+        async def read_then_the_job_ends(*statuses: JobStatus) -> list[Job]:
+            snapshot = await read(*statuses)  # the job is running in it
+            assert fake_openai.gate is not None
+            fake_openai.gate.set()
+            await presenter.final(job_id)
+            return snapshot
+
+        monkeypatch.setattr(bot.store.jobs, "with_status", read_then_the_job_ends)
+        await bot.runner.sweep()
+    assert len(fake_openai.requests) == 1
+    assert [u.stage for u in presenter.updates if u.job.id == job_id and u.stage in FINAL] == [Stage.DONE]
+    with sqlite3.connect(data_dir / "imagebot.sqlite3") as conn:
+        assert conn.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()[0] == "done"
+
+
+FINAL = (Stage.DONE, Stage.FAILED, Stage.CANCELLED)
 
 
 def bot_overrides():
