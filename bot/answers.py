@@ -82,6 +82,7 @@ class Caption:
     size: str
     requester: str
     label: str | None = None  # "offline preview", "local resample", ...
+    texts: tuple[str, ...] = ()  # words asked for exactly (--text), shown apart to check spelling
 
     def render(self, prompt_limit: int = 200, escape: Callable[[str], str] = str) -> str:
         """One caption line. What people typed is shown as one clean line (no control characters,
@@ -90,6 +91,9 @@ class Caption:
         prompt = escape(display_text(self.prompt, prompt_limit))
         requester = escape(display_text(self.requester, 80))
         bits = [f"`{self.short_id}`", f"“{prompt}”", self.model, self.size, f"by {requester}"]
+        if self.texts:
+            shown = ", ".join(f"“{escape(display_text(text, 100))}”" for text in self.texts)
+            bits.insert(2, f"text {shown}")
         if self.label:
             bits.append(f"[{self.label}]")
         return " · ".join(bits)

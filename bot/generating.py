@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from bot import imaging, options
+from bot import exact_text, imaging, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
+from bot.directives import Directives, split_directives
 from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
+from bot.errors import invalid
 from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
 
 NO_OVERRIDES = OptionOverrides()
@@ -29,8 +31,10 @@ class Generating:
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
     ) -> Outcome:
-        prompt, flags = options.split_flags(text)
-        prompt = options.validate_prompt(prompt)
+        rest, asked = split_directives(text)
+        _refuse_unavailable(asked)
+        prompt, flags = options.split_flags(rest)
+        prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
         chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
         refs = await decode_all(references)
         request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
@@ -47,8 +51,7 @@ class Generating:
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
     ) -> Outcome:
-        text, flags = options.split_flags(instruction)
-        text = options.validate_prompt(text, what="instruction")
+        text, flags = _instruction(instruction)
         decoded = await decode_all([image, *references])
         main = decoded[0][1]
         asked = flags.merged_over(overrides)
@@ -88,8 +91,7 @@ class Generating:
         attachments: Sequence[Attachment] = (),
     ) -> Outcome:
         """An instruction applied to a stored image (a thread reply, the Edit… form)."""
-        text, flags = options.split_flags(instruction)
-        text = options.validate_prompt(text, what="instruction")
+        text, flags = _instruction(instruction)
         refs = await decode_all(attachments)
         # One rule for replies and buttons: the image's own model, quality, format and
         # background, unless the reply's flags say otherwise; the image's size.
@@ -101,3 +103,22 @@ class Generating:
         )
         request = Request(Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs)
         return await self.submitter.submit(actor, where, request)
+
+
+def _instruction(text: str) -> tuple[str, OptionOverrides]:
+    """An edit's instruction, its image options, and any --text it asks to render exactly."""
+    rest, asked = split_directives(text)
+    _refuse_unavailable(asked)
+    instruction, flags = options.split_flags(rest)
+    instruction = options.validate_prompt(instruction, what="instruction")
+    return exact_text.with_texts(instruction, asked.texts), flags
+
+
+def _refuse_unavailable(asked: Directives) -> None:
+    for flag, given in (
+        ("--style", asked.style),
+        ("--template", asked.template),
+        ("--compare", asked.compare),
+    ):
+        if given:
+            raise invalid(f"{flag} is not available in this version")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import imaging
+from bot import exact_text, imaging
 from bot.answers import Button, Caption, Images, ImageView, Problem
 from bot.buttons import Verb
 from bot.domain import ImageSet, Job, StoredImage
@@ -62,11 +62,12 @@ def cancel_button(job: Job) -> Button:
 def caption_for(image: StoredImage, requester_label: str) -> Caption:
     return Caption(
         short_id=image.id,
-        prompt=image.prompt,
+        prompt=exact_text.without_texts(image.prompt),
         model=image.params.model,
         size=image.size,
         requester=requester_label,
         label=image.label,
+        texts=exact_text.found_in(image.prompt),
     )
 
 
@@ -108,11 +109,12 @@ async def set_reply(
     first = images[0]
     caption = Caption(
         short_id=image_set.id,
-        prompt=image_set.prompt,
+        prompt=exact_text.without_texts(image_set.prompt),
         model=first.params.model,
         size=f"{len(images)}× {first.size}",
         requester=requester_label,
         label=first.label,
+        texts=exact_text.found_in(image_set.prompt),
     )
     name = f"imagebot-{image_set.id}-grid.{imaging.GRID_EXTENSION}"
     grid = ImageView(image_set.id, name, grid_bytes, imaging.GRID_MIME, width, height)

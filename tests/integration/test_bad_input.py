@@ -81,7 +81,7 @@ async def test_bad_masks_are_refused(data_dir: Path, mask: bytes, message: str) 
     ("text", "message"),
     [
         ("x" * 32_001, "32,000"),
-        ("a fox --style raw", "unknown option --style"),
+        ("a fox --stylize 100", "unknown option --stylize"),
         ("a fox --n 11", "between 1 and 10"),
         ("a fox --size 1000x1000", "multiples of 16"),
         ("a fox --ar 4:1", "1:3 and 3:1"),
