@@ -204,13 +204,13 @@ def _session_key(number: int) -> SessionKey:
 
 
 def read_attachment(path: Path, limit: int = MAX_UPLOAD_BYTES) -> Attachment | Problem:
-    """A file for /edit: a regular file of at most `limit` bytes, never read past that (a device
+    """A file for /edit or /blend: a regular file of at most `limit` bytes, never read past that (a device
     such as /dev/zero, a FIFO or a huge file gets a clear message, not an exhausted memory)."""
 
     def refused(why: str) -> Problem:
         return Problem(ErrorKind.INVALID_INPUT, f"Cannot use {path}: {why}")
 
-    too_large = f"it is larger than {limit // (1024 * 1024)} MB, the most /edit reads"
+    too_large = f"it is larger than {limit // (1024 * 1024)} MB, the most an image may be"
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
