@@ -207,6 +207,7 @@ async def test_slack_blend_refusals_are_specific_and_nothing_is_downloaded_or_st
             await slack.wait_for(lambda c=count: len(slack.ephemerals) >= c)
             assert expected in slack.ephemerals[-1]["text"]
             assert slack.ephemerals[-1]["user"] == ALICE
+            assert ("`/imagine`" in slack.ephemerals[-1]["text"]) == (len(files) < 2)
         await h.command("/imagebot", "blend")
         await slack.wait_for(lambda: len(slack.ephemerals) > len(cases))
         assert "attach 2 to 5 images" in slack.ephemerals[-1]["text"]
