@@ -22,6 +22,7 @@ from bot.answers import Notice, Outcome
 from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.help import OPTIONS, REFINING, TIPS
+from bot.paths import leading_paths, numbered
 from bot.replies import error_reply
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class ArgKind(enum.Enum):
     MODEL = "model"  # a model name (platforms with fields offer the allowed models)
     SWITCH = "switch"  # on when given: as text, the argument's own name (`history mine`)
     IMAGE = "image"  # an uploaded image (Discord: an attachment; console: a file path)
+    # `low` to `high` uploaded images, in order: fields NAME1..NAMEhigh where a platform has them;
+    # as paths, the leading words that look like paths (or all words before a lone `--`)
+    IMAGES = "images"
 
 
 class Access(enum.Enum):
@@ -96,6 +100,11 @@ class Call:
         value = self.args.get(name)
         return value if isinstance(value, Attachment) else None
 
+    def images(self, name: str) -> list[Attachment]:
+        """An IMAGES argument's uploads in order (all that were given: the use case counts them)."""
+        found = [(numbered(k, name), v) for k, v in self.args.items() if isinstance(v, Attachment)]
+        return [v for n, v in sorted((n, v) for n, v in found if n is not None)]
+
 
 Handler = Callable[["ImageBot", Call], Awaitable[Outcome]]
 
@@ -125,7 +134,15 @@ class Command:
 
     @property
     def needs_file(self) -> bool:
-        return any(a.kind is ArgKind.IMAGE and a.required for a in self.args)
+        return any(a.required if a.kind is ArgKind.IMAGE else bool(a.low) for a in self.args if _images(a))
+
+    def takes_image(self, key: str) -> bool:
+        """Whether a parsed value's key names an image (an IMAGES argument's are NAME1, NAME2…)."""
+        return any(key == a.name or numbered(key, a.name) is not None for a in self.args if _images(a))
+
+
+def _images(arg: Arg) -> bool:
+    return arg.kind in (ArgKind.IMAGE, ArgKind.IMAGES)
 
 
 @dataclass(frozen=True)
@@ -167,6 +184,9 @@ class Surface:
     def _placeholder(self, arg: Arg) -> str:
         if arg.kind is ArgKind.IMAGE and self.paths:
             return "PATH" if arg.required else f"[--{arg.name} PATH]"
+        if arg.kind is ArgKind.IMAGES:
+            low, high = arg.low or 0, arg.high or 0
+            return " ".join(["PATH"] * low) + f" [… up to {high}]" if self.paths else f"<{low}-{high} images>"
         if arg.kind is ArgKind.SWITCH:
             return f"[{arg.name}]"
         if arg.kind is ArgKind.PROMPT:
@@ -186,6 +206,11 @@ class Surface:
         positional = []
         for arg in command.args:
             if arg.field_only:
+                continue
+            if arg.kind is ArgKind.IMAGES:
+                if self.paths:
+                    paths, rest = leading_paths(rest)
+                    values.update({f"{arg.name}{i}": path for i, path in enumerate(paths, 1)})
                 continue
             if arg.kind is ArgKind.IMAGE and self.paths and not arg.required:
                 found = re.search(rf"(?<!\S)--{re.escape(arg.name)}(?:=|\s+)(\S+)", rest)
@@ -246,6 +271,12 @@ async def _edit(bot: ImageBot, call: Call) -> Outcome:
         call.image("mask"),
         open_session=call.open_session,
     )
+
+
+async def _blend(bot: ImageBot, call: Call) -> Outcome:
+    overrides = OptionOverrides(aspect=call.text("aspect") or None)
+    images, text = call.images("image"), call.text("prompt")
+    return await bot.blend(call.actor, call.where, images, text, overrides, open_session=call.open_session)
 
 
 async def _settings(bot: ImageBot, call: Call) -> Outcome:
@@ -320,6 +351,19 @@ COMMANDS: tuple[Command, ...] = (
         help="edits an uploaded photo (optional mask: transparent = change here)",
         answer=Answer.PUBLIC,
         session_title="instruction",
+    ),
+    Command(
+        "blend",
+        "Combine 2 to 5 images into new ones (--flags work in the prompt)",
+        _blend,
+        args=(
+            Arg("image", "An image to blend", ArgKind.IMAGES, low=2, high=5),
+            Arg("prompt", "How to combine them (optional); --ar 16:9 and other flags work", ArgKind.PROMPT),
+            Arg("aspect", "Aspect ratio", ArgKind.CHOICE, choices=ASPECTS, field_only=True),
+        ),
+        help="blends 2 to 5 images, in order; an optional prompt says how",
+        answer=Answer.PUBLIC,
+        session_title="prompt",
     ),
     Command(
         "show",

@@ -125,6 +125,7 @@ class Operation(enum.StrEnum):
     ASPECT = "aspect"
     REMOVE_BG = "remove_bg"
     UPLOAD = "upload"
+    BLEND = "blend"
 
 
 @dataclass(frozen=True)

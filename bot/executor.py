@@ -55,6 +55,12 @@ INSTRUCTIONS: dict[Operation, str] = {
         "Remove the background entirely, leaving only the main subject, unchanged, on a fully "
         "transparent background."
     ),
+    # A blend's stored prompt says how many images and what the person asked ("blend of 3
+    # images: …"), so a reroll sends the same instruction with the same inputs.
+    Operation.BLEND: (
+        "Combine the input images, taken in the order given, into one coherent new image: a single "
+        "scene with one consistent style and lighting, not a collage or a side-by-side. Request: {prompt}"
+    ),
 }
 
 HEADLINES: dict[Operation, str] = {
@@ -67,6 +73,7 @@ HEADLINES: dict[Operation, str] = {
     Operation.ZOOM_OUT: "🔭 Zoomed out",
     Operation.ASPECT: "📐 Reframed",
     Operation.REMOVE_BG: "✂️ Background removed",
+    Operation.BLEND: "🧬 Blended",
 }
 
 
@@ -177,6 +184,8 @@ class Executor:
                 mask = InputImage("mask.png", await self.store.blobs.get(spec.mask_blob), "image/png")
             return Plan(request("edit", spec.prompt, inputs, mask))
         instruction = INSTRUCTIONS[op].format(prompt=spec.prompt)
+        if op is Operation.BLEND:  # every input, in order, not just the primary image
+            return Plan(request("edit", instruction, inputs))
         source = sources[0]
         info = model_info(spec.options.model)
         if info is None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.answers import Images, JobFailed, Notice, Outcome, Stage
+from bot.blending import Blending
 from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
 from bot.config import Settings
@@ -62,6 +63,7 @@ class ImageBot:
         self.chooser = OptionChooser(settings, store.preferences)
         submitter = Submitter(store, runner, self.policy, clock)
         self.generating = Generating(self.chooser, submitter)
+        self.blending = Blending(self.chooser, submitter)
         self.sessions = Sessions(store, self.generating)
         self.reports = Reports(settings, store.jobs, runner, self.policy)
         self.buttons = Buttons(
@@ -136,6 +138,19 @@ class ImageBot:
         """The "Vary image" menu on any message with an image: variations of that picture."""
         vary = self.generating.vary_upload(actor, where, image, strong=strong, open_session=open_session)
         return await self._answer(where, vary)
+
+    async def blend(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        images: Sequence[Attachment],
+        text: str = "",
+        overrides: OptionOverrides = NO_OVERRIDES,
+        open_session: OpenSession | None = None,
+    ) -> Outcome:
+        """/blend: 2 to 5 uploaded images, in order, combined into new images (bot.blending)."""
+        blend = self.blending.blend(actor, where, images, text, overrides, open_session)
+        return await self._answer(where, blend)
 
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()

@@ -13,7 +13,7 @@ import pytest
 from discord import app_commands
 
 from adapters.console.repl import CONSOLE, Console
-from adapters.discord.commands import DISCORD, register_commands
+from adapters.discord.commands import DISCORD, fields_of, register_commands
 from adapters.slack.commands import SLACK
 from adapters.slack.handlers import SlackHandlers
 from bot import commands as registry
@@ -104,8 +104,9 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
         assert made["description"] == declared.description
         assert len(declared.description) <= 100
         options = {o["name"]: o for o in made.get("options", [])}
-        assert list(options) == [a.name for a in sorted(declared.args, key=lambda a: not a.required)]
-        for arg in declared.args:
+        fields = fields_of(declared)  # several images: a field each
+        assert list(options) == [a.name for a in sorted(fields, key=lambda a: not a.required)]
+        for arg in fields:
             option = options[arg.name]
             assert option["description"] == arg.description
             assert option["type"] == types[arg.kind]
@@ -154,6 +155,19 @@ def test_text_surfaces_read_arguments_the_same_way() -> None:
     assert SLACK.missing(command("show"), {"id": ""}) == (
         "Which one? `/imagebot show <id>`; `/imagebot history` lists ids."
     )
+    blend = command("blend")
+    assert CONSOLE.parse(blend, "a.png shots/b.jpg c.webp a cosy nook --ar 16:9") == {
+        "image1": "a.png",
+        "image2": "shots/b.jpg",
+        "image3": "c.webp",
+        "prompt": "a cosy nook --ar 16:9",
+    }
+    # Before a lone `--` every word is a path (so a name without an extension works); flags stay.
+    assert CONSOLE.parse(blend, "cat dog.png -- make it 3.5x --ar 16:9") == {
+        "image1": "cat",
+        "image2": "dog.png",
+        "prompt": "make it 3.5x --ar 16:9",
+    }
     assert CONSOLE.find("?") == command("help")
     assert SLACK.find("HELP") == command("help")
 
