@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import options
+from bot import exact_text, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
+from bot.directives import split_directives
 from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, UserRef
 from bot.errors import invalid
 from bot.submission import OpenSession, Request, Submitter, decode_all
@@ -56,8 +57,17 @@ class Blending:
         """Check everything (count, flags, every image) before anything is stored, then queue
         one job with the uploads as its inputs, in order."""
         check_count(len(images))
-        words, flags = options.split_flags(text)
+        rest, asked = split_directives(text)
+        for flag, given in (
+            ("--style", asked.style),
+            ("--template", asked.template),
+            ("--compare", asked.compare),
+        ):
+            if given:
+                raise invalid(f"{flag} does not work with /blend")
+        words, flags = options.split_flags(rest)
         words = options.validate_prompt(words) if words.strip() else ""
+        words = exact_text.with_texts(words, asked.texts)
         chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
         decoded = await decode_all(images)
         request = Request(Operation.BLEND, stored_prompt(len(images), words), chosen, uploads=decoded)

@@ -307,7 +307,7 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
 
 
 async def _help(bot: ImageBot, call: Call) -> Outcome:
-    return Notice(help_text(call.surface))
+    return Notice(help_text(call.surface, call.text("topic")))
 
 
 # The choices offered as fields; typed as --flags, the core's option rules apply (bot.options).
@@ -317,6 +317,8 @@ FORMATS = ("png", "webp", "jpeg")
 BACKGROUNDS = ("auto", "transparent", "opaque")
 SCOPES = ("me", "channel", "workspace")
 REFERENCES = ("reference1", "reference2", "reference3")
+HELP_SECTIONS = {"options": OPTIONS, "refine": REFINING, "tips": TIPS}
+HELP_TOPICS = tuple(HELP_SECTIONS)
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -407,7 +409,20 @@ COMMANDS: tuple[Command, ...] = (
         help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
         " `workspace`), `{cmd} me reset` clears a layer",
     ),
-    Command("help", "How to use imagebot, with prompt tips", _help, aliases=("?",)),
+    Command(
+        "help",
+        "How to use imagebot: commands, or one topic (options, refine, tips)",
+        _help,
+        args=(
+            Arg(
+                "topic",
+                "Options, refining in the thread, or prompt tips",
+                ArgKind.CHOICE,
+                choices=HELP_TOPICS,
+            ),
+        ),
+        aliases=("?",),
+    ),
 )
 
 
@@ -438,8 +453,12 @@ def commands_section(surface: Surface) -> str:
     return "\n".join(lines)
 
 
-def help_text(surface: Surface) -> str:
-    """/help: the commands as this surface spells them, then options, refining and tips."""
+def help_text(surface: Surface, topic: str = "") -> str:
+    """/help: the commands as this surface spells them and how to ask for more; /help TOPIC:
+    that topic. Each answer fits one Discord message, however many commands there are."""
+    if topic:
+        return HELP_SECTIONS[topic]
+    more = " · ".join(f"`{surface.spell(command('help'))} {name}`" for name in HELP_TOPICS)
     return "\n\n".join(
-        ["**imagebot: a shared image studio**", commands_section(surface), OPTIONS, REFINING, TIPS]
+        ["**imagebot: a shared image studio**", commands_section(surface), f"More help: {more}"]
     )

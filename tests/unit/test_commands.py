@@ -76,7 +76,9 @@ async def test_a_command_added_to_the_registry_appears_on_every_platform(with_pi
     ]
 
     assert await slack_router_answer("ping hello") == "pong hello on slack"
-    assert "help, ping [word]." in await slack_router_answer("frobnicate")  # offered for an unknown word
+    assert "help [options|refine|tips], ping [word]." in await slack_router_answer(
+        "frobnicate"
+    )  # offered for an unknown word
 
     console = Console(SimpleNamespace(), SimpleNamespace(), UserRef("console", "me", "me"))  # type: ignore[arg-type]
     answer = await console._dispatch("ping hello")
@@ -119,7 +121,14 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
 
 def test_each_help_lists_the_commands_its_platform_offers_spelled_its_way() -> None:
     discord_help, slack_help, console_help = (help_text(s) for s in (DISCORD, SLACK, CONSOLE))
-    for name in ("show <id>", "history [mine]", "queue", "cancel [job]", "usage", "help"):
+    for name in (
+        "show <id>",
+        "history [mine]",
+        "queue",
+        "cancel [job]",
+        "usage",
+        "help [options|refine|tips]",
+    ):
         assert f"`/{name}`" in discord_help
         assert f"`/imagebot {name}`" in slack_help
         assert f"`{name}`" in console_help
@@ -130,10 +139,14 @@ def test_each_help_lists_the_commands_its_platform_offers_spelled_its_way() -> N
     assert "/edit" not in slack_help  # Slack's slash commands take no files
     assert "`/imagebot settings me --n 2 --ar 16:9`" in slack_help
     assert "`settings me reset`" in console_help
-    assert len(discord_help) <= 2000  # one Discord message
-    for text in (discord_help, slack_help, console_help):
-        assert "**Prompt tips**" in text
-        assert "**Refine in the thread**" in text
+    assert "`/help tips`" in discord_help
+    assert "`/imagebot help tips`" in slack_help
+    for surface in (DISCORD, SLACK, CONSOLE):
+        assert "**Prompt tips**" in help_text(surface, "tips")
+        assert "**Refine in the thread**" in help_text(surface, "refine")
+        assert "`--text" in help_text(surface, "options")
+        # Every answer fits one Discord message, however many commands there are.
+        assert all(len(help_text(DISCORD, topic)) <= 2000 for topic in ("", "options", "refine", "tips"))
 
 
 def test_text_surfaces_read_arguments_the_same_way() -> None:
