@@ -8,6 +8,7 @@ from bot.buttons import Verb
 from bot.domain import ImageSet, Job, StoredImage
 from bot.errors import BotError
 from bot.ports import BlobStorage
+from bot.text import display_text
 
 EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
 
@@ -106,7 +107,7 @@ async def set_reply(
     """A grid preview of a set (image k is the k-th cell in reading order) and its buttons."""
     views = [await view_of(image, blobs) for image in images]
     # A set made of parts (a comparison) labels each cell and may say what could not be made.
-    cells = tuple(image.params.cell_label or "" for image in images)
+    cells = tuple(display_text(image.params.cell_label or "", 100) for image in images)
     labels = cells if any(cells) else None
     grid_bytes, width, height = await imaging.offload(_grid_of, [v.data for v in views], labels)
     first = images[0]

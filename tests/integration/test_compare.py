@@ -212,3 +212,20 @@ async def test_a_comparison_cut_off_by_a_restart_runs_again_as_a_comparison(
         assert [cell.split(" · ")[0] for cell in done.result.caption.cells] == TWO.split(",")
         after = [r.fields["model"] for r in fake_openai.requests[2:]]
         assert sorted(after) == sorted(TWO.split(","))
+
+
+async def test_a_failed_comparison_retries_as_a_comparison(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        fake_openai.fail_next(503, times=4)  # each model, and its one more attempt
+        queued = await bot.imagine(ALICE, THREAD, f"a glacier --compare {TWO}")
+        failed = await presenter.final(queued.job_id)
+        assert failed.stage is Stage.FAILED
+        assert problem_kind(failed.result) == "unavailable"
+        (retry,) = failed.result.buttons
+        again = await bot.press(ALICE, THREAD, retry.id)
+        assert isinstance(again, Queued)
+        assert "comparing 2 models" in again.text
+        assert again.job.reserved_usd == queued.job.reserved_usd
+        done = await presenter.final(again.job_id)
+        assert isinstance(done.result, Images)
+        assert [cell.split(" · ")[0] for cell in done.result.caption.cells] == TWO.split(",")
