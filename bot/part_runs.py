@@ -190,8 +190,9 @@ class PartRunner:
                 stored,
                 image_set,
                 usage_row,
-                current_image_id=session.current_image_id,
-                awaiting_pick=True,
+                # One image left (the other models failed): it is the one a reply edits.
+                current_image_id=stored[0].id if len(stored) == 1 else session.current_image_id,
+                awaiting_pick=len(stored) > 1,
             ),
             patience=self.storage_patience,
             what=f"job {job.id}: recording its results",

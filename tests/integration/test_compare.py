@@ -114,6 +114,12 @@ async def test_a_failed_model_is_named_and_the_others_still_shown(
         assert f"⚠️ {refused.fields['model']} failed:" in again.text
         assert again.caption.cells == result.caption.cells
 
+        # The one image made is the current one: a reply edits it without asking which.
+        edit = await bot.reply(ALICE, THREAD, "make it blue")
+        assert isinstance(edit, Queued), edit
+        assert (await presenter.final(edit.job_id)).stage is Stage.DONE
+        assert fake_openai.last.images[0].data == made.returned[0]
+
 
 async def test_every_model_failing_fails_the_job_naming_each(data_dir: Path, fake_openai: FakeOpenAI) -> None:
     async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
