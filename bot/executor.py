@@ -18,6 +18,7 @@ from bot.domain import ImageSet, Job, Operation, StoredImage, Usage
 from bot.errors import BotError, ErrorKind
 from bot.job_events import Progress
 from bot.model_catalog import model_info
+from bot.part_runs import PartRunner
 from bot.ports import Storage
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
 from bot.records import ImageParams, UsageRow
@@ -116,6 +117,16 @@ class Executor:
         self.clock = clock
         self.storage_patience = storage_patience
         self.provider_retry_delay = provider_retry_delay
+        self.parts = PartRunner(
+            store,
+            provider.name,
+            provider.label,
+            prices_for,
+            new_id,
+            clock,
+            self._generate,
+            storage_patience=storage_patience,
+        )
 
     async def __call__(self, job: Job, progress: Progress) -> Callable[[], Awaitable[Images]]:
         """Run the job to its stored results; returns how to build its reply (called once the
@@ -123,6 +134,9 @@ class Executor:
         return functools.partial(self.reply, await self.make(job, progress))
 
     async def make(self, job: Job, progress: Progress) -> Made:
+        if job.spec.parts:  # several different requests, one image each, as one set
+            made = await self.parts.make(job, progress)
+            return Made(job, made.images, made.image_set, HEADLINES[job.spec.operation])
         sources = []
         for image_id in job.spec.sources:
             image = await self.store.images.image(image_id, within=job.where)

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from bot import exact_text, imaging, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
+from bot.comparing import compare_parts
 from bot.directives import Directives, split_directives
-from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
+from bot.domain import Attachment, JobPart, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
 from bot.errors import invalid
+from bot.parts import set_options
 from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
 
 NO_OVERRIDES = OptionOverrides()
@@ -35,9 +37,32 @@ class Generating:
         _refuse_unavailable(asked)
         prompt, flags = options.split_flags(rest)
         prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
+        if asked.compare:
+            typed = flags.merged_over(overrides)
+            parts = await compare_parts(
+                self.chooser, actor, where, prompt, typed, asked.compare, references=len(references)
+            )
+            return await self.imagine_parts(actor, where, parts, open_session)
         chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
         refs = await decode_all(references)
         request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
+        return await self.submitter.submit(actor, where, request, open_session)
+
+    async def imagine_parts(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        parts: Sequence[JobPart],
+        open_session: OpenSession | None = None,
+        *,
+        title: str | None = None,
+    ) -> Outcome:
+        """Several different requests (2-4 parts, one image each) made as one job and shown as one
+        grid, each cell labelled with its part's label (a comparison, a template pack). `title`
+        is the set's prompt in its caption: by default the parts' prompt when they share one."""
+        prompts = list(dict.fromkeys(part.prompt for part in parts))
+        shown = title or (prompts[0] if len(prompts) == 1 else " | ".join(prompts))
+        request = Request(Operation.IMAGINE, shown, set_options(parts), parts=tuple(parts))
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def edit_upload(
@@ -109,6 +134,9 @@ def _instruction(text: str) -> tuple[str, OptionOverrides]:
     """An edit's instruction, its image options, and any --text it asks to render exactly."""
     rest, asked = split_directives(text)
     _refuse_unavailable(asked)
+    if asked.compare:
+        # An edit changes one image; comparing models is a fresh /imagine of the same prompt.
+        raise invalid("--compare works with /imagine only: an edit changes this one image.")
     instruction, flags = options.split_flags(rest)
     instruction = options.validate_prompt(instruction, what="instruction")
     return exact_text.with_texts(instruction, asked.texts), flags
@@ -118,7 +146,6 @@ def _refuse_unavailable(asked: Directives) -> None:
     for flag, given in (
         ("--style", asked.style),
         ("--template", asked.template),
-        ("--compare", asked.compare),
     ):
         if given:
             raise invalid(f"{flag} is not available in this version")

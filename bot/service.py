@@ -19,7 +19,16 @@ from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
 from bot.config import Settings
 from bot.deliveries import DeliveryLog
-from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, SessionKey, UserRef
+from bot.domain import (
+    Attachment,
+    ImageOptions,
+    Job,
+    JobPart,
+    OptionOverrides,
+    Session,
+    SessionKey,
+    UserRef,
+)
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
 from bot.intake import IntakeDesk
@@ -104,6 +113,21 @@ class ImageBot:
         a refused request never leaves an empty thread behind."""
         return await self._answer(
             where, self.generating.imagine(actor, where, text, overrides, references, open_session)
+        )
+
+    async def imagine_parts(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        parts: Sequence[JobPart],
+        open_session: OpenSession | None = None,
+        *,
+        title: str | None = None,
+    ) -> Outcome:
+        """Several different requests (2-4 parts) as one job and one labelled grid (template
+        packs; --compare is its case of one prompt across models). See Generating.imagine_parts."""
+        return await self._answer(
+            where, self.generating.imagine_parts(actor, where, parts, open_session, title=title)
         )
 
     async def options_for(self, actor: UserRef, where: SessionKey, request: OptionOverrides) -> ImageOptions:
