@@ -9,6 +9,7 @@ OPTIONS = """\
 `--ar 16:9` or `--size 1536x864` · `--n 1..10` · `--quality low|medium|high|auto` · `--model`
 · `--format png|webp|jpeg` · `--background transparent|opaque|auto` · `--compression 0..100`
 · `--text "WORDS"` (in the image exactly as typed; repeatable)
+· `--compare gpt-image-2,gpt-image-2.5-flare` (one image per model, side by side, labelled)
 Sizes (gpt-image-2): multiples of 16, ratio 1:3 to 3:1, up to 3840x2160. `--ar` gives a
 1536 px long edge (16:9 → 1536x864; 1:1 → 1024x1024)."""
 
