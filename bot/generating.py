@@ -13,14 +13,16 @@ from bot.directives import Directives, split_directives
 from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
 from bot.errors import invalid
 from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
+from bot.template_desk import TemplateDesk
 
 NO_OVERRIDES = OptionOverrides()
 
 
 class Generating:
-    def __init__(self, chooser: OptionChooser, submitter: Submitter) -> None:
+    def __init__(self, chooser: OptionChooser, submitter: Submitter, templates: TemplateDesk) -> None:
         self.chooser = chooser
         self.submitter = submitter
+        self.templates = templates
 
     async def imagine(
         self,
@@ -32,10 +34,15 @@ class Generating:
         open_session: OpenSession | None = None,
     ) -> Outcome:
         rest, asked = split_directives(text)
-        _refuse_unavailable(asked)
+        _refuse_unavailable(asked, template_here=True)
         prompt, flags = options.split_flags(rest)
-        prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
-        chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
+        typed = flags.merged_over(overrides)
+        if asked.template is not None:
+            # Packs (several prompts) are refused here until jobs carry parts; see TemplateDesk.fill.
+            prompt, typed = await self.templates.one_prompt(actor, where, asked, prompt, typed)
+        else:
+            prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
+        chosen = await self.chooser.for_new_request(actor, where, typed)
         refs = await decode_all(references)
         request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
         return await self.submitter.submit(actor, where, request, open_session)
@@ -114,10 +121,11 @@ def _instruction(text: str) -> tuple[str, OptionOverrides]:
     return exact_text.with_texts(instruction, asked.texts), flags
 
 
-def _refuse_unavailable(asked: Directives) -> None:
+def _refuse_unavailable(asked: Directives, *, template_here: bool = False) -> None:
+    if asked.template and not template_here:
+        raise invalid("--template works in /imagine, not in edits: start a new image with it")
     for flag, given in (
         ("--style", asked.style),
-        ("--template", asked.template),
         ("--compare", asked.compare),
     ):
         if given:
