@@ -24,7 +24,8 @@ from bot.text import display_text
 
 ACTIONS = ("list", "show", "save", "rename", "delete")
 SHELF_MAX = 100  # saved templates per shelf: a list people can still read
-LISTED_MAX = 12  # per section of `template list` (one chat message)
+LISTED_MAX = 12  # per section of `template list`
+LIST_CHARS = 1900  # the whole list fits one chat message (Discord's limit is 2000)
 _WORKSPACE_FLAG = re.compile(r"(?<!\S)--workspace(?!\S)", re.IGNORECASE)
 _WHOSE = {"personal": "yours", "workspace": "the workspace's", "starter": "built in"}
 
@@ -117,6 +118,8 @@ class TemplateDesk:
             return invalid(
                 f"{name} is a starter template: built in, it cannot be changed (save your own copy)"
             )
+        if shelf.owner and await self.repo.get(Shelf(shelf.platform, shelf.workspace), name) is not None:
+            return invalid(f"{name} is the workspace's template: admins change it with --workspace")
         names = [t.name for t in await self.repo.on_shelves([shelf])]
         return BotError(
             ErrorKind.NOT_FOUND, f"No template {name} among {_WHOSE[shelf.scope]}.{_closest(name, names)}"
@@ -151,11 +154,11 @@ class TemplateDesk:
             lines.extend(_listed(templates, set()))
         lines.append("**Starter templates** (built in; a saved one of the same name is used instead)")
         lines.extend(_listed(STARTERS, taken))
-        lines.append(
+        footer = (
             'Use one: `/imagine --template NAME key="value"`. `template show NAME` shows it;'
             " `template save NAME PROMPT` saves yours (admins: add --workspace)."
         )
-        return "\n".join(lines)
+        return _fitted(lines, footer)
 
     def described(self, template: Template) -> str:
         body = template.body
@@ -207,6 +210,19 @@ def _listed(templates: Sequence[Template], shadowed: set[str]) -> list[str]:
     if len(templates) > LISTED_MAX:
         lines.append(f"• … and {len(templates) - LISTED_MAX} more")
     return lines
+
+
+def _fitted(lines: list[str], footer: str) -> str:
+    """The lines that fit one message with the footer, and a note when some did not."""
+    kept: list[str] = []
+    room = LIST_CHARS - len(footer) - 60
+    for line in lines:
+        room -= len(line) + 1
+        if room < 0:
+            kept.append("• … more than fit here: `template show NAME` shows any of them")
+            break
+        kept.append(line)
+    return "\n".join([*kept, footer])
 
 
 def _closest(name: str, names: Sequence[str]) -> str:

@@ -91,12 +91,6 @@ class TemplateBody:
                     found[segment.name] = found.get(segment.name, False) or segment.text
         return tuple(Placeholder(name, text) for name, text in found.items())
 
-    def source(self) -> str:
-        """The template written back as `template save` takes it."""
-        prompts = " || ".join(f"{p.label}: {p.prompt}" if p.label else p.prompt for p in self.parts)
-        flags = options_text(self.flags)
-        return f"{prompts} {flags}" if flags else prompts
-
 
 @dataclass(frozen=True)
 class Template:
@@ -236,7 +230,9 @@ def _filled(prompt: str, fills: Mapping[str, str]) -> tuple[str, list[str]]:
             continue
         value = fills[segment.name]
         if segment.text:
-            out.append(f"\u201c{value}\u201d")
+            # Quoted as the exact-text sentence quotes it: curly quotes inside would end it early.
+            plain = value.replace("\u201c", '"').replace("\u201d", '"')
+            out.append(f"\u201c{plain}\u201d")
             if value not in pieces:
                 pieces.append(value)
         else:

@@ -154,6 +154,8 @@ async def test_shelves_mine_over_the_workspace_s_over_starters_each_workspace_it
         assert "Deleted template poster" in (await bot.template(ALICE, THREAD, "delete", "poster")).text
         assert "starter template" in (await bot.template(ALICE, THREAD, "delete", "poster")).text
         assert problem_kind(await bot.template(ALICE, THREAD, "delete", "nothing-here")) == "not_found"
+        refused = await bot.template(BOB, THREAD, "delete", "house-poster")
+        assert "the workspace's template: admins change it with --workspace" in refused.text
 
 
 async def test_every_starter_template_runs_on_the_offline_provider(data_dir: Path) -> None:
@@ -251,3 +253,20 @@ async def test_slack_saves_lists_and_uses_a_template(
         assert (
             fake_openai.last.fields["prompt"] == f"a canvas tote bag with “Kind & Co”. {RENDER} “Kind & Co”."
         )
+
+
+async def test_a_long_list_still_fits_one_chat_message(data_dir: Path) -> None:
+    async with running_bot(make_settings(data_dir)) as (bot, _presenter):
+        fields = " ".join(f"{{{'p' * 30}{i}}}" for i in range(4))
+        for index in range(14):
+            name = f"{index:02d}" + "n" * 30
+            assert problem_kind(await bot.template(ALICE, THREAD, "save", f"{name} a {fields}")) is None
+            assert (
+                problem_kind(await bot.template(ADMIN, THREAD, "save", f"{name} b {fields}", workspace=True))
+                is None
+            )
+        listing = (await bot.template(ALICE, THREAD, "list", "")).text
+        assert len(listing) <= 2000
+        assert f"`00{'n' * 30}`" in listing
+        assert "more than fit here" in listing
+        assert listing.endswith("(admins: add --workspace).")

@@ -105,10 +105,8 @@ def test_braces_can_be_written_and_a_lone_prompt_keeps_its_colon() -> None:
     note = template("Note: a json sign showing {{ and }} with {word}")
     assert note.body.parts[0].label is None
     assert fill(note, {"word": "hi"}).parts[0].prompt == "Note: a json sign showing { and } with hi"
-    assert template("a mug").body.source() == "a mug"
-    assert template("a: {x} one || b: {x:text} two --q high").body.source() == (
-        "a: {x} one || b: {x:text} two --quality high"
-    )
+    quoted = fill(template("a sign reading {words:text}"), {"words": "the “best” bread"}).parts[0].prompt
+    assert quoted == f'a sign reading “the "best" bread”. {RENDER} “the "best" bread”.'
 
 
 def test_the_starter_library_covers_the_briefs_teams_write() -> None:
