@@ -227,10 +227,26 @@ async def test_discord_saves_lists_and_uses_a_template(
             "imagine", {"prompt": "--template mug word=Hello", "n": 1}, channel=channel
         )
         await fake_discord.dispatch("INTERACTION_CREATE", use)
-        await fake_discord.wait_for(
+        result = await fake_discord.wait_for(
             lambda f: (m := f.original_message(use["id"])) and m.get("attachments") and m, timeout=15
         )
+        assert fake_discord.channels[result["id"]]["name"] == "mug Hello"  # the session thread
         assert fake_openai.last.fields["prompt"] == f"a mug printed with “Hello”. {RENDER} “Hello”."
+
+        # The workspace's shelf is a field on Discord: the server's owner (an admin) may use it.
+        team = {"action": "save", "name": "team-mug", "text": "a team mug", "workspace": True}
+        assert "the workspace's" in await answer_to(
+            fake_discord.slash_interaction("template", team, channel=channel)
+        )
+        stranger = fake_discord.make_user("stranger")
+        refused = fake_discord.slash_interaction("template", team, channel=channel, user=stranger)
+        assert "Only admins" in await answer_to(refused)
+        theirs = fake_discord.slash_interaction(
+            "template", {"action": "list"}, channel=channel, user=stranger
+        )
+        listed = await answer_to(theirs)
+        assert "`team-mug`" in listed
+        assert "`mug`" not in listed  # the owner's own templates are theirs alone
 
 
 async def test_slack_saves_lists_and_uses_a_template(
