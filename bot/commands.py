@@ -24,6 +24,8 @@ from bot.errors import BotError, ErrorKind, invalid
 from bot.help import OPTIONS, REFINING, TIPS
 from bot.paths import leading_paths, numbered
 from bot.replies import error_reply
+from bot.template_desk import ACTIONS as TEMPLATE_ACTIONS
+from bot.template_desk import take_workspace_flag
 
 if TYPE_CHECKING:
     from bot.service import ImageBot
@@ -306,6 +308,15 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
     return await bot.usage(call.actor, call.where)
 
 
+async def _template(bot: ImageBot, call: Call) -> Outcome:
+    # On text surfaces --workspace arrives among the words; on Discord it is a field.
+    words, shared = take_workspace_flag(f"{call.text('name')} {call.text('text')}")
+    action = call.text("action")
+    return await bot.template(
+        call.actor, call.where, action, words, workspace=shared or call.switch("workspace")
+    )
+
+
 async def _help(bot: ImageBot, call: Call) -> Outcome:
     return Notice(help_text(call.surface, call.text("topic")))
 
@@ -408,6 +419,20 @@ COMMANDS: tuple[Command, ...] = (
         ),
         help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
         " `workspace`), `{cmd} me reset` clears a layer",
+    ),
+    Command(
+        "template",
+        "Prompt templates: list, show, save, rename or delete",
+        _template,
+        args=(
+            Arg("action", "What to do (list by default)", ArgKind.CHOICE, choices=TEMPLATE_ACTIONS),
+            Arg("name", "The template's name"),
+            Arg("text", "save: the prompt with {placeholders} and --flags; rename: the new name"),
+            Arg(
+                "workspace", "The workspace's templates, not yours (admins)", ArgKind.SWITCH, field_only=True
+            ),
+        ),
+        help="saved prompts for `--template NAME`",
     ),
     Command(
         "help",

@@ -14,15 +14,19 @@ from bot.directives import Directives, split_directives
 from bot.domain import Attachment, JobPart, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
 from bot.errors import invalid
 from bot.parts import set_options
+from bot.preferences import layered
 from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
+from bot.template_desk import TemplateDesk
+from bot.templates import Filled
 
 NO_OVERRIDES = OptionOverrides()
 
 
 class Generating:
-    def __init__(self, chooser: OptionChooser, submitter: Submitter) -> None:
+    def __init__(self, chooser: OptionChooser, submitter: Submitter, templates: TemplateDesk) -> None:
         self.chooser = chooser
         self.submitter = submitter
+        self.templates = templates
 
     async def imagine(
         self,
@@ -34,16 +38,23 @@ class Generating:
         open_session: OpenSession | None = None,
     ) -> Outcome:
         rest, asked = split_directives(text)
-        _refuse_unavailable(asked)
+        _refuse_unavailable(asked, template_here=True)
         prompt, flags = options.split_flags(rest)
-        prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
+        typed = flags.merged_over(overrides)
+        if asked.template is not None:
+            filled = await self.templates.fill(actor, where, asked, prompt)
+            typed = layered(typed, filled.flags)
+            if filled.is_pack:
+                return await self._run_pack(actor, where, filled, typed, asked, references, open_session)
+            prompt = filled.parts[0].prompt
+        else:
+            prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
         if asked.compare:
-            typed = flags.merged_over(overrides)
             parts = await compare_parts(
                 self.chooser, actor, where, prompt, typed, asked.compare, references=len(references)
             )
             return await self.imagine_parts(actor, where, parts, open_session)
-        chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
+        chosen = await self.chooser.for_new_request(actor, where, typed)
         refs = await decode_all(references)
         request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
         return await self.submitter.submit(actor, where, request, open_session)
@@ -64,6 +75,30 @@ class Generating:
         shown = title or (prompts[0] if len(prompts) == 1 else " | ".join(prompts))
         request = Request(Operation.IMAGINE, shown, set_options(parts), parts=tuple(parts))
         return await self.submitter.submit(actor, where, request, open_session)
+
+    async def _run_pack(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        filled: Filled,
+        typed: OptionOverrides,
+        asked: Directives,
+        references: Sequence[Attachment],
+        open_session: OpenSession | None,
+    ) -> Outcome:
+        """A template pack: one image per prompt, run as one job and shown as one labelled grid."""
+        pack = f"template {filled.name} is a pack of {len(filled.parts)} prompts, one image each"
+        if asked.compare:
+            raise invalid(f"{pack}: --compare works on one prompt, so use it with a single-prompt template")
+        if typed.n is not None and typed.n != 1:
+            raise invalid(f"{pack}: leave out --n")
+        if references:
+            raise invalid(f"{pack}: it takes no reference images")
+        chosen = await self.chooser.for_new_request(actor, where, dataclasses.replace(typed, n=1))
+        parts = tuple(JobPart(part.prompt, chosen, part.label) for part in filled.parts)
+        fills = ", ".join(asked.fills.values())
+        title = f"template {filled.name}" + (f": {fills}" if fills else "")
+        return await self.imagine_parts(actor, where, parts, open_session, title=title)
 
     async def edit_upload(
         self,
@@ -142,10 +177,9 @@ def _instruction(text: str) -> tuple[str, OptionOverrides]:
     return exact_text.with_texts(instruction, asked.texts), flags
 
 
-def _refuse_unavailable(asked: Directives) -> None:
-    for flag, given in (
-        ("--style", asked.style),
-        ("--template", asked.template),
-    ):
+def _refuse_unavailable(asked: Directives, *, template_here: bool = False) -> None:
+    if asked.template and not template_here:
+        raise invalid("--template works in /imagine, not in edits: start a new image with it")
+    for flag, given in (("--style", asked.style),):
         if given:
             raise invalid(f"{flag} is not available in this version")

@@ -45,6 +45,7 @@ from bot.replies import error_reply
 from bot.reports import Reports
 from bot.sessions import Sessions
 from bot.submission import OpenSession, Submitter, new_id
+from bot.template_desk import TemplateDesk
 
 __all__ = ["ImageBot", "describe_failure", "new_id"]
 
@@ -71,7 +72,8 @@ class ImageBot:
         self.policy = Policy(settings, store.jobs, provider, clock)
         self.chooser = OptionChooser(settings, store.preferences)
         submitter = Submitter(store, runner, self.policy, clock)
-        self.generating = Generating(self.chooser, submitter)
+        self.templates = TemplateDesk(store.templates, self.chooser.resolve)
+        self.generating = Generating(self.chooser, submitter, self.templates)
         self.blending = Blending(self.chooser, submitter)
         self.sessions = Sessions(store, self.generating)
         self.reports = Reports(settings, store.jobs, runner, self.policy)
@@ -243,6 +245,15 @@ class ImageBot:
         except BotError as error:
             return error_reply(error)
         return Notice(text)
+
+    async def template(
+        self, actor: UserRef, where: SessionKey, action: str, words: str, *, workspace: bool = False
+    ) -> Outcome:
+        """`template save|list|show|rename|delete …`: prompt templates (bot.template_desk)."""
+        try:
+            return await self.templates.command(actor, where, action, words, workspace)
+        except BotError as error:
+            return error_reply(error)
 
     # --- outcomes owed after a restart ----------------------------------------------------------
     async def undelivered(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:

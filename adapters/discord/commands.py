@@ -22,6 +22,7 @@ from adapters.discord.places import where_of
 from adapters.discord.senders import Answering, answering
 from bot.answers import Outcome
 from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
+from bot.directives import split_directives
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.model_catalog import known_models
@@ -245,9 +246,13 @@ def thread_name(title: str) -> str:
     """A session thread's name: what was asked, without its --flags, as one clean line within
     Discord's limit (the name is shown in the channel list and thread header)."""
     try:
-        prompt, _ = split_flags(title)
+        rest, asked = split_directives(title)
+        prompt, _ = split_flags(rest)
     except BotError:
         prompt = title  # the core refuses such flags before any thread is opened
+    else:
+        if asked.template:  # named after the template and what filled it: "poster jazz night"
+            prompt = " ".join([asked.template, *asked.fills.values(), prompt])
     return display_text(prompt, THREAD_NAME_LIMIT) or FALLBACK_THREAD_NAME
 
 
