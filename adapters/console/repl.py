@@ -31,7 +31,8 @@ from bot.answers import (
     problem_kind,
 )
 from bot.buttons import ButtonId, Verb
-from bot.commands import Call, Command, Surface, commands_section
+from bot.command_model import Call, Command
+from bot.commands import Surface, commands_section
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import ErrorKind
 from bot.service import ImageBot

@@ -21,7 +21,8 @@ from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.places import where_of
 from adapters.discord.senders import Answering, answering
 from bot.answers import Outcome
-from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
+from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession
+from bot.commands import Surface
 from bot.directives import split_directives
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind

@@ -24,7 +24,8 @@ from adapters.slack.poster import Poster
 from adapters.slack.presenter import SlackPresenter
 from adapters.slack.users import PLATFORM, Users
 from bot.answers import Images, Queued
-from bot.commands import Answer, ArgValue, Call, Command, Surface, command
+from bot.command_model import Answer, ArgValue, Call, Command
+from bot.commands import Surface, command
 from bot.domain import SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.service import ImageBot
