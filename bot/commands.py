@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
 
 from bot.answers import Notice, Outcome
+from bot.directives import check_name
 from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.help import OPTIONS, REFINING, TIPS
+from bot.prompt_builder import LAYERS, PromptLayers, compose, shown
 from bot.replies import error_reply
 
 if TYPE_CHECKING:
@@ -69,6 +71,10 @@ class Arg:
     # Asked when a text surface's line leaves it out ({this}: the command as typed there; {NAME}:
     # another command as spelled there). None: the use case's own check answers.
     ask: str | None = None
+    example: str = ""  # shown in a form's empty field (a placeholder)
+    # Checks a value as soon as it is given, before a form opens on it (so nobody fills in a
+    # form that its own field would refuse); raises BotError. The handler checks again.
+    check: Callable[[str], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,10 @@ class Command:
     answer: Answer = Answer.PRIVATE
     session_title: str | None = None  # the argument that names a new session thread, if it opens one
     aliases: tuple[str, ...] = ()
+    # The title of the form its arguments are asked in (a Discord or Slack modal; the console asks
+    # them in turn), whose submit runs the handler; None: typed on the line. On Discord its
+    # field-only arguments are the slash command's options (a modal holds at most 5 fields).
+    form: str | None = None
 
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)
@@ -158,7 +168,7 @@ class Surface:
     def usage(self, command: Command) -> str:
         """The command as typed here, with its arguments: `/imagebot show <id>`."""
         words = [self.spell(command)]
-        for arg in command.args:
+        for arg in () if command.form is not None else command.args:  # a form asks for its own
             if arg.field_only:
                 continue
             words.append(self._placeholder(arg))
@@ -275,6 +285,16 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
     return await bot.usage(call.actor, call.where)
 
 
+async def _build(bot: ImageBot, call: Call) -> Outcome:
+    layers = PromptLayers(**{name: call.text(name) for name in (*LAYERS, "style", "text")})
+    try:
+        composed = compose(layers)
+    except BotError as error:
+        return error_reply(error)
+    note = shown(composed, call.surface.spell(command("imagine")))
+    return await bot.imagine(call.actor, call.where, composed, open_session=call.open_session, note=note)
+
+
 async def _help(bot: ImageBot, call: Call) -> Outcome:
     return Notice(help_text(call.surface))
 
@@ -362,6 +382,42 @@ COMMANDS: tuple[Command, ...] = (
         ),
         help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
         " `workspace`), `{cmd} me reset` clears a layer",
+    ),
+    Command(
+        "build",
+        "Build a prompt in four layers: subject, environment, lighting, camera",
+        _build,
+        args=(
+            Arg(
+                "subject",
+                "Subject: what is the picture of?",
+                required=True,
+                example="a red fox curled up asleep",
+            ),
+            Arg(
+                "environment",
+                "Environment: where, when, what weather?",
+                example="in a snowy pine forest at dawn",
+            ),
+            Arg("lighting", "Lighting", example="soft golden backlight, long shadows"),
+            Arg(
+                "camera",
+                "Camera: lens, angle, framing",
+                example="close-up, 85mm lens, shallow depth of field",
+            ),
+            Arg(
+                "style",
+                "A house style, by name",
+                field_only=True,
+                example="brand",
+                check=lambda name: check_name(name.strip(), "style") if name.strip() else None,
+            ),
+            Arg("text", "Text to render exactly, a line per piece", example="SALE 50%"),
+        ),
+        help="a prompt in 4 layers",
+        answer=Answer.PUBLIC,
+        session_title="subject",
+        form="Build a prompt",
     ),
     Command("help", "How to use imagebot, with prompt tips", _help, aliases=("?",)),
 )

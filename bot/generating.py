@@ -30,6 +30,7 @@ class Generating:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
+        note: str | None = None,
     ) -> Outcome:
         rest, asked = split_directives(text)
         _refuse_unavailable(asked)
@@ -37,7 +38,7 @@ class Generating:
         prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
         chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
         refs = await decode_all(references)
-        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
+        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, note=note)
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def edit_upload(
