@@ -180,6 +180,38 @@ async def test_discord_build_refuses_a_bad_style_before_the_form_and_a_bad_form_
     assert job_count(settings.database_path) == 0
 
 
+async def test_discord_build_form_opened_before_a_restart_still_runs_after_it(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    settings = settings_for(data_dir, fake_discord, fake_openai)
+    async with discord_bot(settings):
+        opened = fake_discord.slash_interaction("build", {"style": "brand"}, channel=channel_id(fake_discord))
+        await fake_discord.dispatch("INTERACTION_CREATE", opened)
+        await fake_discord.wait_for(lambda f: f.interactions[opened["id"]].response is not None)
+        form_id = fake_discord.interaction_responses[opened["id"]]["data"]["custom_id"]
+    async with discord_bot(settings):  # a new process: the form and its style live in its id only
+        submit = fake_discord.modal_submit(form_id, {"subject": "a lighthouse", "camera": "wide shot"})
+        await fake_discord.dispatch("INTERACTION_CREATE", submit)
+        # The style came back with the submit: refused (house styles are not in this version).
+        refusal = await fake_discord.wait_for(
+            lambda f: next((m for m in f.followups(submit["id"]) if "--style" in m["content"]), None)
+        )
+        assert "--style is not available" in refusal["content"]
+
+        plain = fake_discord.slash_interaction("build", {}, channel=channel_id(fake_discord))
+        await fake_discord.dispatch("INTERACTION_CREATE", plain)
+        await fake_discord.wait_for(lambda f: f.interactions[plain["id"]].response is not None)
+        plain_id = fake_discord.interaction_responses[plain["id"]]["data"]["custom_id"]
+    async with discord_bot(settings):
+        submit = fake_discord.modal_submit(plain_id, {"subject": "a lighthouse", "camera": "wide shot"})
+        await fake_discord.dispatch("INTERACTION_CREATE", submit)
+        request = await fake_openai.wait_for_requests(1)
+        assert request.fields["prompt"] == "a lighthouse, wide shot"
+        await fake_discord.wait_for(
+            lambda f: (m := f.original_message(submit["id"])) and m.get("attachments"), timeout=15
+        )
+
+
 # --- Slack -----------------------------------------------------------------------------------
 
 
