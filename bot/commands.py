@@ -16,14 +16,14 @@ import enum
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, get_args
 
 from bot.answers import Notice, Outcome
-from bot.directives import check_name
 from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.help import OPTIONS, REFINING, TIPS
-from bot.prompt_builder import LAYERS, PromptLayers, compose, shown
+from bot.prompt_builder import LAYERS, PromptLayers, check_field, compose, shown
 from bot.replies import error_reply
 
 if TYPE_CHECKING:
@@ -393,26 +393,39 @@ COMMANDS: tuple[Command, ...] = (
                 "Subject: what is the picture of?",
                 required=True,
                 example="a red fox curled up asleep",
+                check=partial(check_field, "subject"),
             ),
             Arg(
                 "environment",
                 "Environment: where, when, what weather?",
                 example="in a snowy pine forest at dawn",
+                check=partial(check_field, "environment"),
             ),
-            Arg("lighting", "Lighting", example="soft golden backlight, long shadows"),
+            Arg(
+                "lighting",
+                "Lighting",
+                example="soft golden backlight, long shadows",
+                check=partial(check_field, "lighting"),
+            ),
             Arg(
                 "camera",
                 "Camera: lens, angle, framing",
                 example="close-up, 85mm lens, shallow depth of field",
+                check=partial(check_field, "camera"),
             ),
             Arg(
                 "style",
                 "A house style, by name",
                 field_only=True,
                 example="brand",
-                check=lambda name: check_name(name.strip(), "style") if name.strip() else None,
+                check=partial(check_field, "style"),
             ),
-            Arg("text", "Text to render exactly, a line per piece", example="SALE 50%"),
+            Arg(
+                "text",
+                "Text to render exactly, a line per piece",
+                example="SALE 50%",
+                check=partial(check_field, "text"),
+            ),
         ),
         help="a prompt in 4 layers",
         answer=Answer.PUBLIC,

@@ -51,27 +51,28 @@ def compose(layers: PromptLayers) -> str:
     `--style NAME` and a `--text "..."` per line of text. A specific refusal for an empty
     subject, a layer too long or holding a --flag, a bad style name or text that cannot be
     rendered."""
-    for name in (*LAYERS, "style"):
-        size = len(getattr(layers, name).strip())
-        if size > LAYER_MAX_CHARS:
-            raise invalid(
-                f"The {_name(name)} is {size:,} characters; a layer holds at most {LAYER_MAX_CHARS}"
-                " (a longer prompt fits /imagine)."
-            )
     if not has_visible(layers.subject):
         raise invalid("The subject is empty: say what the picture is of, e.g. “a red fox curled up asleep”.")
-    parts = []
-    for name in LAYERS:
-        layer = _layer(name, getattr(layers, name))
-        if layer:
-            parts.append(layer)
+    parts = [layer for name in LAYERS if (layer := _layer(name, getattr(layers, name)))]
     composed = ", ".join(parts)
-    style = layers.style.strip()
+    style = _style(layers.style)
     if style:
-        composed += f" --style {check_name(style, 'style')}"
+        composed += f" --style {style}"
     for piece in _pieces(layers.text):
         composed += f" --text {_quoted(piece)}"
     return composed
+
+
+def check_field(name: str, value: str) -> None:
+    """One field of the form checked on its own, with the refusal `compose` would give it, so a
+    platform that shows an error next to its field can say it there (Slack's modals)."""
+    if name in LAYERS:
+        _layer(name, value)
+    elif name == "style":
+        _style(value)
+    elif name == "text":
+        for piece in _pieces(value):
+            _quoted(piece)
 
 
 def shown(composed: str, imagine: str = "/imagine") -> str:
@@ -84,6 +85,7 @@ def shown(composed: str, imagine: str = "/imagine") -> str:
 def _layer(name: str, value: str) -> str:
     """One layer as it goes into the prompt: one clean line, without the separators and
     sentence stops at its ends that the join adds itself."""
+    _check_length(name, value)
     text = display_text(value).strip(_SEPARATORS).rstrip(".").strip(_SEPARATORS)
     found = _FLAG.search(text)
     if found is None and text:
@@ -101,6 +103,21 @@ def _layer(name: str, value: str) -> str:
             " options, or /settings to change your defaults."
         )
     return text
+
+
+def _style(value: str) -> str:
+    _check_length("style", value)
+    name = value.strip()
+    return check_name(name, "style") if name else ""
+
+
+def _check_length(name: str, value: str) -> None:
+    size = len(value.strip())
+    if size > LAYER_MAX_CHARS:
+        raise invalid(
+            f"The {_name(name)} is {size:,} characters; a layer holds at most {LAYER_MAX_CHARS}"
+            " (a longer prompt fits /imagine)."
+        )
 
 
 def _pieces(text: str) -> list[str]:

@@ -21,7 +21,7 @@ from adapters.slack.deliveries import (
     who_of,
 )
 from adapters.slack.errors import slack_error
-from adapters.slack.forms import first_block, form_modal, read_form
+from adapters.slack.forms import field_errors, first_block, form_modal, read_form
 from adapters.slack.poster import Poster
 from adapters.slack.presenter import SlackPresenter
 from adapters.slack.users import PLATFORM, Users
@@ -236,6 +236,11 @@ class SlashCommands:
                 response_action="errors",
                 errors={first_block(view) or "": "This form is out of date; run its command again."},
             )
+            self._answered(context)
+            return
+        refused = field_errors(found, values)
+        if refused:  # said next to the fields, the form still open with what was typed
+            await ack(response_action="errors", errors=refused)
             self._answered(context)
             return
         await ack()

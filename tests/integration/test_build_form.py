@@ -260,13 +260,26 @@ async def test_slack_build_refused_form_is_said_privately_and_stores_nothing(
     await h.command("/imagebot", "build")
     await slack.wait_for(lambda: slack.view_calls)
     view = slack.views[-1]
-    values = {"subject": {"subject": "a fox"}, "lighting": {"lighting": "x" * 501}}
+    # A field its own check refuses is answered next to it; the form stays open as typed.
+    values = {
+        "subject": {"subject": "a fox"},
+        "lighting": {"lighting": "x" * 501},
+        "camera": {"camera": "--n 2"},
+    }
+    submitted = await h.dispatch(view_submission_body("ib_form", values, view=view, fake=slack))
+    errors = response_json(submitted)["errors"]
+    assert set(errors) == {"lighting", "camera"}
+    assert "The lighting layer is 501 characters" in errors["lighting"]
+    assert "The camera layer has --n" in errors["camera"]
+
+    # What only the whole form can tell (an empty subject) is said privately once it closes.
+    values = {"subject": {"subject": "  "}, "lighting": {"lighting": "dusk"}}
     submitted = await h.dispatch(view_submission_body("ib_form", values, view=view, fake=slack))
     assert response_json(submitted) == {}
     said = await slack.wait_for(
-        lambda: [e for e in slack.ephemerals if "lighting layer" in (e.get("text") or "")]
+        lambda: [e for e in slack.ephemerals if "subject is empty" in (e.get("text") or "")]
     )
-    assert "501 characters" in said[0]["text"]
+    assert said[0]["user"] == "U0ALICE"
     assert h.parents() == []  # no thread opened for a refused form
     assert fake_openai.requests == []
     assert job_count(h.bot.settings.database_path) == 0

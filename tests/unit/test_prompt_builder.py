@@ -9,7 +9,7 @@ import pytest
 from bot import exact_text
 from bot.directives import split_directives
 from bot.errors import BotError
-from bot.prompt_builder import LAYER_MAX_CHARS, PromptLayers, compose, shown
+from bot.prompt_builder import LAYER_MAX_CHARS, PromptLayers, check_field, compose, shown
 
 
 def refusal(layers: PromptLayers) -> str:
@@ -73,3 +73,21 @@ def test_the_shown_line_is_the_command_to_type_in_a_code_span() -> None:
     assert line.endswith("`/imagine a 'fox' --text \"HELLO\"`")
     assert line.count("`") == 2  # the person's backticks cannot end the span early
     assert exact_text.sentence(["HELLO"]) not in line  # shown as typed, not as sent to the model
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("camera", "wide --ar 1:1", "The camera layer has --ar"),
+        ("subject", "y" * (LAYER_MAX_CHARS + 1), "The subject layer is 501 characters"),
+        ("style", "no spaces please", "style name 'no spaces please' is not valid"),
+        ("text", "x" * 201, "A line of the text to render is 201 characters"),
+    ],
+)
+def test_one_field_is_checked_on_its_own_as_the_whole_form_would(
+    name: str, value: str, expected: str
+) -> None:
+    with pytest.raises(BotError) as caught:
+        check_field(name, value)
+    assert expected in caught.value.message
+    check_field(name, "fine")  # and a good value passes
