@@ -51,10 +51,13 @@ def compose(layers: PromptLayers) -> str:
     `--style NAME` and a `--text "..."` per line of text. A specific refusal for an empty
     subject, a layer too long or holding a --flag, a bad style name or text that cannot be
     rendered."""
+    empty = invalid("The subject is empty: say what the picture is of, e.g. “a red fox curled up asleep”.")
     if not has_visible(layers.subject):
-        raise invalid("The subject is empty: say what the picture is of, e.g. “a red fox curled up asleep”.")
-    parts = [layer for name in LAYERS if (layer := _layer(name, getattr(layers, name)))]
-    composed = ", ".join(parts)
+        raise empty
+    cleaned = {name: _layer(name, getattr(layers, name)) for name in LAYERS}
+    if not cleaned["subject"]:  # only punctuation, which the join drops
+        raise empty
+    composed = ", ".join(layer for layer in cleaned.values() if layer)
     style = _style(layers.style)
     if style:
         composed += f" --style {style}"

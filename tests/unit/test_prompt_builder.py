@@ -53,6 +53,7 @@ def test_a_layer_is_one_clean_line_of_data() -> None:
     [
         (PromptLayers(""), "The subject is empty"),
         (PromptLayers(" \u200b "), "The subject is empty"),
+        (PromptLayers(" , . ", lighting="dusk"), "The subject is empty"),
         (PromptLayers("a fox", lighting="dusk --ar 16:9"), "The lighting layer has --ar"),
         (PromptLayers("a fox", camera="\u2014ar 16:9"), "The camera layer has \u2014ar"),
         (PromptLayers("a fox", environment="woods --style brand"), "The environment layer has --style"),
