@@ -23,7 +23,7 @@ from bot.answers import Notice, Outcome
 from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.help import OPTIONS, REFINING, TIPS
-from bot.prompt_builder import LAYERS, PromptLayers, check_field, compose, shown
+from bot.prompt_builder import FIELDS, PromptLayers, check_field, compose, shown
 from bot.replies import error_reply
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
 
 
 async def _build(bot: ImageBot, call: Call) -> Outcome:
-    layers = PromptLayers(**{name: call.text(name) for name in (*LAYERS, "style", "text")})
+    layers = PromptLayers(**{name: call.text(name) for name, _, _ in FIELDS})
     try:
         composed = compose(layers)
     except BotError as error:
@@ -387,45 +387,17 @@ COMMANDS: tuple[Command, ...] = (
         "build",
         "Build a prompt in four layers: subject, environment, lighting, camera",
         _build,
-        args=(
+        args=tuple(
+            # Discord's slash option is the style (its form holds 5 fields); the subject is required.
             Arg(
-                "subject",
-                "Subject: what is the picture of?",
-                required=True,
-                example="a red fox curled up asleep",
-                check=partial(check_field, "subject"),
-            ),
-            Arg(
-                "environment",
-                "Environment: where, when, what weather?",
-                example="in a snowy pine forest at dawn",
-                check=partial(check_field, "environment"),
-            ),
-            Arg(
-                "lighting",
-                "Lighting",
-                example="soft golden backlight, long shadows",
-                check=partial(check_field, "lighting"),
-            ),
-            Arg(
-                "camera",
-                "Camera: lens, angle, framing",
-                example="close-up, 85mm lens, shallow depth of field",
-                check=partial(check_field, "camera"),
-            ),
-            Arg(
-                "style",
-                "A house style, by name",
-                field_only=True,
-                example="brand",
-                check=partial(check_field, "style"),
-            ),
-            Arg(
-                "text",
-                "Text to render exactly, a line per piece",
-                example="SALE 50%",
-                check=partial(check_field, "text"),
-            ),
+                name,
+                label,
+                required=name == "subject",
+                field_only=name == "style",
+                example=example,
+                check=partial(check_field, name),
+            )
+            for name, label, example in FIELDS
         ),
         help="a prompt in 4 layers",
         answer=Answer.PUBLIC,

@@ -28,6 +28,16 @@ SHOWN_MAX_CHARS = 1500  # the composed prompt as shown under the queued line (Di
 
 # The four layers in the order the prompt reads.
 LAYERS: tuple[str, ...] = ("subject", "environment", "lighting", "camera")
+# The form's fields in the order it asks them: (name, label, an example), each label within the
+# platforms' limits (Discord: 45 characters).
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("subject", "Subject: what is the picture of?", "a red fox curled up asleep"),
+    ("environment", "Environment: where, when, what weather?", "in a snowy pine forest at dawn"),
+    ("lighting", "Lighting", "soft golden backlight, long shadows"),
+    ("camera", "Camera: lens, angle, framing", "close-up, 85mm lens, shallow depth of field"),
+    ("style", "A house style, by name", "brand"),
+    ("text", "Text to render exactly, a line per piece", "SALE 50%"),
+)
 _FLAG = re.compile(r"(?<!\S)--[A-Za-z][^\s=]*")
 _EM_FLAG = re.compile(r"\u2014\S+")
 _SEPARATORS = " \t\r\n,;"
