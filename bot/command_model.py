@@ -64,6 +64,10 @@ class Arg:
     # Asked when a text surface's line leaves it out ({this}: the command as typed there; {NAME}:
     # another command as spelled there). None: the use case's own check answers.
     ask: str | None = None
+    example: str = ""  # shown in a form's empty field (a placeholder)
+    # Checks a value as soon as it is given, before a form opens on it (so nobody fills in a
+    # form that its own field would refuse); raises BotError. The handler checks again.
+    check: Callable[[str], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,10 @@ class Command:
     answer: Answer = Answer.PRIVATE
     session_title: str | None = None  # the argument that names a new session thread, if it opens one
     aliases: tuple[str, ...] = ()
+    # The title of the form its arguments are asked in (a Discord or Slack modal; the console asks
+    # them in turn), whose submit runs the handler; None: typed on the line. On Discord its
+    # field-only arguments are the slash command's options (a modal holds at most 5 fields).
+    form: str | None = None
 
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)

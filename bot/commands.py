@@ -15,14 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, get_args
 
 from bot.answers import Notice, Outcome
 from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command
 from bot.domain import Background, OptionOverrides, OutputFormat, Quality
-from bot.errors import invalid
+from bot.errors import BotError, invalid
 from bot.help import OPTIONS, REFINING, TIPS
 from bot.paths import leading_paths
+from bot.prompt_builder import FIELDS, PromptLayers, check_field, compose, shown
 from bot.replies import error_reply
 from bot.template_desk import ACTIONS as TEMPLATE_ACTIONS
 from bot.template_desk import take_workspace_flag
@@ -61,7 +63,7 @@ class Surface:
     def usage(self, command: Command) -> str:
         """The command as typed here, with its arguments: `/imagebot show <id>`."""
         words = [self.spell(command)]
-        for arg in command.args:
+        for arg in () if command.form is not None else command.args:  # a form asks for its own
             if arg.field_only:
                 continue
             words.append(self._placeholder(arg))
@@ -201,6 +203,16 @@ async def _template(bot: ImageBot, call: Call) -> Outcome:
     )
 
 
+async def _build(bot: ImageBot, call: Call) -> Outcome:
+    layers = PromptLayers(**{name: call.text(name) for name, _, _ in FIELDS})
+    try:
+        composed = compose(layers)
+    except BotError as error:
+        return error_reply(error)
+    note = shown(composed, call.surface.spell(command("imagine")))
+    return await bot.imagine(call.actor, call.where, composed, open_session=call.open_session, note=note)
+
+
 async def _help(bot: ImageBot, call: Call) -> Outcome:
     return Notice(help_text(call.surface, call.text("topic")))
 
@@ -317,6 +329,27 @@ COMMANDS: tuple[Command, ...] = (
             ),
         ),
         help="saved prompts for `--template NAME`",
+    ),
+    Command(
+        "build",
+        "Build a prompt in four layers: subject, environment, lighting, camera",
+        _build,
+        args=tuple(
+            # Discord's slash option is the style (its form holds 5 fields); the subject is required.
+            Arg(
+                name,
+                label,
+                required=name == "subject",
+                field_only=name == "style",
+                example=example,
+                check=partial(check_field, name),
+            )
+            for name, label, example in FIELDS
+        ),
+        help="a prompt in 4 layers",
+        answer=Answer.PUBLIC,
+        session_title="subject",
+        form="Build a prompt",
     ),
     Command(
         "help",

@@ -36,6 +36,7 @@ class Generating:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
+        note: str | None = None,
     ) -> Outcome:
         rest, asked = split_directives(text)
         _refuse_unavailable(asked, template_here=True)
@@ -56,7 +57,7 @@ class Generating:
             return await self.imagine_parts(actor, where, parts, open_session)
         chosen = await self.chooser.for_new_request(actor, where, typed)
         refs = await decode_all(references)
-        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs)
+        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, note=note)
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def imagine_parts(

@@ -107,7 +107,7 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
         assert made["description"] == declared.description
         assert len(declared.description) <= 100
         options = {o["name"]: o for o in made.get("options", [])}
-        fields = fields_of(declared)  # several images: a field each
+        fields = fields_of(declared)  # several images: a field each; a form command's: not its form's
         assert list(options) == [a.name for a in sorted(fields, key=lambda a: not a.required)]
         for arg in fields:
             option = options[arg.name]
