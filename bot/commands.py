@@ -248,6 +248,10 @@ async def _edit(bot: ImageBot, call: Call) -> Outcome:
     )
 
 
+async def _describe(bot: ImageBot, call: Call) -> Outcome:
+    return await bot.describe(call.actor, call.where, call.image("image"))
+
+
 async def _settings(bot: ImageBot, call: Call) -> Outcome:
     scope, changes = call.text("scope").lower(), call.text("changes")
     if scope and changes:
@@ -320,6 +324,14 @@ COMMANDS: tuple[Command, ...] = (
         help="edits an uploaded photo (optional mask: transparent = change here)",
         answer=Answer.PUBLIC,
         session_title="instruction",
+    ),
+    Command(
+        "describe",
+        "Turn an image into 4 prompt suggestions, each one click from /imagine",
+        _describe,
+        args=(Arg("image", "The image to describe", ArgKind.IMAGE, True),),
+        help="4 prompt suggestions for an image, each with a button that runs /imagine with it",
+        answer=Answer.PUBLIC,
     ),
     Command(
         "show",

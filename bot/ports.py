@@ -23,6 +23,7 @@ from bot.domain import (
 )
 from bot.errors import ErrorKind
 from bot.records import IntakeRequest, IntakeRow, PostRef, RequesterUsage, UsageRow, UsageTotals
+from bot.suggestions import Suggestions
 
 
 class BlobStorage(Protocol):
@@ -143,6 +144,14 @@ class IntakeRepository(Protocol):
     async def forget_finished_before(self, cutoff: float) -> int: ...
 
 
+class SuggestionRepository(Protocol):
+    """/describe's prompt suggestions, with the usage row of what writing them cost."""
+
+    async def record(self, suggestions: Suggestions, usage: UsageRow | None = None) -> None: ...
+
+    async def get(self, suggestions_id: str, *, within: SessionKey) -> Suggestions | None: ...
+
+
 class Storage(Protocol):
     """Everything the core stores, in one handle."""
 
@@ -160,5 +169,8 @@ class Storage(Protocol):
 
     @property
     def blobs(self) -> BlobStorage: ...
+
+    @property
+    def suggestions(self) -> SuggestionRepository: ...
 
     async def close(self) -> None: ...

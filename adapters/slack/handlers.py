@@ -56,6 +56,7 @@ from adapters.slack.users import PLATFORM, Users
 from bot.answers import Images, JobFailed, Notice, Outcome, Problem, Queued
 from bot.buttons import PATTERN as BUTTON_PATTERN
 from bot.buttons import ButtonId
+from bot.describing import asks_to_describe
 from bot.domain import Attachment, SessionKey
 from bot.errors import BotError
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
@@ -284,7 +285,7 @@ class SlackHandlers(SlashCommands):
         except BotError as error:
             await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=where.thread)
             return
-        if session is None:
+        if session is None and not asks_to_describe(text):
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)
