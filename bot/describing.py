@@ -103,6 +103,7 @@ class Describing:
         self.describer = describer
         self.generating = generating
         self.clock = clock
+        self._describing: set[tuple[str, str, str]] = set()  # stored images being described now
 
     # --- what to describe -----------------------------------------------------------------------
     async def upload(self, actor: UserRef, where: SessionKey, attachment: Attachment) -> Outcome:
@@ -113,12 +114,20 @@ class Describing:
         return await self._describe(actor, where, image, (decoded.width, decoded.height), name)
 
     async def stored(self, actor: UserRef, where: SessionKey, image_id: str) -> Outcome:
-        """The Describe button under an image of this workspace."""
+        """The Describe button under an image of this workspace (a second press while the first
+        is being answered is told so, not paid for twice)."""
         image = await image_here(self.store.images, image_id, where)
         self.policy.check_may_press(actor, image.requester)
-        data = await self.store.blobs.get(image.blob)
-        upload = InputImage(filename_for(image), data, image.mime)
-        return await self._describe(actor, where, upload, (image.width, image.height), image.id)
+        key = (where.platform, where.workspace, image.id)
+        if key in self._describing:
+            return Notice(f"Already on it: describing `{image.id}`.")
+        self._describing.add(key)
+        try:
+            data = await self.store.blobs.get(image.blob)
+            upload = InputImage(filename_for(image), data, image.mime)
+            return await self._describe(actor, where, upload, (image.width, image.height), image.id)
+        finally:
+            self._describing.discard(key)
 
     async def message(
         self, actor: UserRef, where: SessionKey, attachments: Sequence[Attachment] = ()

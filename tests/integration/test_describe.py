@@ -6,6 +6,7 @@ workspace; bad input refused with nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -242,6 +243,26 @@ async def test_suggestions_are_found_only_in_their_workspace(data_dir: Path, fak
     assert isinstance(no_such, Problem)
     assert "no suggestion 7" in no_such.text
     assert fake_openai.requests == []
+
+
+async def test_describe_pressed_again_while_answering_is_not_paid_twice(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = openai_settings(data_dir, fake_openai)
+    async with running_bot(settings) as (bot, presenter):
+        queued = await bot.imagine(ALICE, THREAD, "a kite --n 1")
+        image_id = (await presenter.final(queued.job_id)).result.images[0].image_id
+        fake_openai.responses.gate = asyncio.Event()
+        first = asyncio.create_task(bot.press(BOB, THREAD, ButtonId(Verb.DESCRIBE, image_id)))
+        await fake_openai.responses.wait_for_calls(1)
+        again = await bot.press(BOB, THREAD, ButtonId(Verb.DESCRIBE, image_id))
+        fake_openai.responses.gate.set()
+        answered = await first
+        after = await bot.press(BOB, THREAD, ButtonId(Verb.DESCRIBE, image_id))
+    assert again.text == f"Already on it: describing `{image_id}`."
+    assert "4 prompts for" in answered.text
+    assert "4 prompts for" in after.text  # once answered, it may be asked again
+    assert len(fake_openai.responses.calls) == 2
 
 
 async def test_bad_input_gets_a_specific_message_and_nothing_is_called(

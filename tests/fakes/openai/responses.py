@@ -11,7 +11,7 @@ The answer is deterministic and says what it saw: for each request, ``prompt_cou
 (JSON ``{"prompts": [...]}`` when ``text.format`` is a json_schema or json_object, else a
 numbered list) naming the first image's size and its average colour as ``#rrggbb``, so a test
 can tell that the image really went through. ``answer_next(text)`` scripts the next output text
-(a malformed answer); ``fail_next(...)`` the next HTTP error. Every call is kept in ``calls``.
+(a malformed answer); ``fail_next(...)`` the next HTTP error; ``gate`` holds calls (a slow model). Every call is kept in ``calls``.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class ResponsesEndpoint:
         self.unexpected = unexpected  # shared with the server: leaving the fake fails on any
         self.calls: list[ResponseCall] = []
         self.prompt_count = 4
+        self.gate: asyncio.Event | None = None  # when set to an Event, calls wait for it (a slow model)
         self._answers: list[str] = []
         self._errors: list[ApiError] = []
         self._arrived = asyncio.Condition()
@@ -111,6 +112,8 @@ class ResponsesEndpoint:
                 self.calls.append(call)
                 self._arrived.notify_all()
             await asyncio.to_thread(self._validate, call, f"{request.method} {request.path}")
+            if self.gate is not None:
+                await asyncio.wait_for(self.gate.wait(), 30)
             if self._errors:
                 raise self._errors.pop(0)
         except ApiError as error:
