@@ -76,7 +76,14 @@ def text_cost(usage: Usage | None, prices: Mapping[str, float]) -> float:
     return round(dollars / 1_000_000, 6)
 
 
-def estimate_text_cost(size: tuple[int, int], prices: Mapping[str, float], max_output: int = 1200) -> float:
+# Every output token the OpenAI describer allows (bot.providers.openai_describe.MAX_OUTPUT_TOKENS;
+# a test keeps the two equal): the estimate counts them all.
+MAX_OUTPUT_TOKENS = 1200
+
+
+def estimate_text_cost(
+    size: tuple[int, int], prices: Mapping[str, float], max_output: int = MAX_OUTPUT_TOKENS
+) -> float:
     """What describing an image may cost, before the call: the image's tiles at high detail
     (the most the API counts), the instructions, and every output token allowed."""
     fit = min(1.0, 2048 / max(*size, 1))  # fitted into 2048x2048 ...
@@ -138,6 +145,8 @@ class Describing:
         if attachments:
             return await self.upload(actor, where, attachments[0])
         session = await self.store.images.find_session(where)
+        if session is not None and session.awaiting_pick:  # a grid nobody picked from: never guess
+            raise invalid("Which image? Pick one first (U1, U2, …), then say `describe` again.")
         if session is None or session.current_image_id is None:
             raise invalid(NO_IMAGE)
         return await self.stored(actor, where, session.current_image_id)

@@ -265,6 +265,25 @@ async def test_describe_pressed_again_while_answering_is_not_paid_twice(
     assert len(fake_openai.responses.calls) == 2
 
 
+async def test_suggestion_buttons_work_after_a_restart_and_describe_never_guesses_from_a_grid(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = openai_settings(data_dir, fake_openai)
+    async with running_bot(settings) as (bot, presenter):
+        grid = await bot.imagine(ALICE, THREAD, "four kites --n 4")
+        await presenter.final(grid.job_id)
+        unpicked = await bot.reply(ALICE, THREAD, "describe")
+        described = await bot.describe(ALICE, THREAD, Attachment("photo.png", RED))
+    assert isinstance(unpicked, Problem)
+    assert "Pick one first" in unpicked.text
+    assert len(fake_openai.responses.calls) == 1  # only the upload was described
+    async with running_bot(settings) as (bot, presenter):  # a new process on the same data
+        queued = await bot.press(BOB, THREAD, described.buttons[3].id)
+        await presenter.final(queued.job_id)
+    assert fake_openai.last.fields["prompt"] == suggestion_lines(described.text)[3]
+    assert queued.job.requester == BOB  # run as whoever pressed it
+
+
 async def test_bad_input_gets_a_specific_message_and_nothing_is_called(
     data_dir: Path, fake_openai: FakeOpenAI
 ) -> None:

@@ -39,3 +39,10 @@ def test_a_text_model_call_is_priced_from_its_tokens_and_estimated_high() -> Non
     assert 0 < small < large
     # Never below what a real answer of the same size costs: all output tokens allowed counted.
     assert small >= text_cost(Usage(input_tokens=85 + 170, output_tokens=1200), prices)
+
+
+def test_the_estimate_counts_every_output_token_the_describer_allows() -> None:
+    from bot.describing import MAX_OUTPUT_TOKENS
+    from bot.providers import openai_describe
+
+    assert MAX_OUTPUT_TOKENS == openai_describe.MAX_OUTPUT_TOKENS
