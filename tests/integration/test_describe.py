@@ -113,6 +113,29 @@ async def test_discord_describe_button_describes_the_sessions_image(
     assert len([i for i in button_ids(answer) if i.startswith("ib:suggest:")]) == 4
 
 
+async def test_discord_message_menu_describes_any_posted_image(
+    data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    fake = fake_discord
+    async with discord_bot(settings_for(data_dir, fake, fake_openai)):
+        general = channel_id(fake)
+        photo = fake.add_attachment("photo.png", RED, "image/png", channel_id=general)
+        posted = fake.message_create(general, "our new poster", attachments=[photo])
+        menu = fake.context_menu_interaction("Describe image", posted, channel=general)
+        await fake.dispatch("INTERACTION_CREATE", menu)
+        answer = await original_containing(fake, menu, "4 prompts for `photo.png`")
+        text_only = fake.message_create(general, "no picture here")
+        nothing = fake.context_menu_interaction("Describe image", text_only, channel=general)
+        await fake.dispatch("INTERACTION_CREATE", nothing)
+        await fake.wait_for(lambda f: f.interactions[nothing["id"]].response is not None)
+    assert len([i for i in button_ids(answer) if i.startswith("ib:suggest:")]) == 4
+    assert fake_openai.responses.calls[0].images == [RED]
+    refusal = fake.interaction_responses[nothing["id"]]["data"]
+    assert "no image to describe" in refusal["content"]
+    assert refusal["flags"] & 64
+    assert len(fake_openai.responses.calls) == 1
+
+
 # --- Slack --------------------------------------------------------------------------------------
 
 
