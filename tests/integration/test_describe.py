@@ -307,6 +307,20 @@ async def test_suggestion_buttons_work_after_a_restart_and_describe_never_guesse
     assert queued.job.requester == BOB  # run as whoever pressed it
 
 
+async def test_with_buttons_for_the_requester_only_others_cannot_imagine_a_suggestion(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = openai_settings(data_dir, fake_openai, imagebot_buttons="requester")
+    async with running_bot(settings) as (bot, presenter):
+        described = await bot.describe(ALICE, THREAD, Attachment("photo.png", RED))
+        refused = await bot.press(BOB, THREAD, described.buttons[0].id)
+        mine = await bot.press(ALICE, THREAD, described.buttons[0].id)
+        await presenter.final(mine.job_id)
+    assert isinstance(refused, Problem)
+    assert refused.kind is ErrorKind.FORBIDDEN
+    assert len(fake_openai.requests) == 1  # Alice's only
+
+
 async def test_bad_input_gets_a_specific_message_and_nothing_is_called(
     data_dir: Path, fake_openai: FakeOpenAI
 ) -> None:
