@@ -23,6 +23,7 @@ from bot.ports import Storage
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
 from bot.records import ImageParams, UsageRow
 from bot.replies import EXTENSIONS, set_reply, single_reply
+from bot.result_images import ImageFacts, keep_images
 from bot.retry import persist
 
 log = logging.getLogger(f"imagebot.{__name__}")
@@ -255,38 +256,17 @@ class Executor:
             "aspect": spec.aspect or None,
         }
         params = ImageParams(**(dataclasses.asdict(spec.options) | facts))
-        stored: list[StoredImage] = []
-        for index, generated in enumerate(result.images, start=1):
-            # The file exists before any row names it; the image is paid for, so a full disk
-            # is waited out (for a while) rather than the image thrown away.
-            blob = await persist(
-                functools.partial(self.store.blobs.put, generated.data),
-                patience=self.storage_patience,
-                what=f"job {job.id}: saving an image",
-            )
-            stored.append(
-                StoredImage(
-                    id=self.new_id(),
-                    session_id=job.session_id,
-                    blob=blob,
-                    mime=generated.mime,
-                    width=generated.width,
-                    height=generated.height,
-                    operation=spec.operation,
-                    prompt=spec.prompt,
-                    params=params,
-                    requester=job.requester.key,
-                    created_at=now,
-                    parents=spec.sources,
-                    set_id=set_id,
-                    set_index=index if set_id else None,
-                    revised_prompt=generated.revised_prompt,
-                    input_tokens=usage.input_tokens // count,
-                    output_tokens=usage.output_tokens // count,
-                    cost_usd=round(cost / count, 6),
-                    label=label,
-                )
-            )
+        shared = ImageFacts(spec.prompt, params, now, usage, cost, label, parents=spec.sources)
+        stored = await keep_images(
+            self.store,
+            job,
+            result,
+            shared,
+            new_id=self.new_id,
+            set_id=set_id,
+            first_index=1,
+            patience=self.storage_patience,
+        )
         image_set = (
             ImageSet(
                 set_id,

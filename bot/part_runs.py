@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from bot.parts import models_of
 from bot.ports import Storage
 from bot.providers.base import ProviderRequest, ProviderResult
 from bot.records import ImageParams, UsageRow
+from bot.result_images import ImageFacts, keep_images
 from bot.retry import persist
 from bot.text import display_text
 
@@ -133,35 +133,18 @@ class PartRunner:
                 "set_note": note,
             }
             params = ImageParams(**(dataclasses.asdict(done.part.options) | facts))
-            per_image = len(result.images)
-            for generated in result.images:
-                blob = await persist(
-                    functools.partial(self.store.blobs.put, generated.data),
-                    patience=self.storage_patience,
-                    what=f"job {job.id}: saving an image",
-                )
-                stored.append(
-                    StoredImage(
-                        id=self.new_id(),
-                        session_id=job.session_id,
-                        blob=blob,
-                        mime=generated.mime,
-                        width=generated.width,
-                        height=generated.height,
-                        operation=job.spec.operation,
-                        prompt=done.part.prompt,
-                        params=params,
-                        requester=job.requester.key,
-                        created_at=now,
-                        set_id=set_id,
-                        set_index=len(stored) + 1,
-                        revised_prompt=generated.revised_prompt,
-                        input_tokens=usage.input_tokens // per_image,
-                        output_tokens=usage.output_tokens // per_image,
-                        cost_usd=round(cost / per_image, 6),
-                        label=result.label or self.provider_label,
-                    )
-                )
+            label = result.label or self.provider_label
+            shared = ImageFacts(done.part.prompt, params, now, usage, cost, label)
+            stored += await keep_images(
+                self.store,
+                job,
+                result,
+                shared,
+                new_id=self.new_id,
+                set_id=set_id,
+                first_index=len(stored) + 1,
+                patience=self.storage_patience,
+            )
         image_set = ImageSet(
             set_id,
             job.session_id,

@@ -217,22 +217,7 @@ class JobRepo:
             if image_set is not None:
                 await insert_set(conn, image_set)
             await insert_images(conn, images, job.id)
-            await conn.execute(
-                "INSERT INTO usage (job_id, platform, workspace, requester, model, images, input_tokens,"
-                " output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    usage.job_id,
-                    usage.platform,
-                    usage.workspace,
-                    usage.requester,
-                    usage.model,
-                    usage.images,
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cost_usd,
-                    time.time(),
-                ),
-            )
+            await insert_usage(conn, usage, time.time())
             await conn.execute(
                 "UPDATE jobs SET status='done', result_set_id=?, finished_at=? WHERE id=?",
                 (image_set.id if image_set else images[0].id, time.time(), job.id),
@@ -318,3 +303,23 @@ class JobRepo:
             "SELECT kind, channel, message FROM posts WHERE job_id=? ORDER BY created_at, rowid", (job_id,)
         )
         return [PostRef(PostKind(r["kind"]), r["channel"], r["message"]) for r in rows]
+
+
+async def insert_usage(conn: aiosqlite.Connection, usage: UsageRow, created_at: float) -> None:
+    """One usage row (what a job, or a /describe, cost), inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO usage (job_id, platform, workspace, requester, model, images, input_tokens,"
+        " output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            usage.job_id,
+            usage.platform,
+            usage.workspace,
+            usage.requester,
+            usage.model,
+            usage.images,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cost_usd,
+            created_at,
+        ),
+    )

@@ -8,6 +8,7 @@ from bot.domain import SessionKey
 from bot.records import UsageRow
 from bot.suggestions import Suggestions
 from storage.db import Database
+from storage.jobs import insert_usage
 
 
 class SuggestionRepo:
@@ -40,22 +41,7 @@ class SuggestionRepo:
                 ),
             )
             if usage is not None:
-                await conn.execute(
-                    "INSERT INTO usage (job_id, platform, workspace, requester, model, images, input_tokens,"
-                    " output_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        usage.job_id,
-                        usage.platform,
-                        usage.workspace,
-                        usage.requester,
-                        usage.model,
-                        usage.images,
-                        usage.input_tokens,
-                        usage.output_tokens,
-                        usage.cost_usd,
-                        suggestions.created_at,
-                    ),
-                )
+                await insert_usage(conn, usage, suggestions.created_at)
 
     async def get(self, suggestions_id: str, *, within: SessionKey) -> Suggestions | None:
         """The suggestions with this id in `within`'s workspace; another workspace's id is
