@@ -69,6 +69,7 @@ class Arg:
     # Asked when a text surface's line leaves it out ({this}: the command as typed there; {NAME}:
     # another command as spelled there). None: the use case's own check answers.
     ask: str | None = None
+    placeholder: str | None = None  # how help shows it, when its choices would be too long there
 
 
 @dataclass(frozen=True)
@@ -159,10 +160,14 @@ class Surface:
         """The command as typed here, with its arguments: `/imagebot show <id>`."""
         words = [self.spell(command)]
         for arg in command.args:
-            if arg.field_only:
+            if arg.field_only or not self.takes(arg):
                 continue
             words.append(self._placeholder(arg))
         return " ".join(words)
+
+    def takes(self, arg: Arg) -> bool:
+        """Whether an argument can be given here (an image only where files can be sent)."""
+        return self.files or arg.kind is not ArgKind.IMAGE
 
     def _placeholder(self, arg: Arg) -> str:
         if arg.kind is ArgKind.IMAGE and self.paths:
@@ -172,6 +177,7 @@ class Surface:
         if arg.kind is ArgKind.PROMPT:
             return f"<{arg.name}> [--flags]"
         name = "|".join(arg.choices) if arg.kind is ArgKind.CHOICE else arg.name
+        name = arg.placeholder or name
         return f"<{name}>" if arg.required else f"[{name}]"
 
     def find(self, word: str) -> Command | None:
@@ -185,7 +191,7 @@ class Surface:
         rest = text.strip()
         positional = []
         for arg in command.args:
-            if arg.field_only:
+            if arg.field_only or not self.takes(arg):
                 continue
             if arg.kind is ArgKind.IMAGE and self.paths and not arg.required:
                 found = re.search(rf"(?<!\S)--{re.escape(arg.name)}(?:=|\s+)(\S+)", rest)
@@ -275,6 +281,12 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
     return await bot.usage(call.actor, call.where)
 
 
+async def _style(bot: ImageBot, call: Call) -> Outcome:
+    uploads = [image for name in STYLE_IMAGES if (image := call.image(name)) is not None]
+    words, name = call.text("text"), call.text("name")
+    return await bot.style(call.actor, call.where, call.text("action"), name, words, uploads)
+
+
 async def _help(bot: ImageBot, call: Call) -> Outcome:
     return Notice(help_text(call.surface))
 
@@ -286,6 +298,8 @@ FORMATS = ("png", "webp", "jpeg")
 BACKGROUNDS = ("auto", "transparent", "opaque")
 SCOPES = ("me", "channel", "workspace")
 REFERENCES = ("reference1", "reference2", "reference3")
+STYLE_ACTIONS = ("list", "save", "show", "rename", "delete")  # bot.styles.ACTIONS
+STYLE_IMAGES = ("image", "image2", "image3", "image4")
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -362,6 +376,19 @@ COMMANDS: tuple[Command, ...] = (
         ),
         help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
         " `workspace`), `{cmd} me reset` clears a layer",
+    ),
+    Command(
+        "style",
+        "House styles: save, list, show, rename or delete a look",
+        _style,
+        args=(
+            Arg("action", "What to do", ArgKind.CHOICE, choices=STYLE_ACTIONS, placeholder="action"),
+            Arg("name", "The style's name (letters, digits, - or _)"),
+            Arg("text", "save: its words (--workspace: the team's; --from ID); rename: the new name"),
+            Arg("image", "A reference image for save", ArgKind.IMAGE),
+            *(Arg(n, "Another reference image", ArgKind.IMAGE, field_only=True) for n in STYLE_IMAGES[1:]),
+        ),
+        help="house styles for `--style NAME`: list, save, show, rename, delete",
     ),
     Command("help", "How to use imagebot, with prompt tips", _help, aliases=("?",)),
 )

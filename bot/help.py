@@ -23,7 +23,6 @@ TIPS = """\
 **Prompt tips**
 • Subject first, then setting, lighting, style, camera ("a red fox in fresh snow, golden hour,
   85 mm photo").
-• Text in the image: `--text "SALE 50%"` (repeatable) asks for it letter for letter; the
-  caption repeats it so spelling is checked at a glance.
+• Exact words in the image: `--text "SALE 50%"` (repeatable).
 • One change per turn ("change only the sky to a storm; keep everything else").
 • To keep a face or product, say so ("keep the face and pose, change the background")."""

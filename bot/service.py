@@ -34,6 +34,7 @@ from bot.providers.base import Provider
 from bot.replies import error_reply
 from bot.reports import Reports
 from bot.sessions import Sessions
+from bot.styles import Styles
 from bot.submission import OpenSession, Submitter, new_id
 
 __all__ = ["ImageBot", "describe_failure", "new_id"]
@@ -61,13 +62,16 @@ class ImageBot:
         self.policy = Policy(settings, store.jobs, provider, clock)
         self.chooser = OptionChooser(settings, store.preferences)
         submitter = Submitter(store, runner, self.policy, clock)
-        self.generating = Generating(self.chooser, submitter)
+        self.styles = Styles(store, clock)
+        self.generating = Generating(self.chooser, submitter, self.styles)
         self.sessions = Sessions(store, self.generating)
         self.reports = Reports(settings, store.jobs, runner, self.policy)
         self.buttons = Buttons(
             settings, store, runner, self.policy, self.chooser, submitter, self.sessions, self.reports
         )
-        self.settings_desk = SettingsDesk(settings, store.preferences, self.chooser.resolve)
+        self.settings_desk = SettingsDesk(
+            settings, store.preferences, self.chooser.resolve, self.styles.check_default
+        )
         self.outcomes = Outcomes(store, clock)
         self.deliveries = DeliveryLog(store.jobs, store.intake)
 
@@ -204,6 +208,20 @@ class ImageBot:
         except BotError as error:
             return error_reply(error)
         return Notice(text)
+
+    async def style(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        action: str,
+        name: str,
+        words: str,
+        uploads: Sequence[Attachment] = (),
+    ) -> Outcome:
+        """`style list|save|show|rename|delete ...`: the house styles (bot/styles.py)."""
+        return await self._answer(
+            where, self.styles.command(actor, where, action, name, words, uploads), check_channel=False
+        )
 
     # --- outcomes owed after a restart ----------------------------------------------------------
     async def undelivered(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:

@@ -10,6 +10,7 @@ from storage.images import ImageRepo
 from storage.intake import IntakeRepo
 from storage.jobs import JobRepo
 from storage.preferences import PreferenceRepo
+from storage.styles import StyleRepo
 
 
 class Store:
@@ -20,6 +21,7 @@ class Store:
         self.jobs = JobRepo(db)
         self.preferences = PreferenceRepo(db)
         self.intake = IntakeRepo(db)
+        self.styles = StyleRepo(db)
 
     @classmethod
     async def open(cls, database_path: Path | str, blobs_dir: Path) -> Store:
