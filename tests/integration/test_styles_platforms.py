@@ -3,7 +3,10 @@ discord.py against the fake Discord) and Slack (real slack-bolt against the fake
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from PIL import Image
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
@@ -60,6 +63,16 @@ async def test_discord_saves_a_style_in_a_thread_and_applies_it(
         )
         await fake_discord.dispatch("INTERACTION_CREATE", listing)
         await original_containing(fake_discord, listing, "`woodblock`: “ukiyo-e woodblock print”")
+
+        show = fake_discord.slash_interaction(
+            "style", {"action": "show", "name": "woodblock"}, channel=thread_id
+        )
+        await fake_discord.dispatch("INTERACTION_CREATE", show)
+        shown = await original_containing(fake_discord, show, "style `woodblock`")
+        assert shown["flags"] & 64
+        assert len(shown["attachments"]) == 1  # the references as one small grid
+        grid = Image.open(io.BytesIO(fake_discord.file_bytes(shown["attachments"][0])))
+        assert grid.width >= 256  # the reference image, drawn into a grid cell
 
         _, styled = await imagine(fake_discord, "a harbour at dusk --style woodblock --n 1")
         assert fake_openai.last.endpoint == "edits"
