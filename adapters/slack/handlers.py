@@ -32,7 +32,7 @@ from adapters.slack.blocks import (
     plain_text,
     shown,
 )
-from adapters.slack.commands import SlashCommands
+from adapters.slack.commands import SlashCommands, style_mention
 from adapters.slack.deliveries import (
     ADMIN_COMMAND,
     IMAGINE_COMMAND,
@@ -284,7 +284,10 @@ class SlackHandlers(SlashCommands):
         except BotError as error:
             await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=where.thread)
             return
-        if session is None:
+        styled = style_mention(text) if mentioned else None
+        if styled is not None:
+            reply = await self.bot.style(actor, where, *styled, attachments)
+        elif session is None:
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)

@@ -64,6 +64,22 @@ async def test_a_style_saved_from_a_session_sends_its_references_to_the_edits_en
         current = fake_openai.requests[-2].returned[0]
         assert [f.data for f in fake_openai.last.images] == [current, fox]
 
+        # A variation starts from the styled image and asks for the style's words again.
+        varied = await bot.press(ALICE, OTHER_THREAD, ButtonId(Verb.VARY_SUBTLE, made))
+        assert (await presenter.final(varied.job_id)).stage is Stage.DONE
+        assert "a lighthouse, golden hour, 35mm film" in fake_openai.last.fields["prompt"]
+        assert [f.data for f in fake_openai.last.images] == [fake_openai.requests[1].returned[0]]
+
+        # /edit of an upload with the style: the upload first, then the style's image.
+        photo = upload("photo.png", (10, 120, 200))
+        edited = await bot.edit_upload(
+            ALICE, SessionKey("test", "team", "chan", "t3"), photo, "warmer --style fox"
+        )
+        assert (await presenter.final(edited.job_id)).stage is Stage.DONE
+        assert fake_openai.last.fields["prompt"] == "warmer, golden hour, 35mm film"
+        assert [f.data for f in fake_openai.last.images][1:] == [fox]
+        assert len(fake_openai.last.images) == 2
+
 
 async def test_a_style_from_uploads_and_words_and_its_listing(
     data_dir: Path, fake_openai: FakeOpenAI

@@ -10,8 +10,8 @@ from PIL import Image
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
-from tests.fakes.slack import FakeSlack
-from tests.helpers import make_settings
+from tests.fakes.slack import FakeSlack, app_mention_event
+from tests.helpers import make_settings, png
 from tests.integration.test_console_flow import block_after, run_script
 from tests.integration.test_discord_adapter import (
     channel_id,
@@ -20,7 +20,7 @@ from tests.integration.test_discord_adapter import (
     original_containing,
     settings_for,
 )
-from tests.integration.test_slack_adapter import imagine_and_wait, running_slack, slack_settings
+from tests.integration.test_slack_adapter import CHANNEL, imagine_and_wait, running_slack, slack_settings
 
 
 async def test_the_console_saves_lists_and_applies_a_style(tmp_path: Path) -> None:
@@ -107,3 +107,37 @@ async def test_slack_saves_a_style_from_an_image_id_and_applies_it(
         assert styled.fields["prompt"] == "a kite, risograph, two inks"
         assert [f.data for f in styled.images] == [boat]
         await slack.wait_for(lambda: len(h.parents()) == 2 and h.file_messages(h.parents()[-1]["ts"]))
+
+
+async def test_slack_saves_a_style_by_mention_from_a_thread_or_from_attached_files(
+    data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    async with running_slack(slack_settings(data_dir, slack, fake_openai), slack) as h:
+        thread, _ = await imagine_and_wait(h, "a paper crane, cyanotype, deep blue --n 1")
+        crane = fake_openai.returned[0][0]
+        await h.event(app_mention_event("style save cyan", thread_ts=thread, bot_user_id=slack.bot_user_id))
+        [note] = await slack.wait_for(lambda: slack.ephemerals)
+        assert "Saved your style `cyan`: “cyanotype, deep blue”, 1 reference image" in note["text"]
+        assert note["thread_ts"] == thread
+
+        swatch = png(96, 96, color=(250, 200, 10))
+        shared = [slack.add_user_file("swatch.png", swatch)]
+        mention = app_mention_event(
+            "style save sunny warm yellow", files=shared, bot_user_id=slack.bot_user_id
+        )
+        message = slack.add_user_message(CHANNEL, mention["text"])
+        mention["ts"] = mention["event_ts"] = message["ts"]
+        await h.event(mention)
+        saved = await slack.wait_for(lambda: len(slack.ephemerals) == 2 and slack.ephemerals[-1])
+        assert "Saved your style `sunny`: “warm yellow”, 1 reference image" in saved["text"]
+
+        await h.command("/imagine", "a fox --style cyan --n 1")
+        styled = await fake_openai.wait_for_requests(2)
+        assert [f.data for f in styled.images] == [crane]
+        assert styled.fields["prompt"] == "a fox, cyanotype, deep blue"
+        await slack.wait_for(lambda: len(h.parents()) == 2 and h.file_messages(h.parents()[-1]["ts"]))
+        await h.command("/imagine", "a fox --style sunny --n 1")
+        sunny = await fake_openai.wait_for_requests(3)
+        assert [f.data for f in sunny.images] == [swatch]
+        await slack.wait_for(lambda: len(h.parents()) == 3 and h.file_messages(h.parents()[-1]["ts"]))
+        assert fake_openai.requests[0].endpoint == "generations"  # the crane: no style, no inputs
