@@ -50,7 +50,7 @@ def style_words(prompt: str) -> str:
     lighting, medium and camera terms in the prompts people write. No comma: no words (the
     person can give the text instead)."""
     _, comma, tail = prompt.partition(",")
-    return " ".join(tail.split()) if comma else ""
+    return " ".join(tail.split()).rstrip(" .,;") if comma else ""
 
 
 def unknown_style(name: str, styles: Sequence[Style]) -> BotError:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot import imaging
+from bot import exact_text, imaging
 from bot.answers import Caption, Images, ImageView, Notice, Outcome
 from bot.directives import check_name
 from bot.domain import Attachment, Operation, SessionKey, StoredImage, UserRef
@@ -169,7 +169,7 @@ class Styles:
         stored = [await image_here(self.store.images, image_id, where) for image_id in ask.from_ids]
         if not stored and not uploads:
             stored = await self._current_image(where)
-        text = ask.text if ask.text is not None else (style_words(stored[0].prompt) if stored else "")
+        text = ask.text if ask.text is not None else _words_of(stored)
         text = display_text(text)
         if len(text) > STYLE_TEXT_MAX_CHARS:
             raise invalid(f"the style's text is {len(text)} characters; at most {STYLE_TEXT_MAX_CHARS}")
@@ -277,6 +277,13 @@ class Styles:
 def _taken(name: str, scope: StyleScope) -> str:
     whose = "the workspace already has" if scope.is_workspace else "you already have"
     return f"{whose} a style named `{name}` (names ignore case): pick another name, or delete that one first"
+
+
+def _words_of(images: Sequence[StoredImage]) -> str:
+    """The style words of the first image made from a prompt (an upload's "prompt" is its file
+    name); the --text sentence is the image's words, not its look."""
+    made = next((i for i in images if i.operation is not Operation.UPLOAD), None)
+    return style_words(exact_text.without_texts(made.prompt)) if made is not None else ""
 
 
 def _grid_of(images: list[bytes]) -> tuple[bytes, int, int]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot import exact_text
+from bot.domain import Operation, StoredImage
 from bot.errors import BotError
+from bot.records import ImageParams
 from bot.style_apply import MAX_INPUT_IMAGES, check_inputs, style_words, styled_prompt, unknown_style
 from bot.style_records import Style, StyleScope
-from bot.styles import SaveAsk, read_save
+from bot.styles import SaveAsk, _words_of, read_save
 
 
 def style(name: str = "brand", text: str = "soft light", images: int = 0) -> Style:
@@ -54,3 +57,15 @@ def test_unknown_names_suggest_the_closest() -> None:
 )
 def test_save_reads_its_line(line: str, asked: SaveAsk) -> None:
     assert read_save(line) == asked
+
+
+def test_saved_words_skip_uploads_and_the_exact_text_sentence() -> None:
+    def image(op: Operation, prompt: str) -> StoredImage:
+        return StoredImage("i", 1, "b", "image/png", 8, 8, op, prompt, ImageParams(), "u", 0.0)
+
+    poster = exact_text.with_texts("a poster, risograph, two inks", ["SALE, 50%"])
+    assert (
+        _words_of([image(Operation.UPLOAD, "a, b.png"), image(Operation.IMAGINE, poster)])
+        == "risograph, two inks"
+    )
+    assert _words_of([image(Operation.UPLOAD, "a, b.png")]) == ""
