@@ -83,6 +83,7 @@ class Caption:
     requester: str
     label: str | None = None  # "offline preview", "local resample", ...
     texts: tuple[str, ...] = ()  # words asked for exactly (--text), shown apart to check spelling
+    cells: tuple[str, ...] = ()  # each grid cell's label, in order (a comparison's models)
 
     def render(self, prompt_limit: int = 200, escape: Callable[[str], str] = str) -> str:
         """One caption line. What people typed is shown as one clean line (no control characters,
@@ -96,7 +97,9 @@ class Caption:
             bits.insert(2, f"text {shown}")
         if self.label:
             bits.append(f"[{self.label}]")
-        return " · ".join(bits)
+        # A labelled set lists its cells too, so the labels can be read (and copied) as text.
+        cells = [f"\n`{k}` {escape(display_text(cell, 100))}" for k, cell in enumerate(self.cells, start=1)]
+        return " · ".join(bits) + "".join(cells)
 
 
 @dataclass(frozen=True)

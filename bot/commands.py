@@ -22,7 +22,10 @@ from bot.answers import Notice, Outcome
 from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.help import OPTIONS, REFINING, TIPS
+from bot.paths import leading_paths, numbered
 from bot.replies import error_reply
+from bot.template_desk import ACTIONS as TEMPLATE_ACTIONS
+from bot.template_desk import take_workspace_flag
 
 if TYPE_CHECKING:
     from bot.service import ImageBot
@@ -41,6 +44,9 @@ class ArgKind(enum.Enum):
     MODEL = "model"  # a model name (platforms with fields offer the allowed models)
     SWITCH = "switch"  # on when given: as text, the argument's own name (`history mine`)
     IMAGE = "image"  # an uploaded image (Discord: an attachment; console: a file path)
+    # `low` to `high` uploaded images, in order: fields NAME1..NAMEhigh where a platform has them;
+    # as paths, the leading words that look like paths (or all words before a lone `--`)
+    IMAGES = "images"
 
 
 class Access(enum.Enum):
@@ -97,6 +103,11 @@ class Call:
         value = self.args.get(name)
         return value if isinstance(value, Attachment) else None
 
+    def images(self, name: str) -> list[Attachment]:
+        """An IMAGES argument's uploads in order (all that were given: the use case counts them)."""
+        found = [(numbered(k, name), v) for k, v in self.args.items() if isinstance(v, Attachment)]
+        return [v for n, v in sorted((n, v) for n, v in found if n is not None)]
+
 
 Handler = Callable[["ImageBot", Call], Awaitable[Outcome]]
 
@@ -126,7 +137,15 @@ class Command:
 
     @property
     def needs_file(self) -> bool:
-        return any(a.kind is ArgKind.IMAGE and a.required for a in self.args)
+        return any(a.required if a.kind is ArgKind.IMAGE else bool(a.low) for a in self.args if _images(a))
+
+    def takes_image(self, key: str) -> bool:
+        """Whether a parsed value's key names an image (an IMAGES argument's are NAME1, NAME2…)."""
+        return any(key == a.name or numbered(key, a.name) is not None for a in self.args if _images(a))
+
+
+def _images(arg: Arg) -> bool:
+    return arg.kind in (ArgKind.IMAGE, ArgKind.IMAGES)
 
 
 @dataclass(frozen=True)
@@ -172,6 +191,9 @@ class Surface:
     def _placeholder(self, arg: Arg) -> str:
         if arg.kind is ArgKind.IMAGE and self.paths:
             return "PATH" if arg.required else f"[--{arg.name} PATH]"
+        if arg.kind is ArgKind.IMAGES:
+            low, high = arg.low or 0, arg.high or 0
+            return " ".join(["PATH"] * low) + f" [… up to {high}]" if self.paths else f"<{low}-{high} images>"
         if arg.kind is ArgKind.SWITCH:
             return f"[{arg.name}]"
         if arg.kind is ArgKind.PROMPT:
@@ -192,6 +214,11 @@ class Surface:
         positional = []
         for arg in command.args:
             if arg.field_only or not self.takes(arg):
+                continue
+            if arg.kind is ArgKind.IMAGES:
+                if self.paths:
+                    paths, rest = leading_paths(rest)
+                    values.update({f"{arg.name}{i}": path for i, path in enumerate(paths, 1)})
                 continue
             if arg.kind is ArgKind.IMAGE and self.paths and not arg.required:
                 found = re.search(rf"(?<!\S)--{re.escape(arg.name)}(?:=|\s+)(\S+)", rest)
@@ -254,6 +281,12 @@ async def _edit(bot: ImageBot, call: Call) -> Outcome:
     )
 
 
+async def _blend(bot: ImageBot, call: Call) -> Outcome:
+    overrides = OptionOverrides(aspect=call.text("aspect") or None)
+    images, text = call.images("image"), call.text("prompt")
+    return await bot.blend(call.actor, call.where, images, text, overrides, open_session=call.open_session)
+
+
 async def _settings(bot: ImageBot, call: Call) -> Outcome:
     scope, changes = call.text("scope").lower(), call.text("changes")
     if scope and changes:
@@ -287,8 +320,17 @@ async def _style(bot: ImageBot, call: Call) -> Outcome:
     return await bot.style(call.actor, call.where, call.text("action"), name, words, uploads)
 
 
+async def _template(bot: ImageBot, call: Call) -> Outcome:
+    # On text surfaces --workspace arrives among the words; on Discord it is a field.
+    words, shared = take_workspace_flag(f"{call.text('name')} {call.text('text')}")
+    action = call.text("action")
+    return await bot.template(
+        call.actor, call.where, action, words, workspace=shared or call.switch("workspace")
+    )
+
+
 async def _help(bot: ImageBot, call: Call) -> Outcome:
-    return Notice(help_text(call.surface))
+    return Notice(help_text(call.surface, call.text("topic")))
 
 
 # The choices offered as fields; typed as --flags, the core's option rules apply (bot.options).
@@ -300,6 +342,8 @@ SCOPES = ("me", "channel", "workspace")
 REFERENCES = ("reference1", "reference2", "reference3")
 STYLE_ACTIONS = ("list", "save", "show", "rename", "delete")  # bot.styles.ACTIONS
 STYLE_IMAGES = ("image", "image2", "image3", "image4")
+HELP_SECTIONS = {"options": OPTIONS, "refine": REFINING, "tips": TIPS}
+HELP_TOPICS = tuple(HELP_SECTIONS)
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -334,6 +378,19 @@ COMMANDS: tuple[Command, ...] = (
         help="edits an uploaded photo (optional mask: transparent = change here)",
         answer=Answer.PUBLIC,
         session_title="instruction",
+    ),
+    Command(
+        "blend",
+        "Combine 2 to 5 images into new ones (--flags work in the prompt)",
+        _blend,
+        args=(
+            Arg("image", "An image to blend", ArgKind.IMAGES, low=2, high=5),
+            Arg("prompt", "How to combine them (optional); --ar 16:9 and other flags work", ArgKind.PROMPT),
+            Arg("aspect", "Aspect ratio", ArgKind.CHOICE, choices=ASPECTS, field_only=True),
+        ),
+        help="blends 2 to 5 images, in order; an optional prompt says how",
+        answer=Answer.PUBLIC,
+        session_title="prompt",
     ),
     Command(
         "show",
@@ -390,7 +447,34 @@ COMMANDS: tuple[Command, ...] = (
         ),
         help="house styles for `--style NAME`: list, save, show, rename, delete",
     ),
-    Command("help", "How to use imagebot, with prompt tips", _help, aliases=("?",)),
+    Command(
+        "template",
+        "Prompt templates: list, show, save, rename or delete",
+        _template,
+        args=(
+            Arg("action", "What to do (list by default)", ArgKind.CHOICE, choices=TEMPLATE_ACTIONS),
+            Arg("name", "The template's name"),
+            Arg("text", "save: the prompt with {placeholders} and --flags; rename: the new name"),
+            Arg(
+                "workspace", "The workspace's templates, not yours (admins)", ArgKind.SWITCH, field_only=True
+            ),
+        ),
+        help="saved prompts for `--template NAME`",
+    ),
+    Command(
+        "help",
+        "How to use imagebot: commands, or one topic (options, refine, tips)",
+        _help,
+        args=(
+            Arg(
+                "topic",
+                "Options, refining in the thread, or prompt tips",
+                ArgKind.CHOICE,
+                choices=HELP_TOPICS,
+            ),
+        ),
+        aliases=("?",),
+    ),
 )
 
 
@@ -421,8 +505,12 @@ def commands_section(surface: Surface) -> str:
     return "\n".join(lines)
 
 
-def help_text(surface: Surface) -> str:
-    """/help: the commands as this surface spells them, then options, refining and tips."""
+def help_text(surface: Surface, topic: str = "") -> str:
+    """/help: the commands as this surface spells them and how to ask for more; /help TOPIC:
+    that topic. Each answer fits one Discord message, however many commands there are."""
+    if topic:
+        return HELP_SECTIONS[topic]
+    more = " · ".join(f"`{surface.spell(command('help'))} {name}`" for name in HELP_TOPICS)
     return "\n\n".join(
-        ["**imagebot: a shared image studio**", commands_section(surface), OPTIONS, REFINING, TIPS]
+        ["**imagebot: a shared image studio**", commands_section(surface), f"More help: {more}"]
     )

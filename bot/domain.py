@@ -126,6 +126,7 @@ class Operation(enum.StrEnum):
     ASPECT = "aspect"
     REMOVE_BG = "remove_bg"
     UPLOAD = "upload"
+    BLEND = "blend"
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,16 @@ class JobStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class JobPart:
+    """One image of a job made of several different requests (a model comparison, a template
+    pack): its own prompt and options (n=1), and the label its grid cell shows."""
+
+    prompt: str
+    options: ImageOptions
+    label: str
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """Everything a job needs to run, so it can be resumed from the database after a restart."""
 
@@ -218,6 +229,9 @@ class JobSpec:
     mask_blob: str | None = None  # sha256 of an uploaded mask, for /edit with a mask
     zoom: float | None = None  # zoom-out factor
     aspect: str | None = None  # target aspect for ASPECT, e.g. "1:1"
+    # Several different requests made as one set, one image each (bot/parts.py); `options` is
+    # then the first part's, with n = the number of parts.
+    parts: tuple[JobPart, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ def with_texts(prompt: str, texts: Sequence[str]) -> str:
     if not said:
         return prompt
     prompt = prompt.rstrip()
-    return f"{prompt} {said}" if prompt.endswith((".", "!", "?")) else f"{prompt}. {said}"
+    if not prompt or prompt.endswith((".", "!", "?", ":")):
+        return f"{prompt} {said}".lstrip()
+    return f"{prompt}. {said}"
 
 
 def found_in(prompt: str) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from bot.domain import ImageSet, Job, Operation, StoredImage, Usage
 from bot.errors import BotError, ErrorKind
 from bot.job_events import Progress
 from bot.model_catalog import model_info
+from bot.part_runs import PartRunner
 from bot.ports import Storage
 from bot.providers.base import GeneratedImage, InputImage, Provider, ProviderRequest, ProviderResult
 from bot.records import ImageParams, UsageRow
@@ -55,6 +56,12 @@ INSTRUCTIONS: dict[Operation, str] = {
         "Remove the background entirely, leaving only the main subject, unchanged, on a fully "
         "transparent background."
     ),
+    # A blend's stored prompt says how many images and what the person asked ("blend of 3
+    # images: …"), so a reroll sends the same instruction with the same inputs.
+    Operation.BLEND: (
+        "Combine the input images, taken in the order given, into one coherent new image: a single "
+        "scene with one consistent style and lighting, not a collage or a side-by-side. Request: {prompt}"
+    ),
 }
 
 HEADLINES: dict[Operation, str] = {
@@ -67,6 +74,7 @@ HEADLINES: dict[Operation, str] = {
     Operation.ZOOM_OUT: "🔭 Zoomed out",
     Operation.ASPECT: "📐 Reframed",
     Operation.REMOVE_BG: "✂️ Background removed",
+    Operation.BLEND: "🧬 Blended",
 }
 
 
@@ -109,6 +117,16 @@ class Executor:
         self.clock = clock
         self.storage_patience = storage_patience
         self.provider_retry_delay = provider_retry_delay
+        self.parts = PartRunner(
+            store,
+            provider.name,
+            provider.label,
+            prices_for,
+            new_id,
+            clock,
+            self._generate,
+            storage_patience=storage_patience,
+        )
 
     async def __call__(self, job: Job, progress: Progress) -> Callable[[], Awaitable[Images]]:
         """Run the job to its stored results; returns how to build its reply (called once the
@@ -116,6 +134,9 @@ class Executor:
         return functools.partial(self.reply, await self.make(job, progress))
 
     async def make(self, job: Job, progress: Progress) -> Made:
+        if job.spec.parts:  # several different requests, one image each, as one set
+            made = await self.parts.make(job, progress)
+            return Made(job, made.images, made.image_set, HEADLINES[job.spec.operation])
         sources = []
         for image_id in job.spec.sources:
             image = await self.store.images.image(image_id, within=job.where)
@@ -177,6 +198,8 @@ class Executor:
                 mask = InputImage("mask.png", await self.store.blobs.get(spec.mask_blob), "image/png")
             return Plan(request("edit", spec.prompt, inputs, mask))
         instruction = INSTRUCTIONS[op].format(prompt=spec.prompt)
+        if op is Operation.BLEND:  # every input, in order, not just the primary image
+            return Plan(request("edit", instruction, inputs))
         source = sources[0]
         info = model_info(spec.options.model)
         if info is None:

@@ -9,21 +9,29 @@ from collections.abc import Sequence
 from bot import exact_text, imaging, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
+from bot.comparing import compare_parts
 from bot.directives import Directives, split_directives
-from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
+from bot.domain import Attachment, JobPart, Operation, OptionOverrides, SessionKey, StoredImage, UserRef
 from bot.errors import invalid
+from bot.parts import set_options
+from bot.preferences import layered
 from bot.style_apply import check_inputs, styled_prompt
 from bot.style_records import Style
 from bot.styles import Styles
 from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
+from bot.template_desk import TemplateDesk
+from bot.templates import Filled
 
 NO_OVERRIDES = OptionOverrides()
 
 
 class Generating:
-    def __init__(self, chooser: OptionChooser, submitter: Submitter, styles: Styles) -> None:
+    def __init__(
+        self, chooser: OptionChooser, submitter: Submitter, templates: TemplateDesk, styles: Styles
+    ) -> None:
         self.chooser = chooser
         self.submitter = submitter
+        self.templates = templates
         self.styles = styles
 
     async def imagine(
@@ -36,17 +44,78 @@ class Generating:
         open_session: OpenSession | None = None,
     ) -> Outcome:
         rest, asked = split_directives(text)
-        _refuse_unavailable(asked)
+        _refuse_unavailable(asked, template_here=True)
         prompt, flags = options.split_flags(rest)
-        prompt = options.validate_prompt(prompt)
-        chosen = await self.chooser.for_new_request(actor, where, flags.merged_over(overrides))
+        typed = flags.merged_over(overrides)
+        if asked.template is not None:
+            filled = await self.templates.fill(actor, where, asked, prompt)
+            typed = layered(typed, filled.flags)
+            if filled.is_pack:
+                return await self._run_pack(actor, where, filled, typed, asked, references, open_session)
+            prompt = filled.parts[0].prompt
+        else:
+            prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
         picked = await self.styles.for_request(actor, where, asked.style, use_default=True)
-        prompt = exact_text.with_texts(styled_prompt(prompt, picked.style), asked.texts)
+        prompt = styled_prompt(prompt, picked.style)
+        styled = picked.style.image_ids if picked.style else ()
+        if asked.compare:
+            if picked.style is not None and styled:
+                raise invalid(
+                    f"--compare works from a prompt alone, and style {picked.style.name} has reference"
+                    " images: add --style none, or use a style of words only"
+                )
+            parts = await compare_parts(
+                self.chooser, actor, where, prompt, typed, asked.compare, references=len(references)
+            )
+            return await self.imagine_parts(actor, where, parts, open_session)
+        chosen = await self.chooser.for_new_request(actor, where, typed)
         refs = await decode_all(references)
         check_inputs(len(refs), picked.style)
-        styled = picked.style.image_ids if picked.style else ()
         request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, styled=styled, note=picked.note)
         return await self.submitter.submit(actor, where, request, open_session)
+
+    async def imagine_parts(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        parts: Sequence[JobPart],
+        open_session: OpenSession | None = None,
+        *,
+        title: str | None = None,
+    ) -> Outcome:
+        """Several different requests (2-4 parts, one image each) made as one job and shown as one
+        grid, each cell labelled with its part's label (a comparison, a template pack). `title`
+        is the set's prompt in its caption: by default the parts' prompt when they share one."""
+        prompts = list(dict.fromkeys(part.prompt for part in parts))
+        shown = title or (prompts[0] if len(prompts) == 1 else " | ".join(prompts))
+        request = Request(Operation.IMAGINE, shown, set_options(parts), parts=tuple(parts))
+        return await self.submitter.submit(actor, where, request, open_session)
+
+    async def _run_pack(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        filled: Filled,
+        typed: OptionOverrides,
+        asked: Directives,
+        references: Sequence[Attachment],
+        open_session: OpenSession | None,
+    ) -> Outcome:
+        """A template pack: one image per prompt, run as one job and shown as one labelled grid."""
+        pack = f"template {filled.name} is a pack of {len(filled.parts)} prompts, one image each"
+        if asked.compare:
+            raise invalid(f"{pack}: --compare works on one prompt, so use it with a single-prompt template")
+        if typed.n is not None and typed.n != 1:
+            raise invalid(f"{pack}: leave out --n")
+        if references:
+            raise invalid(f"{pack}: it takes no reference images")
+        if asked.style is not None and asked.style.lower() != "none":
+            raise invalid(f"{pack}: --style works on one prompt, so use it with a single-prompt template")
+        chosen = await self.chooser.for_new_request(actor, where, dataclasses.replace(typed, n=1))
+        parts = tuple(JobPart(part.prompt, chosen, part.label) for part in filled.parts)
+        fills = ", ".join(asked.fills.values())
+        title = f"template {filled.name}" + (f": {fills}" if fills else "")
+        return await self.imagine_parts(actor, where, parts, open_session, title=title)
 
     async def edit_upload(
         self,
@@ -125,16 +194,15 @@ class Generating:
         the --style it asks for (an edit gets no default style: the image already has a look)."""
         rest, asked = split_directives(text)
         _refuse_unavailable(asked)
+        if asked.compare:
+            # An edit changes one image; comparing models is a fresh /imagine of the same prompt.
+            raise invalid("--compare works with /imagine only: an edit changes this one image.")
         instruction, flags = options.split_flags(rest)
         instruction = options.validate_prompt(instruction, what="instruction")
         style = (await self.styles.for_request(actor, where, asked.style, use_default=False)).style
-        return exact_text.with_texts(styled_prompt(instruction, style), asked.texts), flags, style
+        return styled_prompt(exact_text.with_texts(instruction, asked.texts), style), flags, style
 
 
-def _refuse_unavailable(asked: Directives) -> None:
-    for flag, given in (
-        ("--template", asked.template),
-        ("--compare", asked.compare),
-    ):
-        if given:
-            raise invalid(f"{flag} is not available in this version")
+def _refuse_unavailable(asked: Directives, *, template_here: bool = False) -> None:
+    if asked.template and not template_here:
+        raise invalid("--template works in /imagine, not in edits: start a new image with it")

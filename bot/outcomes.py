@@ -9,6 +9,7 @@ from bot.domain import Job, JobStatus
 from bot.errors import BotError, ErrorKind
 from bot.executor import HEADLINES
 from bot.lookup import members_of, requester_label
+from bot.parts import describe
 from bot.ports import Storage
 from bot.replies import cancel_button, retry_buttons, set_reply, single_reply
 
@@ -23,7 +24,8 @@ def queued_reply(job: Job, position: int, note: str | None = None) -> Queued:
     options = job.spec.options
     cost = f", up to ~${job.reserved_usd:.2f}" if job.reserved_usd >= 0.005 else ""
     where = "starting now" if position == 0 else f"#{position} in line"
-    text = f"⏳ Job `{job.id}`: {count(options.n, 'image')}, {options.model}, {options.size}{cost} — {where}."
+    made = describe(job.spec.parts) if job.spec.parts else f"{count(options.n, 'image')}, {options.model}"
+    text = f"⏳ Job `{job.id}`: {made}, {options.size}{cost} — {where}."
     return Queued(job, position, text + (f"\n{note}" if note else ""), buttons=(cancel_button(job),))
 
 

@@ -24,6 +24,7 @@ from bot.domain import (
 from bot.errors import ErrorKind
 from bot.records import IntakeRequest, IntakeRow, PostRef, RequesterUsage, UsageRow, UsageTotals
 from bot.style_records import Style, StyleScope
+from bot.templates import Renamed, Shelf, Template
 
 
 class BlobStorage(Protocol):
@@ -166,6 +167,21 @@ class StyleRepository(Protocol):
     async def delete(self, style_id: int) -> None: ...
 
 
+class TemplateRepository(Protocol):
+    """Saved prompt templates, per shelf (a person's or the workspace's); names are unique per
+    shelf without regard to case."""
+
+    async def get(self, shelf: Shelf, name: str) -> Template | None: ...
+
+    async def on_shelves(self, shelves: Sequence[Shelf]) -> list[Template]: ...
+
+    async def add(self, shelf: Shelf, template: Template) -> bool: ...  # False: the name is taken
+
+    async def rename(self, shelf: Shelf, old: str, new: str) -> Renamed: ...
+
+    async def delete(self, shelf: Shelf, name: str) -> bool: ...
+
+
 class Storage(Protocol):
     """Everything the core stores, in one handle."""
 
@@ -186,5 +202,8 @@ class Storage(Protocol):
 
     @property
     def styles(self) -> StyleRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
 
     async def close(self) -> None: ...

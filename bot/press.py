@@ -20,6 +20,7 @@ from bot.errors import BotError, ErrorKind, invalid
 from bot.jobs import JobRunner
 from bot.lookup import image_here, set_here
 from bot.model_catalog import model_info
+from bot.parts import set_options
 from bot.policy import Policy
 from bot.ports import Storage
 from bot.reports import Reports
@@ -179,6 +180,18 @@ class Buttons:
         image_set = await self.store.images.image_set(target, within=where)
         first = await image_here(self.store.images, image_set.image_ids[0] if image_set else target, where)
         self.policy.check_may_press(actor, first.requester)
+        made_by = (
+            await self.store.jobs.get(image_set.job_id, within=where)
+            if image_set and image_set.job_id
+            else None
+        )
+        if image_set is not None and made_by is not None and made_by.spec.parts:
+            # A comparison (or a pack) again: every part once more, as one new set.
+            parts = made_by.spec.parts
+            again = Request(
+                Operation.REROLL, image_set.prompt, set_options(parts), parts=parts, origin=origin
+            )
+            return await self.submitter.submit(actor, where, again)
         chosen = self.chooser.like(first, n=len(image_set.image_ids) if image_set else 1)
         # The same request again: a new prompt roll for generations, the same operation on the
         # same inputs for everything else (variations of variations, a fresh take on an edit).

@@ -33,6 +33,8 @@ class ImageParams:
     zoom: float | None = None
     aspect: str | None = None
     filename: str | None = None  # an upload's file name
+    cell_label: str | None = None  # a part's label on its set's grid cell (model, price, time)
+    set_note: str | None = None  # said under its set, e.g. which compared model failed and why
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> ImageParams:

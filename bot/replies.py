@@ -8,6 +8,7 @@ from bot.buttons import Verb
 from bot.domain import ImageSet, Job, StoredImage
 from bot.errors import BotError
 from bot.ports import BlobStorage
+from bot.text import display_text
 
 EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
 
@@ -105,17 +106,25 @@ async def set_reply(
 ) -> Images:
     """A grid preview of a set (image k is the k-th cell in reading order) and its buttons."""
     views = [await view_of(image, blobs) for image in images]
-    grid_bytes, width, height = await imaging.offload(_grid_of, [v.data for v in views])
+    # A set made of parts (a comparison) labels each cell and may say what could not be made.
+    cells = tuple(display_text(image.params.cell_label or "", 100) for image in images)
+    labels = cells if any(cells) else None
+    grid_bytes, width, height = await imaging.offload(_grid_of, [v.data for v in views], labels)
     first = images[0]
+    models = list(dict.fromkeys(image.params.model for image in images))
+    sizes = list(dict.fromkeys(image.size for image in images))
     caption = Caption(
         short_id=image_set.id,
         prompt=exact_text.without_texts(image_set.prompt),
-        model=first.params.model,
-        size=f"{len(images)}× {first.size}",
+        model=" vs ".join(models),
+        size=f"{len(images)}× {first.size}" if len(sizes) == 1 else f"{len(images)} images",
         requester=requester_label,
         label=first.label,
         texts=exact_text.found_in(image_set.prompt),
+        cells=cells if labels else (),
     )
+    if first.params.set_note:
+        headline = f"{headline}\n{first.params.set_note}"
     name = f"imagebot-{image_set.id}-grid.{imaging.GRID_EXTENSION}"
     grid = ImageView(image_set.id, name, grid_bytes, imaging.GRID_MIME, width, height)
     return Images(
@@ -133,8 +142,8 @@ def error_reply(error: BotError, *, public: bool = False) -> Problem:
     return Problem(error.kind, error.message, public=public)
 
 
-def _grid_of(images: list[bytes]) -> tuple[bytes, int, int]:
+def _grid_of(images: list[bytes], labels: tuple[str, ...] | None = None) -> tuple[bytes, int, int]:
     """The set's grid with its width and height (one trip to the imaging pool)."""
-    grid = imaging.make_grid(images)
+    grid = imaging.make_grid(images, labels=labels) if labels else imaging.make_grid(images)
     _, width, height = imaging.probe(grid)
     return grid, width, height

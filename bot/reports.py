@@ -48,7 +48,15 @@ class Reports:
             if not mine:
                 raise BotError(ErrorKind.NOT_FOUND, "You have no job queued or running.")
             job_id = mine[-1].id
-        job = await self.runner.cancel(job_id.strip().lstrip("`"), actor, where)
+        job_id = job_id.strip().lstrip("`")
+        job = self.runner.active_job(job_id)
+        if job is None or not job.where.same_workspace(where):  # another workspace's: not found
+            raise BotError(ErrorKind.NOT_FOUND, f"Job `{job_id}` is not queued or running.")
+        if job.requester.key != actor.key and not actor.is_admin:
+            raise BotError(
+                ErrorKind.FORBIDDEN, f"Only {job.requester.label} or an admin can cancel job `{job_id}`."
+            )
+        await self.runner.cancel(job.id)
         return Notice(f"Cancelling job `{job.id}`.", job_id=job.id)
 
     async def usage(self, actor: UserRef, where: SessionKey) -> Outcome:

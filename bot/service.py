@@ -14,11 +14,21 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.answers import Images, JobFailed, Notice, Outcome, Stage
+from bot.blending import Blending
 from bot.buttons import ButtonId
 from bot.choosing import OptionChooser
 from bot.config import Settings
 from bot.deliveries import DeliveryLog
-from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, SessionKey, UserRef
+from bot.domain import (
+    Attachment,
+    ImageOptions,
+    Job,
+    JobPart,
+    OptionOverrides,
+    Session,
+    SessionKey,
+    UserRef,
+)
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
 from bot.intake import IntakeDesk
@@ -36,6 +46,7 @@ from bot.reports import Reports
 from bot.sessions import Sessions
 from bot.styles import Styles
 from bot.submission import OpenSession, Submitter, new_id
+from bot.template_desk import TemplateDesk
 
 __all__ = ["ImageBot", "describe_failure", "new_id"]
 
@@ -62,8 +73,10 @@ class ImageBot:
         self.policy = Policy(settings, store.jobs, provider, clock)
         self.chooser = OptionChooser(settings, store.preferences)
         submitter = Submitter(store, runner, self.policy, clock)
+        self.templates = TemplateDesk(store.templates, self.chooser.resolve)
         self.styles = Styles(store, clock)
-        self.generating = Generating(self.chooser, submitter, self.styles)
+        self.generating = Generating(self.chooser, submitter, self.templates, self.styles)
+        self.blending = Blending(self.chooser, submitter)
         self.sessions = Sessions(store, self.generating)
         self.reports = Reports(settings, store.jobs, runner, self.policy)
         self.buttons = Buttons(
@@ -108,6 +121,21 @@ class ImageBot:
             where, self.generating.imagine(actor, where, text, overrides, references, open_session)
         )
 
+    async def imagine_parts(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        parts: Sequence[JobPart],
+        open_session: OpenSession | None = None,
+        *,
+        title: str | None = None,
+    ) -> Outcome:
+        """Several different requests (2-4 parts) as one job and one labelled grid (template
+        packs; --compare is its case of one prompt across models). See Generating.imagine_parts."""
+        return await self._answer(
+            where, self.generating.imagine_parts(actor, where, parts, open_session, title=title)
+        )
+
     async def options_for(self, actor: UserRef, where: SessionKey, request: OptionOverrides) -> ImageOptions:
         return await self.chooser.for_new_request(actor, where, request)
 
@@ -140,6 +168,19 @@ class ImageBot:
         """The "Vary image" menu on any message with an image: variations of that picture."""
         vary = self.generating.vary_upload(actor, where, image, strong=strong, open_session=open_session)
         return await self._answer(where, vary)
+
+    async def blend(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        images: Sequence[Attachment],
+        text: str = "",
+        overrides: OptionOverrides = NO_OVERRIDES,
+        open_session: OpenSession | None = None,
+    ) -> Outcome:
+        """/blend: 2 to 5 uploaded images, in order, combined into new images (bot.blending)."""
+        blend = self.blending.blend(actor, where, images, text, overrides, open_session)
+        return await self._answer(where, blend)
 
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
@@ -222,6 +263,15 @@ class ImageBot:
         return await self._answer(
             where, self.styles.command(actor, where, action, name, words, uploads), check_channel=False
         )
+
+    async def template(
+        self, actor: UserRef, where: SessionKey, action: str, words: str, *, workspace: bool = False
+    ) -> Outcome:
+        """`template save|list|show|rename|delete …`: prompt templates (bot.template_desk)."""
+        try:
+            return await self.templates.command(actor, where, action, words, workspace)
+        except BotError as error:
+            return error_reply(error)
 
     # --- outcomes owed after a restart ----------------------------------------------------------
     async def undelivered(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from bot import exact_text
 from bot.errors import BotError, ErrorKind, invalid
 from bot.style_records import Style
 from bot.submission import MAX_REFERENCES
@@ -26,10 +27,12 @@ OFF = "none"  # `--style none`: no style for this request, not even the default
 
 
 def styled_prompt(prompt: str, style: Style | None) -> str:
-    """The prompt with the style's words appended (unchanged without a style or its words)."""
+    """The prompt with the style's words appended (unchanged without a style or its words),
+    before any --text sentence, which stays last (bot.exact_text)."""
     if style is None or not style.text:
         return prompt
-    return f"{prompt.rstrip().rstrip(',')}, {style.text}"
+    words = exact_text.without_texts(prompt) if exact_text.found_in(prompt) else prompt
+    return exact_text.with_texts(f"{words.rstrip(' ,.')}, {style.text}", exact_text.found_in(prompt))
 
 
 def check_inputs(own: int, style: Style | None) -> None:

@@ -20,6 +20,7 @@ from bot.domain import (
     Attachment,
     ImageOptions,
     Job,
+    JobPart,
     JobSpec,
     JobStatus,
     Operation,
@@ -32,6 +33,7 @@ from bot.errors import BotError, ErrorKind, invalid, storage_error
 from bot.intake import current_intake_key
 from bot.jobs import JobRunner
 from bot.lookup import image_here
+from bot.parts import check_parts, parts_estimate
 from bot.policy import Policy
 from bot.ports import Storage
 from bot.records import ImageParams
@@ -64,6 +66,8 @@ class Request:
     note: str | None = None  # said under the queued line (e.g. why the size differs from the upload's)
     zoom: float | None = None
     aspect: str | None = None
+    # Several different requests as one set (bot/parts.py); `chosen` is then parts.set_options.
+    parts: tuple[JobPart, ...] = ()
 
 
 class Submitter:
@@ -81,7 +85,9 @@ class Submitter:
         if earlier is not None:
             return await self.runner.announce(earlier, request.note)
         chosen = request.chosen
-        self.policy.check_role(actor, chosen)
+        parts_cost = check_parts(self.policy, actor, request.parts) if request.parts else None
+        if parts_cost is None:
+            self.policy.check_role(actor, chosen)
         await self.policy.check_quota(actor, chosen.n)
         self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
         inputs = [(d.width, d.height) for _, d in request.uploads] + [
@@ -90,7 +96,10 @@ class Submitter:
                 await image_here(self.store.images, i, where) for i in (*request.sources, *request.styled)
             ]
         ]
-        reserve = self.policy.estimate(chosen, request.op, request.prompt, inputs)
+        if parts_cost is None:
+            reserve = self.policy.estimate(chosen, request.op, request.prompt, inputs)
+        else:
+            reserve = parts_cost
         limits = self.policy.spend_limits(actor, where)
         await self.policy.check_budgets(limits, reserve)  # again, atomically, when the job is recorded
         if open_session is not None:
@@ -107,6 +116,7 @@ class Submitter:
                 mask_blob=mask_blob,
                 zoom=request.zoom,
                 aspect=request.aspect,
+                parts=request.parts,
             )
             job = self._new_job(session.id, where, actor, spec, reserve)
             queued = await self.runner.submit(job, origin=request.origin, limits=limits, note=request.note)
@@ -129,6 +139,8 @@ class Submitter:
         sources = [await image_here(self.store.images, s, job.where) for s in job.spec.sources]
         inputs = [(i.width, i.height) for i in sources]
         reserve = self.policy.estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
+        if job.spec.parts:
+            reserve = parts_estimate(self.policy, job.spec.parts)
         retry = self._new_job(job.session_id, job.where, job.requester, job.spec, reserve)
         limits = self.policy.spend_limits(job.requester, job.where)
         return await self.runner.submit(retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits)

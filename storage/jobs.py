@@ -14,6 +14,7 @@ from bot.domain import (
     ImageOptions,
     ImageSet,
     Job,
+    JobPart,
     JobSpec,
     JobStatus,
     Operation,
@@ -38,6 +39,10 @@ def spec_from_json(text: str) -> JobSpec:
     raw["operation"] = Operation(raw["operation"])
     raw["options"] = ImageOptions(**raw["options"])
     raw["sources"] = tuple(raw["sources"])
+    raw["parts"] = tuple(
+        JobPart(part["prompt"], ImageOptions(**part["options"]), part["label"])
+        for part in raw.get("parts", ())
+    )
     return JobSpec(**raw)
 
 

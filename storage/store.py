@@ -11,6 +11,7 @@ from storage.intake import IntakeRepo
 from storage.jobs import JobRepo
 from storage.preferences import PreferenceRepo
 from storage.styles import StyleRepo
+from storage.templates import TemplateRepo
 
 
 class Store:
@@ -22,6 +23,7 @@ class Store:
         self.preferences = PreferenceRepo(db)
         self.intake = IntakeRepo(db)
         self.styles = StyleRepo(db)
+        self.templates = TemplateRepo(db)
 
     @classmethod
     async def open(cls, database_path: Path | str, blobs_dir: Path) -> Store:

@@ -31,22 +31,24 @@ from bot.answers import (
     problem_kind,
 )
 from bot.buttons import ButtonId, Verb
-from bot.commands import ArgKind, Call, Command, Surface, commands_section
+from bot.commands import Call, Command, Surface, commands_section
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import ErrorKind
 from bot.service import ImageBot
 
 PLATFORM = "console"
-# How the console spells the registry's commands (bot.commands): /imagine and /edit with their
-# slash (any other line is an edit), the rest as bare words; images are file paths.
+# How the console spells the registry's commands (bot.commands): /imagine, /edit and /blend with
+# their slash (any other line is an edit), the rest as bare words; images are file paths.
 CONSOLE = Surface(
     PLATFORM,
-    slash=frozenset({"imagine", "edit"}),
+    slash=frozenset({"imagine", "edit", "blend"}),
     files=True,
     paths=True,
     extra=(
         "Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,"
         " `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.",
+        "`/blend a.png b.png c.png -- a cosy reading nook --ar 16:9` blends the images in order;"
+        " the prompt after the lone -- is optional.",
         "`new` (a new session) · `quit`",
     ),
 )
@@ -179,18 +181,17 @@ class Console:
         missing = CONSOLE.missing(command, args)
         if missing is not None:
             return Problem(ErrorKind.INVALID_INPUT, missing)
-        for arg in command.args:
-            path = args.get(arg.name)
-            if arg.kind is ArgKind.IMAGE and isinstance(path, str) and path:
+        for name, path in list(args.items()):
+            if command.takes_image(name) and isinstance(path, str) and path:
                 read = await asyncio.to_thread(read_attachment, Path(path))
                 if isinstance(read, Problem):
                     return read
-                args[arg.name] = read
+                args[name] = read
         return await command.run(self.bot, Call(self.user, self.where, CONSOLE, args))
 
 
 def _command_for(word: str) -> Command | None:
-    """The command a line's first word names: /imagine and /edit only with their slash (a line
+    """The command a line's first word names: /imagine, /edit and /blend only with their slash (a line
     starting "imagine …" is an edit instruction); the other words with or without one."""
     found = CONSOLE.find(word.lstrip("/"))
     if found is None or (CONSOLE.spell(found).startswith("/") and not word.startswith("/")):
@@ -203,13 +204,13 @@ def _session_key(number: int) -> SessionKey:
 
 
 def read_attachment(path: Path, limit: int = MAX_UPLOAD_BYTES) -> Attachment | Problem:
-    """A file for /edit: a regular file of at most `limit` bytes, never read past that (a device
+    """A file for /edit or /blend: a regular file of at most `limit` bytes, never read past that (a device
     such as /dev/zero, a FIFO or a huge file gets a clear message, not an exhausted memory)."""
 
     def refused(why: str) -> Problem:
         return Problem(ErrorKind.INVALID_INPUT, f"Cannot use {path}: {why}")
 
-    too_large = f"it is larger than {limit // (1024 * 1024)} MB, the most /edit reads"
+    too_large = f"it is larger than {limit // (1024 * 1024)} MB, the most an image may be"
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))

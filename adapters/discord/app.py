@@ -143,6 +143,12 @@ class DiscordAdapter(OutcomeSenders):
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.presenter.close()
+        # discord.py waits up to `guild_ready_timeout` after READY before it dispatches `ready`,
+        # and its close() leaves that task running: closed meanwhile (a SIGTERM just after
+        # connecting), the task ends on a client with no loop and prints a traceback.
+        ready = self.client._connection._ready_task  # noqa: SLF001 - no public handle on it
+        if ready is not None:
+            ready.cancel()
         await self.client.close()
 
     async def on_connected(self) -> None:

@@ -23,6 +23,7 @@ from adapters.discord.places import where_of
 from adapters.discord.senders import Answering, answering
 from bot.answers import Images, Outcome
 from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
+from bot.directives import split_directives
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.model_catalog import known_models
@@ -144,7 +145,8 @@ def slash_command(command: Command, adapter: CommandHost) -> app_commands.Comman
             "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
         )
     ]
-    for arg in command.args:
+    args = fields_of(command)
+    for arg in args:
         optional = arg.kind is not ArgKind.SWITCH and not arg.required
         default: object = inspect.Parameter.empty
         if not arg.required:
@@ -160,13 +162,13 @@ def slash_command(command: Command, adapter: CommandHost) -> app_commands.Comman
         )
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by discord.py
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]  # as @describe sets it
-        arg.name: arg.description for arg in command.args
+        arg.name: arg.description for arg in args
     }
     # Choices given as such, not as a Literal: typing caches Optional[Literal[...]] by equality,
     # which ignores order, so a Literal could come back in another module's order.
     callback.__discord_app_commands_param_choices__ = {  # type: ignore[attr-defined]  # as @choices sets it
         arg.name: [app_commands.Choice(name=c, value=c) for c in arg.choices]
-        for arg in command.args
+        for arg in args
         if arg.kind is ArgKind.CHOICE
     }
     slash: app_commands.Command[Any, ..., None] = app_commands.Command(
@@ -181,6 +183,20 @@ def slash_command(command: Command, adapter: CommandHost) -> app_commands.Comman
         if arg.kind is ArgKind.MODEL:
             slash.autocomplete(arg.name)(models)
     return slash
+
+
+def fields_of(command: Command) -> list[Arg]:
+    """The command's options: an IMAGES argument becomes one attachment field per image (image1,
+    image2…, the first `low` required); Discord wants the required ones first."""
+    fields: list[Arg] = []
+    for arg in command.args:
+        if arg.kind is not ArgKind.IMAGES:
+            fields.append(arg)
+            continue
+        for i in range(1, (arg.high or 0) + 1):
+            required = i <= (arg.low or 0)
+            fields.append(Arg(f"{arg.name}{i}", f"{arg.description} ({i})", ArgKind.IMAGE, required))
+    return sorted(fields, key=lambda arg: not arg.required)
 
 
 def _option_type(arg: Arg) -> Any:
@@ -234,9 +250,13 @@ def thread_name(title: str) -> str:
     """A session thread's name: what was asked, without its --flags, as one clean line within
     Discord's limit (the name is shown in the channel list and thread header)."""
     try:
-        prompt, _ = split_flags(title)
+        rest, asked = split_directives(title)
+        prompt, _ = split_flags(rest)
     except BotError:
         prompt = title  # the core refuses such flags before any thread is opened
+    else:
+        if asked.template:  # named after the template and what filled it: "poster jazz night"
+            prompt = " ".join([asked.template, *asked.fills.values(), prompt])
     return display_text(prompt, THREAD_NAME_LIMIT) or FALLBACK_THREAD_NAME
 
 

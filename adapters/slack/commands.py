@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
+from adapters.slack.blending import HELP_LINE, HOW_TO_BLEND
 from adapters.slack.blocks import mrkdwn, plain_text, shown
 from adapters.slack.deliveries import (
     ADMIN_COMMAND,
@@ -41,6 +42,7 @@ SLACK = Surface(
     extra=(
         "`@imagebot <prompt>` in a channel starts a session in the thread of your message; in a"
         " session thread, just reply (no mention needed) to edit the current image.",
+        HELP_LINE,
     ),
 )
 IMAGINE = command("imagine")
@@ -146,6 +148,9 @@ class SlashCommands:
         actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
         word, _, rest = plain_text(str(body.get("text") or "")).partition(" ")
         where = SessionKey(PLATFORM, team, channel, "")
+        if word.lower() == "blend":  # it needs files, which slash commands can't carry
+            await self.poster.ephemeral(channel, user, mrkdwn(HOW_TO_BLEND), response_url=response_url)
+            return
         found = SLACK.find(word or "help")
         if found is None or found not in SLACK.routed():
             choices = ", ".join(SLACK.usage(c).removeprefix(SLACK.router) for c in SLACK.routed())

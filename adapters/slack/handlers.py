@@ -22,6 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
+from adapters.slack.blending import blend_images, blend_words
 from adapters.slack.blocks import (
     EDIT_ACTION_ID,
     EDIT_BLOCK_ID,
@@ -279,13 +280,18 @@ class SlackHandlers(SlashCommands):
         # intake key (the message's ts, see delivery_key), so only the first gets this far.
         actor = await self.users.actor(team, user)
         text = plain_text(raw, bot_user)
+        blend = blend_words(text) if mentioned else None  # "@imagebot blend …" with images attached
         try:
-            attachments = await self._attachments(event)
+            attachments = await (
+                self._attachments(event) if blend is None else blend_images(self.fetcher, event)
+            )
         except BotError as error:
             await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=where.thread)
             return
-        styled = style_mention(text) if mentioned else None
-        if styled is not None:
+        styled = style_mention(text) if mentioned and blend is None else None
+        if blend is not None:
+            reply = await self.bot.blend(actor, where, attachments, blend)
+        elif styled is not None:
             reply = await self.bot.style(actor, where, *styled, attachments)
         elif session is None:
             reply = await self.bot.imagine(actor, where, text, references=attachments)

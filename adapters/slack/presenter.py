@@ -56,6 +56,7 @@ OP_TITLES: dict[Operation, str] = {
     Operation.ASPECT: "📐 Reframe",
     Operation.REMOVE_BG: "✂️ Remove background",
     Operation.UPLOAD: "📎 Upload",
+    Operation.BLEND: "🧬 Blend",
 }
 _RANK = {
     Stage.QUEUED: 0,

@@ -44,13 +44,17 @@ GRID_EXTENSION = "jpg"
 _GRID_QUALITY = 85
 
 
-def make_grid(images: Sequence[bytes], *, cell: int = 512, gap: int = 8) -> bytes:
+def make_grid(
+    images: Sequence[bytes], *, cell: int = 512, gap: int = 8, labels: Sequence[str] | None = None
+) -> bytes:
     """A JPEG preview of a set, in reading order, each image numbered so people can say U2/V3.
 
     Image 1 is top-left, then left to right and top to bottom; each image is fitted into a
     cell x cell box keeping its aspect, and the cells are as wide and tall as the fitted images
     need; transparent ones are shown over a checkerboard. The grid is only a preview (the images
     themselves stay untouched for U1-U4), so it is a compact JPEG: its canvas is opaque anyway.
+    `labels` (one per image, e.g. a compared model with its price and time) are written on a
+    dark band along the bottom of each cell.
     """
     if not images:
         raise ValueError("make_grid needs at least one image")
@@ -89,4 +93,23 @@ def make_grid(images: Sequence[bytes], *, cell: int = 512, gap: int = 8) -> byte
         draw.text(
             (bx + (side - w) / 2 - left, by + (side - h) / 2 - top), label, font=font, fill=(255, 255, 255)
         )
+        if labels is not None and i < len(labels):
+            _draw_cell_label(draw, labels[i], (x, y, x + fitted.width, y + fitted.height), cell)
     return encode(canvas, "jpeg", _GRID_QUALITY)
+
+
+def _draw_cell_label(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int], cell: int) -> None:
+    """`text` on a dark band along the bottom of `box`, shortened with … to fit its width."""
+    left, top, right, bottom = box  # the band never rises above the image
+    font = load_font(max(10, cell // 24))
+    pad = max(3, cell // 64)
+    room = right - left - 2 * pad
+    shown = text
+    while shown and draw.textlength(shown, font=font) > room:
+        shown = shown[:-2] + "…" if len(shown) > 1 else ""
+    if not shown:
+        return
+    _, text_top, _, text_bottom = draw.textbbox((0, 0), shown, font=font)
+    band_top = max(top, bottom - (text_bottom - text_top) - 2 * pad)
+    draw.rectangle((left, band_top, right, bottom), fill=(0, 0, 0))
+    draw.text((left + pad, band_top + pad - text_top), shown, font=font, fill=(255, 255, 255))

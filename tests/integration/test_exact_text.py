@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
 from tests.fakes.openai import FakeOpenAI
-from tests.helpers import make_settings
+from tests.helpers import make_settings, png
 from tests.integration.helpers import ALICE, THREAD, running_bot
 from tests.integration.test_console_flow import block_after, run_script
 from tests.integration.test_jobs_and_limits import openai_settings
@@ -65,3 +65,14 @@ async def test_the_console_shows_the_text_in_the_caption(tmp_path: Path) -> None
     code, output = await run_script(settings, line + "\n", tmp_path / "out")
     assert code == 0, output
     assert "text “Fresh Bread”" in block_after(output, line)
+
+
+async def test_a_blend_can_ask_for_text_without_other_words(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    for name, color in (("a.png", (200, 30, 30)), ("b.png", (30, 30, 200))):
+        (tmp_path / name).write_bytes(png(64, 64, color=color))
+    settings = openai_settings(tmp_path / "data", fake_openai)
+    line = f'/blend {tmp_path / "a.png"} {tmp_path / "b.png"} -- --text "OPEN" --n 1'
+    code, output = await run_script(settings, line + "\n", tmp_path / "out")
+    assert code == 0, output
+    assert fake_openai.last.fields["prompt"].endswith(f"blend of 2 images: {RENDER} “OPEN”.")
+    assert "text “OPEN”" in block_after(output, line)

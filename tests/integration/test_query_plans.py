@@ -232,6 +232,16 @@ async def choose_settings(bot: ImageBot) -> None:
     await bot.settings_view(ALICE, THREAD)
 
 
+async def use_templates(bot: ImageBot, presenter: RecordingPresenter) -> None:
+    """Prompt templates: saved on a person's and the workspace's shelves, used, listed, renamed."""
+    assert problem_kind(await bot.template(ALICE, THREAD, "save", "shot a photo of {product}")) is None
+    assert problem_kind(await bot.template(ADMIN, THREAD, "save", "team a {x}", workspace=True)) is None
+    await done(presenter, await bot.imagine(ALICE, THREAD, "--template shot product=kite --n 1"))
+    await bot.template(ALICE, THREAD, "list", "")
+    assert problem_kind(await bot.template(ALICE, THREAD, "rename", "shot kite-shot")) is None
+    assert problem_kind(await bot.template(ALICE, THREAD, "delete", "kite-shot")) is None
+
+
 async def imagine_a_stored_request(bot: ImageBot, presenter: RecordingPresenter) -> Any:
     """/imagine --n 4 as an adapter runs it: stored before the ack, handled, noted, finished."""
     ticket = await bot.intake.receive("test", "test:cmd:1", "command", {"text": "four kites --n 4"})
@@ -357,6 +367,7 @@ async def first_run(
     bot: ImageBot, presenter: RecordingPresenter, openai: FakeOpenAI, database: Path
 ) -> tuple[str, str]:
     await choose_settings(bot)
+    await use_templates(bot, presenter)
     grid = await imagine_a_stored_request(bot, presenter)
     set_id, image_id = grid.result.caption.short_id, grid.result.images[0].image_id
     await reply_in_the_thread(bot, presenter)

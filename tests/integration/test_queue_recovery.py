@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.jobs as jobs_module
+import bot.job_outcomes as job_outcomes
 from bot.answers import Queued, Stage
 from bot.domain import Job, JobSpec, JobStatus, Operation
 from bot.records import PostKind, PostRef
@@ -107,7 +107,7 @@ async def test_a_job_that_ends_while_the_sweep_reads_is_not_run_again(
     """The sweep's snapshot can show a job running that ends (and, after a burst of thousands,
     is forgotten by the runner's memory of ended jobs) before the snapshot is looked at: it must
     not be taken for a dropped job and paid for again."""
-    monkeypatch.setattr(jobs_module, "KEEP_FINISHED", 0)  # ended jobs forgotten at once, as in a burst
+    monkeypatch.setattr(job_outcomes, "KEEP_FINISHED", 0)  # ended jobs forgotten at once, as in a burst
     fake_openai.gate = asyncio.Event()
     async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
         job_id = (await bot.imagine(ALICE, THREAD, "a kite --n 1")).job_id

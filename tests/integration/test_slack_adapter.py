@@ -557,7 +557,9 @@ async def test_imagebot_subcommands(h: Harness, slack: FakeSlack, fake_openai: F
         return slack.ephemerals[-1]["text"]
 
     assert "`/imagine &lt;prompt&gt; [--flags]`" in await ask("help")  # Slack shows &lt; as <
-    assert "Prompt tips" in await ask("")
+    assert "`/imagebot help tips`" in await ask("")
+    assert "Prompt tips" in await ask("help tips")
+    assert "I don't know `/imagebot help` topic" not in await ask("help options")
     assert "--n 2" in await ask("settings me --n 2")
     assert "Only admins" in await ask("settings channel --n 1")
     assert "--quality high" in await ask("settings channel --quality high", user=ROOT)

@@ -115,7 +115,8 @@ async def test_a_locked_database_is_answered_busy_in_time_and_a_resend_works(
     h: Harness, settings: Settings, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     await h.command("/imagebot", "help")  # Bolt's first dispatch asks auth.test: done before the lock
-    holder = sqlite3.connect(settings.database_path, timeout=0, isolation_level=None)
+    # It waits for the bot's own writes of the help answer to end before it takes the lock.
+    holder = sqlite3.connect(settings.database_path, timeout=10, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
         started = time.monotonic()

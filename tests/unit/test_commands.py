@@ -13,7 +13,7 @@ import pytest
 from discord import app_commands
 
 from adapters.console.repl import CONSOLE, Console
-from adapters.discord.commands import DISCORD, register_commands
+from adapters.discord.commands import DISCORD, fields_of, register_commands
 from adapters.slack.commands import SLACK
 from adapters.slack.handlers import SlackHandlers
 from bot import commands as registry
@@ -76,7 +76,9 @@ async def test_a_command_added_to_the_registry_appears_on_every_platform(with_pi
     ]
 
     assert await slack_router_answer("ping hello") == "pong hello on slack"
-    assert "help, ping [word]." in await slack_router_answer("frobnicate")  # offered for an unknown word
+    assert "help [options|refine|tips], ping [word]." in await slack_router_answer(
+        "frobnicate"
+    )  # offered for an unknown word
 
     console = Console(SimpleNamespace(), SimpleNamespace(), UserRef("console", "me", "me"))  # type: ignore[arg-type]
     answer = await console._dispatch("ping hello")
@@ -104,8 +106,9 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
         assert made["description"] == declared.description
         assert len(declared.description) <= 100
         options = {o["name"]: o for o in made.get("options", [])}
-        assert list(options) == [a.name for a in sorted(declared.args, key=lambda a: not a.required)]
-        for arg in declared.args:
+        fields = fields_of(declared)  # several images: a field each
+        assert list(options) == [a.name for a in sorted(fields, key=lambda a: not a.required)]
+        for arg in fields:
             option = options[arg.name]
             assert option["description"] == arg.description
             assert option["type"] == types[arg.kind]
@@ -118,7 +121,14 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
 
 def test_each_help_lists_the_commands_its_platform_offers_spelled_its_way() -> None:
     discord_help, slack_help, console_help = (help_text(s) for s in (DISCORD, SLACK, CONSOLE))
-    for name in ("show <id>", "history [mine]", "queue", "cancel [job]", "usage", "help"):
+    for name in (
+        "show <id>",
+        "history [mine]",
+        "queue",
+        "cancel [job]",
+        "usage",
+        "help [options|refine|tips]",
+    ):
         assert f"`/{name}`" in discord_help
         assert f"`/imagebot {name}`" in slack_help
         assert f"`{name}`" in console_help
@@ -129,10 +139,14 @@ def test_each_help_lists_the_commands_its_platform_offers_spelled_its_way() -> N
     assert "/edit" not in slack_help  # Slack's slash commands take no files
     assert "`/imagebot settings me --n 2 --ar 16:9`" in slack_help
     assert "`settings me reset`" in console_help
-    assert len(discord_help) <= 2000  # one Discord message
-    for text in (discord_help, slack_help, console_help):
-        assert "**Prompt tips**" in text
-        assert "**Refine in the thread**" in text
+    assert "`/help tips`" in discord_help
+    assert "`/imagebot help tips`" in slack_help
+    for surface in (DISCORD, SLACK, CONSOLE):
+        assert "**Prompt tips**" in help_text(surface, "tips")
+        assert "**Refine in the thread**" in help_text(surface, "refine")
+        assert "`--text" in help_text(surface, "options")
+        # Every answer fits one Discord message, however many commands there are.
+        assert all(len(help_text(DISCORD, topic)) <= 2000 for topic in ("", "options", "refine", "tips"))
 
 
 def test_text_surfaces_read_arguments_the_same_way() -> None:
@@ -154,6 +168,19 @@ def test_text_surfaces_read_arguments_the_same_way() -> None:
     assert SLACK.missing(command("show"), {"id": ""}) == (
         "Which one? `/imagebot show <id>`; `/imagebot history` lists ids."
     )
+    blend = command("blend")
+    assert CONSOLE.parse(blend, "a.png shots/b.jpg c.webp a cosy nook --ar 16:9") == {
+        "image1": "a.png",
+        "image2": "shots/b.jpg",
+        "image3": "c.webp",
+        "prompt": "a cosy nook --ar 16:9",
+    }
+    # Before a lone `--` every word is a path (so a name without an extension works); flags stay.
+    assert CONSOLE.parse(blend, "cat dog.png -- make it 3.5x --ar 16:9") == {
+        "image1": "cat",
+        "image2": "dog.png",
+        "prompt": "make it 3.5x --ar 16:9",
+    }
     assert CONSOLE.find("?") == command("help")
     assert SLACK.find("HELP") == command("help")
 
