@@ -251,3 +251,38 @@ async def test_nothing_is_stored_half_way(data_dir: Path) -> None:
         assert styles_in(bot.settings.database_path) == []
         with sqlite3.connect(bot.settings.database_path) as conn:
             assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 0
+
+
+async def test_a_style_with_text_templates_and_comparisons(data_dir: Path, fake_openai: FakeOpenAI) -> None:
+    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+        await bot.style(
+            ALICE, THREAD, "save", "riso", "risograph, two inks", [upload("r.png", (200, 40, 40))]
+        )
+        await bot.style(ALICE, THREAD, "save", "words", "charcoal sketch")
+
+        # The style's words go before the --text sentence, which stays last.
+        poster = await bot.imagine(ALICE, THREAD, 'a poster --text "SALE" --style words --n 1')
+        assert (await presenter.final(poster.job_id)).stage is Stage.DONE
+        assert fake_openai.last.fields["prompt"] == (
+            "a poster, charcoal sketch. Render this text exactly as written, letter for letter,"
+            " with nothing added: “SALE”."
+        )
+
+        # A single-prompt template, then the style.
+        filled = await bot.imagine(ALICE, THREAD, "--template product-white product=mug --style riso --n 1")
+        assert (await presenter.final(filled.job_id)).stage is Stage.DONE
+        assert fake_openai.last.endpoint == "edits"
+        assert fake_openai.last.fields["prompt"].startswith("a studio product photo of mug")
+        assert fake_openai.last.fields["prompt"].endswith(", risograph, two inks")
+
+        # --compare works from a prompt alone: a style of words applies, one with images is refused.
+        compared = await bot.imagine(
+            ALICE, THREAD, "a kite --compare gpt-image-2,gpt-image-1.5 --style words"
+        )
+        assert (await presenter.final(compared.job_id)).stage is Stage.DONE
+        assert fake_openai.last.fields["prompt"] == "a kite, charcoal sketch"
+        refused = await bot.imagine(ALICE, THREAD, "a kite --compare gpt-image-2,gpt-image-1.5 --style riso")
+        assert refused.text == (
+            "--compare works from a prompt alone, and style riso has reference images:"
+            " add --style none, or use a style of words only"
+        )

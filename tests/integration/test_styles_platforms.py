@@ -25,21 +25,27 @@ from tests.integration.test_slack_adapter import CHANNEL, imagine_and_wait, runn
 
 async def test_the_console_saves_lists_and_applies_a_style(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data")
+    swatch = tmp_path / "swatch.png"
+    swatch.write_bytes(png(80, 80, color=(20, 160, 90)))
     lines = [
         "/imagine a red fox in snow, watercolor, soft washes --n 1",
         "style save wc",
         "style list",
         "/imagine a lighthouse --style wc --n 1",
+        f"style save green --image {swatch} leafy greens",
+        "style show green",
         "/imagine a lighthouse --style wcc",
     ]
     code, output = await run_script(settings, "\n".join(lines) + "\n", tmp_path / "out")
     assert code == 1, output  # the last line is refused
+    assert "Saved your style `green`: “leafy greens”, 1 reference image" in block_after(output, lines[4])
+    assert "imagebot-style-green" in block_after(output, lines[5])  # the references' grid, saved
     assert "Saved your style `wc`: “watercolor, soft washes”, 1 reference image" in block_after(
         output, lines[1]
     )
     assert "`wc`: “watercolor, soft washes”" in block_after(output, lines[2])
     assert "a lighthouse, watercolor, soft washes" in block_after(output, lines[3])
-    assert "no style named 'wcc' here; closest: wc" in block_after(output, lines[4])
+    assert "no style named 'wcc' here; closest: wc" in block_after(output, lines[6])
 
 
 async def test_discord_saves_a_style_in_a_thread_and_applies_it(
