@@ -12,140 +12,26 @@ A `Surface` says how one platform spells commands (`/show` on Discord, `/imagebo
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, get_args
 
 from bot.answers import Notice, Outcome
-from bot.domain import Attachment, Background, OptionOverrides, OutputFormat, Quality, SessionKey, UserRef
-from bot.errors import BotError, ErrorKind, invalid
+from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command
+from bot.domain import Background, OptionOverrides, OutputFormat, Quality
+from bot.errors import BotError, invalid
 from bot.help import OPTIONS, REFINING, TIPS
-from bot.paths import leading_paths, numbered
+from bot.paths import leading_paths
+from bot.prompt_builder import FIELDS, PromptLayers, check_field, compose, shown
 from bot.replies import error_reply
+from bot.style_command import STYLE_COMMAND
 from bot.template_desk import ACTIONS as TEMPLATE_ACTIONS
 from bot.template_desk import take_workspace_flag
 
 if TYPE_CHECKING:
     from bot.service import ImageBot
-
-OpenSession = Callable[[], Awaitable[SessionKey]]
-ArgValue = str | int | bool | Attachment | None
-
-
-class ArgKind(enum.Enum):
-    """What an argument holds; each adapter translates the kind to its own (Discord option types)."""
-
-    TEXT = "text"  # a word, or the rest of the line when it is the last one
-    PROMPT = "prompt"  # free text in which --flags work
-    NUMBER = "number"  # a whole number between `low` and `high`
-    CHOICE = "choice"  # one of `choices`
-    MODEL = "model"  # a model name (platforms with fields offer the allowed models)
-    SWITCH = "switch"  # on when given: as text, the argument's own name (`history mine`)
-    IMAGE = "image"  # an uploaded image (Discord: an attachment; console: a file path)
-    # `low` to `high` uploaded images, in order: fields NAME1..NAMEhigh where a platform has them;
-    # as paths, the leading words that look like paths (or all words before a lone `--`)
-    IMAGES = "images"
-
-
-class Access(enum.Enum):
-    """Who may use a command. Finer rules (admins change the channel's defaults, see the team's
-    usage) are the use case's own checks."""
-
-    ANYONE = "anyone"
-    ADMINS = "admins"
-
-
-class Answer(enum.Enum):
-    PRIVATE = "private"  # text only the person who asked sees
-    PUBLIC = "public"  # posted where asked: images, a queued job (may open a session thread)
-
-
-@dataclass(frozen=True)
-class Arg:
-    name: str
-    description: str
-    kind: ArgKind = ArgKind.TEXT
-    required: bool = False
-    choices: tuple[str, ...] = ()
-    low: int | None = None
-    high: int | None = None
-    field_only: bool = False  # a typed field where a platform has fields; elsewhere a --flag in the text
-    # Asked when a text surface's line leaves it out ({this}: the command as typed there; {NAME}:
-    # another command as spelled there). None: the use case's own check answers.
-    ask: str | None = None
-    placeholder: str | None = None  # how help shows it, when its choices would be too long there
-
-
-@dataclass(frozen=True)
-class Call:
-    """One use of a command, as an adapter hands it to the command's handler."""
-
-    actor: UserRef
-    where: SessionKey
-    surface: Surface
-    args: Mapping[str, ArgValue] = field(default_factory=dict)
-    open_session: OpenSession | None = None
-
-    def text(self, name: str) -> str:
-        value = self.args.get(name)
-        return value.strip() if isinstance(value, str) else ""
-
-    def number(self, name: str) -> int | None:
-        value = self.args.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    def switch(self, name: str) -> bool:
-        return self.args.get(name) is True
-
-    def image(self, name: str) -> Attachment | None:
-        value = self.args.get(name)
-        return value if isinstance(value, Attachment) else None
-
-    def images(self, name: str) -> list[Attachment]:
-        """An IMAGES argument's uploads in order (all that were given: the use case counts them)."""
-        found = [(numbered(k, name), v) for k, v in self.args.items() if isinstance(v, Attachment)]
-        return [v for n, v in sorted((n, v) for n, v in found if n is not None)]
-
-
-Handler = Callable[["ImageBot", Call], Awaitable[Outcome]]
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    description: str  # one line (Discord shows it under the command; at most 100 characters)
-    handler: Handler
-    args: tuple[Arg, ...] = ()
-    help: str = ""  # the help line, when it says more than the description; {cmd} is the command as spelled
-    access: Access = Access.ANYONE
-    answer: Answer = Answer.PRIVATE
-    session_title: str | None = None  # the argument that names a new session thread, if it opens one
-    aliases: tuple[str, ...] = ()
-
-    def arg(self, name: str) -> Arg:
-        return next(a for a in self.args if a.name == name)
-
-    async def run(self, bot: ImageBot, call: Call) -> Outcome:
-        """Who may use it checked once here for every platform, then the handler."""
-        if self.access is Access.ADMINS and not call.actor.is_admin:
-            return error_reply(
-                BotError(ErrorKind.FORBIDDEN, f"Only admins can use {call.surface.spell(self)}.")
-            )
-        return await self.handler(bot, call)
-
-    @property
-    def needs_file(self) -> bool:
-        return any(a.required if a.kind is ArgKind.IMAGE else bool(a.low) for a in self.args if _images(a))
-
-    def takes_image(self, key: str) -> bool:
-        """Whether a parsed value's key names an image (an IMAGES argument's are NAME1, NAME2…)."""
-        return any(key == a.name or numbered(key, a.name) is not None for a in self.args if _images(a))
-
-
-def _images(arg: Arg) -> bool:
-    return arg.kind in (ArgKind.IMAGE, ArgKind.IMAGES)
 
 
 @dataclass(frozen=True)
@@ -178,7 +64,7 @@ class Surface:
     def usage(self, command: Command) -> str:
         """The command as typed here, with its arguments: `/imagebot show <id>`."""
         words = [self.spell(command)]
-        for arg in command.args:
+        for arg in () if command.form is not None else command.args:  # a form asks for its own
             if arg.field_only or not self.takes(arg):
                 continue
             words.append(self._placeholder(arg))
@@ -199,7 +85,7 @@ class Surface:
         if arg.kind is ArgKind.PROMPT:
             return f"<{arg.name}> [--flags]"
         name = "|".join(arg.choices) if arg.kind is ArgKind.CHOICE else arg.name
-        name = arg.placeholder or name
+        name = arg.shown_as or name
         return f"<{name}>" if arg.required else f"[{name}]"
 
     def find(self, word: str) -> Command | None:
@@ -314,12 +200,6 @@ async def _usage(bot: ImageBot, call: Call) -> Outcome:
     return await bot.usage(call.actor, call.where)
 
 
-async def _style(bot: ImageBot, call: Call) -> Outcome:
-    uploads = [image for name in STYLE_IMAGES if (image := call.image(name)) is not None]
-    words, name = call.text("text"), call.text("name")
-    return await bot.style(call.actor, call.where, call.text("action"), name, words, uploads)
-
-
 async def _template(bot: ImageBot, call: Call) -> Outcome:
     # On text surfaces --workspace arrives among the words; on Discord it is a field.
     words, shared = take_workspace_flag(f"{call.text('name')} {call.text('text')}")
@@ -327,6 +207,16 @@ async def _template(bot: ImageBot, call: Call) -> Outcome:
     return await bot.template(
         call.actor, call.where, action, words, workspace=shared or call.switch("workspace")
     )
+
+
+async def _build(bot: ImageBot, call: Call) -> Outcome:
+    layers = PromptLayers(**{name: call.text(name) for name, _, _ in FIELDS})
+    try:
+        composed = compose(layers)
+    except BotError as error:
+        return error_reply(error)
+    note = shown(composed, call.surface.spell(command("imagine")))
+    return await bot.imagine(call.actor, call.where, composed, open_session=call.open_session, note=note)
 
 
 async def _help(bot: ImageBot, call: Call) -> Outcome:
@@ -340,8 +230,6 @@ FORMATS = ("png", "webp", "jpeg")
 BACKGROUNDS = ("auto", "transparent", "opaque")
 SCOPES = ("me", "channel", "workspace")
 REFERENCES = ("reference1", "reference2", "reference3")
-STYLE_ACTIONS = ("list", "save", "show", "rename", "delete")  # bot.styles.ACTIONS
-STYLE_IMAGES = ("image", "image2", "image3", "image4")
 HELP_SECTIONS = {"options": OPTIONS, "refine": REFINING, "tips": TIPS}
 HELP_TOPICS = tuple(HELP_SECTIONS)
 
@@ -434,19 +322,7 @@ COMMANDS: tuple[Command, ...] = (
         help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
         " `workspace`), `{cmd} me reset` clears a layer",
     ),
-    Command(
-        "style",
-        "House styles: save, list, show, rename or delete a look",
-        _style,
-        args=(
-            Arg("action", "What to do", ArgKind.CHOICE, choices=STYLE_ACTIONS, placeholder="action"),
-            Arg("name", "The style's name (letters, digits, - or _)"),
-            Arg("text", "save: its words (--workspace: the team's; --from ID); rename: the new name"),
-            Arg("image", "A reference image for save", ArgKind.IMAGE),
-            *(Arg(n, "Another reference image", ArgKind.IMAGE, field_only=True) for n in STYLE_IMAGES[1:]),
-        ),
-        help="house styles for `--style NAME`: list, save, show, rename, delete",
-    ),
+    STYLE_COMMAND,
     Command(
         "template",
         "Prompt templates: list, show, save, rename or delete",
@@ -460,6 +336,27 @@ COMMANDS: tuple[Command, ...] = (
             ),
         ),
         help="saved prompts for `--template NAME`",
+    ),
+    Command(
+        "build",
+        "Build a prompt in four layers: subject, environment, lighting, camera",
+        _build,
+        args=tuple(
+            # Discord's slash option is the style (its form holds 5 fields); the subject is required.
+            Arg(
+                name,
+                label,
+                required=name == "subject",
+                field_only=name == "style",
+                example=example,
+                check=partial(check_field, name),
+            )
+            for name, label, example in FIELDS
+        ),
+        help="a prompt in 4 layers",
+        answer=Answer.PUBLIC,
+        session_title="subject",
+        form="Build a prompt",
     ),
     Command(
         "help",

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 _LEAD = "Render this text exactly as written, letter for letter, with nothing added: "
 _PIECE = re.compile(r"\u201c([^\u201c\u201d]*)\u201d")
-_SENTENCE = re.compile(re.escape(_LEAD) + r"((?:\u201c[^\u201c\u201d]*\u201d(?:, )?)+)\.")
+# With the full stop `with_texts` puts before it (a caption shows the person's words without it).
+_SENTENCE = re.compile(r"\.?\s*" + re.escape(_LEAD) + r"((?:\u201c[^\u201c\u201d]*\u201d(?:, )?)+)\.")
 
 
 def sentence(texts: Sequence[str]) -> str:

@@ -42,6 +42,7 @@ class Generating:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
+        note: str | None = None,
     ) -> Outcome:
         rest, asked = split_directives(text)
         _refuse_unavailable(asked, template_here=True)
@@ -71,7 +72,8 @@ class Generating:
         chosen = await self.chooser.for_new_request(actor, where, typed)
         refs = await decode_all(references)
         check_inputs(len(refs), picked.style)
-        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, styled=styled, note=picked.note)
+        said = "\n".join(n for n in (note, picked.note) if n) or None
+        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, styled=styled, note=said)
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def imagine_parts(

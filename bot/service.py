@@ -111,14 +111,16 @@ class ImageBot:
         overrides: OptionOverrides = NO_OVERRIDES,
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
+        note: str | None = None,
     ) -> Outcome:
         """/imagine: N new images from a prompt (with optional reference images).
 
         `open_session`, when given, is called once the request is valid and accepted, and returns
         the thread that becomes the session (e.g. a thread created under the acknowledgement), so
-        a refused request never leaves an empty thread behind."""
+        a refused request never leaves an empty thread behind. `note` is said under the queued
+        line (/build shows the prompt it composed there)."""
         return await self._answer(
-            where, self.generating.imagine(actor, where, text, overrides, references, open_session)
+            where, self.generating.imagine(actor, where, text, overrides, references, open_session, note)
         )
 
     async def imagine_parts(

@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -31,17 +32,20 @@ from bot.answers import (
     problem_kind,
 )
 from bot.buttons import ButtonId, Verb
-from bot.commands import Call, Command, Surface, commands_section
+from bot.command_model import ArgValue, Call, Command
+from bot.commands import Surface, commands_section
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import ErrorKind
 from bot.service import ImageBot
+from bot.text import display_text
 
 PLATFORM = "console"
-# How the console spells the registry's commands (bot.commands): /imagine, /edit and /blend with
-# their slash (any other line is an edit), the rest as bare words; images are file paths.
+Ask = Callable[[str], Awaitable[str | None]]
+# How the console spells the registry's commands (bot.commands): /imagine, /edit, /blend and /build
+# with their slash (any other line is an edit), the rest as bare words; images are file paths.
 CONSOLE = Surface(
     PLATFORM,
-    slash=frozenset({"imagine", "edit", "blend"}),
+    slash=frozenset({"imagine", "edit", "blend", "build"}),
     files=True,
     paths=True,
     extra=(
@@ -59,10 +63,13 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 class Console:
-    def __init__(self, bot: ImageBot, presenter: ConsolePresenter, user: UserRef) -> None:
+    def __init__(
+        self, bot: ImageBot, presenter: ConsolePresenter, user: UserRef, ask: Ask | None = None
+    ) -> None:
         self.bot = bot
         self.presenter = presenter
         self.user = user
+        self.ask = ask  # a form command's questions, answered by the following lines
         self.session_number = 1
         self._last_failed_job: str | None = None
 
@@ -176,7 +183,12 @@ class Console:
         return None
 
     async def _run(self, command: Command, rest: str) -> Outcome:
-        """A registry command typed as a line: its arguments read from the text, files from disk."""
+        """A registry command typed as a line: its arguments read from the text, files from disk;
+        a form command's asked in turn."""
+        if command.form is not None:
+            return await command.run(
+                self.bot, Call(self.user, self.where, CONSOLE, await self._form(command, rest))
+            )
         args = CONSOLE.parse(command, rest)
         missing = CONSOLE.missing(command, args)
         if missing is not None:
@@ -189,9 +201,26 @@ class Console:
                 args[name] = read
         return await command.run(self.bot, Call(self.user, self.where, CONSOLE, args))
 
+    async def _form(self, command: Command, first: str) -> dict[str, ArgValue]:
+        """A form command's arguments, each asked in turn and answered by the next line (an empty
+        one leaves an optional argument out); text after the command answers the first. At the end
+        of the input the form is run as far as it was answered (the core says what is missing)."""
+        args: dict[str, ArgValue] = {}
+        for index, arg in enumerate(command.args):
+            if index == 0 and first.strip():
+                args[arg.name] = first
+                continue
+            hint = f" (e.g. {arg.example})" if arg.example else ""
+            optional = "" if arg.required else "; an empty line skips it"
+            answer = await self.ask(f"{arg.description}{hint}{optional}") if self.ask is not None else None
+            if answer is None:
+                break
+            args[arg.name] = answer
+        return args
+
 
 def _command_for(word: str) -> Command | None:
-    """The command a line's first word names: /imagine, /edit and /blend only with their slash (a line
+    """The command a line's first word names: /imagine, /edit, /blend and /build only with their slash (a line
     starting "imagine …" is an edit instruction); the other words with or without one."""
     found = CONSOLE.find(word.lstrip("/"))
     if found is None or (CONSOLE.spell(found).startswith("/") and not word.startswith("/")):
@@ -307,17 +336,33 @@ async def run_console(
         stdout.write(text + "\n")
         stdout.flush()
 
+    lines = LineReader(stdin)
+
+    async def ask(question: str) -> str | None:
+        """One question of a form, answered by the next line (None at the end of the input)."""
+        if interactive:
+            stdout.write(f"  {display_text(question)}\n  > ")
+            stdout.flush()
+        else:
+            write(f"? {display_text(question)}")
+        line = await lines.readline()
+        if not line:
+            return None
+        answer = line.rstrip("\r\n")
+        if not interactive:
+            write(f"> {display_text(answer)}")
+        return answer
+
     presenter = ConsolePresenter(out_dir, write)
     # Register before starting the job runner, so jobs resumed from a previous run can report.
     bot.register_presenter(PLATFORM, presenter)
     await bot.start()
-    console = Console(bot, presenter, UserRef(PLATFORM, _username(), _username(), is_admin=True))
+    console = Console(bot, presenter, UserRef(PLATFORM, _username(), _username(), is_admin=True), ask)
     if banner:
         write(banner)
     resumed = await console.resume()
     if resumed is not None:
         write(resumed.text)
-    lines = LineReader(stdin)
     failures = 0
     while True:
         if interactive:

@@ -17,7 +17,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.commands import open_session_for, register_commands
+from adapters.discord.commands import open_session_for, register_commands, submit_form
 from adapters.discord.components import MODAL_PREFIX, ImagebotButton, edit_form, submitted_values
 from adapters.discord.files import AttachmentReader
 from adapters.discord.intake import Delivery, DiscordIntake
@@ -247,6 +247,8 @@ class DiscordAdapter(OutcomeSenders):
 
     async def on_form(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A submitted form (works after restarts: nothing about it lives in memory)."""
+        if await submit_form(self, interaction, custom_id):
+            return  # a registry command's form (/build)
         instruction = submitted_values(interaction.data or {}).get("instruction", "")
         _, kind, *rest = custom_id.split(":")
         actor = self.actor(interaction)

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 import discord
 from discord import app_commands
 
-from adapters.discord.components import MODAL_PREFIX, edit_form
+from adapters.discord.components import MODAL_PREFIX, edit_form, submitted_values
+from adapters.discord.forms import command_form, form_id, read_form_id, slash_args
 from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.places import where_of
 from adapters.discord.senders import Answering, answering
 from bot.answers import Images, Outcome
-from bot.commands import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession, Surface
+from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession
+from bot.commands import Surface
 from bot.directives import split_directives
 from bot.domain import Attachment, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
@@ -138,14 +140,17 @@ def slash_command(command: Command, adapter: CommandHost) -> app_commands.Comman
     """A registry command as a discord.py slash command (its signature built from the arguments)."""
 
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
-        await run_command(adapter, command, interaction, values)
+        if command.form is not None:
+            await open_form(adapter, command, interaction, values)
+        else:
+            await run_command(adapter, command, interaction, values)
 
     parameters = [
         inspect.Parameter(
             "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
         )
     ]
-    args = fields_of(command)
+    args = fields_of(command)  # a form command's are its field-only ones (the form has the rest)
     for arg in args:
         optional = arg.kind is not ArgKind.SWITCH and not arg.required
         default: object = inspect.Parameter.empty
@@ -179,7 +184,7 @@ def slash_command(command: Command, adapter: CommandHost) -> app_commands.Comman
     async def models(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=m, value=m) for m in allowed if current.lower() in m.lower()][:25]
 
-    for arg in command.args:
+    for arg in args:
         if arg.kind is ArgKind.MODEL:
             slash.autocomplete(arg.name)(models)
     return slash
@@ -189,7 +194,7 @@ def fields_of(command: Command) -> list[Arg]:
     """The command's options: an IMAGES argument becomes one attachment field per image (image1,
     image2…, the first `low` required); Discord wants the required ones first."""
     fields: list[Arg] = []
-    for arg in command.args:
+    for arg in slash_args(command):
         if arg.kind is not ArgKind.IMAGES:
             fields.append(arg)
             continue
@@ -240,6 +245,40 @@ async def run_command(
             views = outcome.images if isinstance(outcome, Images) else ()
             files = [discord.File(io.BytesIO(v.data), filename=v.filename) for v in views]
             await _private_answer(interaction, outcome.text, delivery, files)
+
+
+async def open_form(
+    adapter: CommandHost, command: Command, interaction: discord.Interaction, values: dict[str, Any]
+) -> None:
+    """A form command (/build): its form, as the first answer; the options given travel in the
+    form's id, each checked first so nobody fills in a form its options would refuse."""
+    async with adapter.intake.handle(interaction) as delivery:
+        if delivery.replay:
+            return  # a form can only be the first response, long gone after a restart
+        try:
+            custom_id = form_id(command, values)
+        except BotError as error:
+            await interaction.response.send_message(error.message, ephemeral=True)
+            return
+        await interaction.response.send_modal(command_form(command, custom_id))
+
+
+async def submit_form(adapter: CommandHost, interaction: discord.Interaction, custom_id: str) -> bool:
+    """A submitted command form, run as the command with the form's fields and the options its
+    id carries; False if `custom_id` is not a command form."""
+    read = read_form_id(custom_id)
+    if read is None:
+        return False
+    name, options = read
+    command = DISCORD.find(name)
+    if command is None or command.form is None:
+        async with adapter.intake.handle(interaction, ack="ephemeral") as delivery:
+            await _private_answer(interaction, "That form is out of date; run its command again.", delivery)
+        return True
+    given = {**options, **submitted_values(interaction.data or {})}
+    values = {arg.name: given[arg.name] for arg in command.args if arg.name in given}
+    await run_command(adapter, command, interaction, values)
+    return True
 
 
 def _images_of(message: discord.Message) -> list[discord.Attachment]:

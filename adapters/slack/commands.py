@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
@@ -21,11 +22,14 @@ from adapters.slack.deliveries import (
     team_of,
     who_of,
 )
+from adapters.slack.errors import slack_error
+from adapters.slack.forms import field_errors, first_block, form_modal, read_form
 from adapters.slack.poster import Poster
 from adapters.slack.presenter import SlackPresenter
 from adapters.slack.users import PLATFORM, Users
 from bot.answers import Images, Queued
-from bot.commands import Answer, ArgValue, Call, Command, Surface, command
+from bot.command_model import Answer, ArgValue, Call, Command
+from bot.commands import Surface, command
 from bot.domain import SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.service import ImageBot
@@ -65,6 +69,7 @@ class SlashCommands:
     the parts declared here."""
 
     bot: ImageBot
+    app: AsyncApp
     poster: Poster
     presenter: SlackPresenter
     users: Users
@@ -88,12 +93,29 @@ class SlashCommands:
 
     async def _imagine(self, body: dict[str, Any], team: str, context: Mapping[str, Any]) -> None:
         channel, user = str(body["channel_id"]), str(body["user_id"])
-        response_url = body.get("response_url")
         actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
         text = plain_text(str(body.get("text") or ""))
+        head = f"🎨 /imagine by *{shown(actor.label, 80)}*: “{shown(text, 150)}”"
+        where = SessionKey(PLATFORM, team, channel, "")
+        await self._in_new_thread(
+            IMAGINE, {"prompt": text}, actor, where, head, context, body.get("response_url")
+        )
+
+    async def _in_new_thread(
+        self,
+        found: Command,
+        args: dict[str, ArgValue],
+        actor: UserRef,
+        where: SessionKey,
+        head: str,
+        context: Mapping[str, Any],
+        response_url: str | None = None,
+    ) -> None:
+        """A command that starts a session (/imagine, a /build form): once the core accepts it,
+        a parent message headed `head` (mrkdwn) opens the thread and carries the job's status."""
+        team, channel, user = where.workspace, where.channel, actor.id
         key: str | None = context.get(INTAKE_KEY)
         noted = (context.get(INTAKE_NOTES) or {}).get("parent_ts")
-        head = f"🎨 /imagine by *{shown(actor.label, 80)}*: “{shown(text, 150)}”"
         parent: dict[str, str] = {}
 
         async def open_session() -> SessionKey:
@@ -115,9 +137,8 @@ class SlashCommands:
             self.presenter.status_is(channel, parent["ts"])
             return SessionKey(PLATFORM, team, channel, parent["ts"])
 
-        where = SessionKey(PLATFORM, team, channel, "")
         try:
-            reply = await IMAGINE.run(self.bot, Call(actor, where, SLACK, {"prompt": text}, open_session))
+            reply = await found.run(self.bot, Call(actor, where, SLACK, args, open_session))
         except Exception:
             if "ts" in parent:  # never leave "Starting…" behind
                 await self._parent_failed(
@@ -156,6 +177,9 @@ class SlashCommands:
             choices = ", ".join(SLACK.usage(c).removeprefix(SLACK.router) for c in SLACK.routed())
             text = f"I don't know `{ADMIN_COMMAND} {word.lower()}`. Try one of: {choices}."
             await self.poster.ephemeral(channel, user, mrkdwn(text), response_url=response_url)
+            return
+        if found.form is not None:
+            await self._open_form(body, found, where, rest)
             return
         args = SLACK.parse(found, rest)
         if found.answer is Answer.PUBLIC:  # today: show, which opens a thread for what it shows
@@ -200,3 +224,66 @@ class SlashCommands:
             await self.poster.ephemeral(channel, actor.id, mrkdwn(reply.text), response_url=response_url)
             return
         await self.poster.images(reply, channel, opened["ts"])
+
+    # --- commands asked in a form (/imagebot build) ---------------------------------------------
+    async def _open_form(
+        self, body: Mapping[str, Any], found: Command, where: SessionKey, first: str
+    ) -> None:
+        try:
+            # The trigger id is valid for 3 seconds after the command: open the form right away.
+            await self.app.client.views_open(
+                trigger_id=str(body.get("trigger_id")), view=form_modal(found, where, first)
+            )
+        except SlackApiError as error:
+            log.info("views.open failed: %s", slack_error(error))
+            await self.poster.ephemeral(
+                where.channel,
+                str(body.get("user_id") or ""),
+                f"I couldn't open the form ({slack_error(error)}); try `{SLACK.spell(found)}` again.",
+                response_url=body.get("response_url"),
+            )
+
+    async def on_form_submit(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        view = body.get("view") or {}
+        try:
+            name, where, values = read_form(view, PLATFORM)
+            found = SLACK.find(name)
+            if found is None or found.form is None:
+                raise ValueError(f"no form command {name!r}")
+        except ValueError:
+            await ack(
+                response_action="errors",
+                errors={first_block(view) or "": "This form is out of date; run its command again."},
+            )
+            self._answered(context)
+            return
+        refused = field_errors(found, values)
+        if refused:  # said next to the fields, the form still open with what was typed
+            await ack(response_action="errors", errors=refused)
+            self._answered(context)
+            return
+        await ack()
+        user_info = body.get("user") or {}
+        user = str(user_info.get("id") or "")
+        self._spawn(
+            context,
+            self._submitted(found, where, values, user, str(user_info.get("name") or ""), context),
+            "slack-form",
+            channel=where.channel,
+            user=user,
+        )
+
+    async def _submitted(
+        self,
+        found: Command,
+        where: SessionKey,
+        values: dict[str, str],
+        user: str,
+        name: str,
+        context: Mapping[str, Any],
+    ) -> None:
+        actor = await self.users.actor(where.workspace, user, name)
+        args: dict[str, ArgValue] = {arg.name: values[arg.name] for arg in found.args if arg.name in values}
+        title = str(args.get(found.session_title or "") or "")
+        head = f"🧱 {SLACK.spell(found)} by *{shown(actor.label, 80)}*: “{shown(title, 150)}”"
+        await self._in_new_thread(found, args, actor, where, head, context)

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.blocks import EDIT_CALLBACK_ID
 from adapters.slack.errors import slack_error
+from adapters.slack.forms import FORM_CALLBACK_ID
 from bot.buttons import ButtonId
 from bot.errors import BotError, ErrorKind
 
@@ -56,7 +57,7 @@ def delivery_key(body: Mapping[str, Any]) -> str | None:
         if not body.get("trigger_id") and action.get("action_ts"):
             return f"slack:action:{action.get('action_id')}:{action['action_ts']}"
     elif body.get("type") == "view_submission":
-        if (body.get("view") or {}).get("callback_id") != EDIT_CALLBACK_ID:
+        if (body.get("view") or {}).get("callback_id") not in (EDIT_CALLBACK_ID, FORM_CALLBACK_ID):
             return None
     else:
         return None

@@ -50,6 +50,7 @@ from adapters.slack.deliveries import (
 )
 from adapters.slack.errors import slack_error
 from adapters.slack.files import FileFetcher
+from adapters.slack.forms import FORM_CALLBACK_ID, first_block
 from adapters.slack.poster import Poster
 from adapters.slack.presenter import SlackPresenter
 from adapters.slack.tasks import TaskSet
@@ -99,6 +100,7 @@ class SlackHandlers(SlashCommands):
         app.event("message")(self.on_message)
         app.action(re.compile(rf"^{BUTTON_PATTERN}$"))(self.on_action)
         app.view(EDIT_CALLBACK_ID)(self.on_edit_submit)
+        app.view(FORM_CALLBACK_ID)(self.on_form_submit)
 
     def _spawn(
         self,
@@ -188,7 +190,8 @@ class SlackHandlers(SlashCommands):
             # Not acknowledged: Slack delivers it again (HTTP: any non-2xx; Socket Mode: no ack).
             return BoltResponse(status=503, body="busy")
         if body.get("type") == "view_submission":
-            answer = {"response_action": "errors", "errors": {EDIT_BLOCK_ID: text}}
+            block = first_block(body.get("view") or {}) or EDIT_BLOCK_ID
+            answer = {"response_action": "errors", "errors": {block: text}}
             return BoltResponse(
                 status=200, body=json.dumps(answer), headers={"content-type": "application/json"}
             )

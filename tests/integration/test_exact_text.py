@@ -27,7 +27,7 @@ async def test_text_is_sent_quoted_and_kept_by_rerolls(data_dir: Path, fake_open
         assert sent == f"a shoe shop poster. {RENDER} “SALE 50%”, “Today only”."
         caption = done.result.text
         assert "text “SALE 50%”, “Today only”" in caption
-        assert "“a shoe shop poster.”" in caption  # the instruction is not repeated in the prompt shown
+        assert "“a shoe shop poster”" in caption  # the instruction is not repeated in the prompt shown
         rerolled = await bot.press(ALICE, THREAD, ButtonId(Verb.REROLL, done.result.images[0].image_id))
         assert (await presenter.final(rerolled.job_id)).stage is Stage.DONE
         assert RENDER in fake_openai.last.fields["prompt"]

@@ -18,7 +18,8 @@ from adapters.slack.commands import SLACK
 from adapters.slack.handlers import SlackHandlers
 from bot import commands as registry
 from bot.answers import Notice, Outcome, problem_kind
-from bot.commands import COMMANDS, Arg, ArgKind, Call, Command, command, help_text
+from bot.command_model import Access, Arg, ArgKind, Call, Command
+from bot.commands import COMMANDS, command, help_text
 from bot.domain import UserRef
 
 
@@ -106,7 +107,7 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
         assert made["description"] == declared.description
         assert len(declared.description) <= 100
         options = {o["name"]: o for o in made.get("options", [])}
-        fields = fields_of(declared)  # several images: a field each
+        fields = fields_of(declared)  # several images: a field each; a form command's: not its form's
         assert list(options) == [a.name for a in sorted(fields, key=lambda a: not a.required)]
         for arg in fields:
             option = options[arg.name]
@@ -198,7 +199,7 @@ def test_a_field_offers_only_what_the_core_accepts_and_names_are_unique() -> Non
 
 
 async def test_an_admins_only_command_is_refused_to_members_on_every_platform(with_ping: Command) -> None:
-    admins_only = dataclasses.replace(PING, access=registry.Access.ADMINS)
+    admins_only = dataclasses.replace(PING, access=Access.ADMINS)
     member, admin = UserRef("slack", "T1:U1", "ann"), UserRef("slack", "T1:U2", "root", is_admin=True)
     refused = await admins_only.run(None, Call(member, None, SLACK, {"word": "x"}))  # type: ignore[arg-type]
     assert problem_kind(refused) == "forbidden"
