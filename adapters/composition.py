@@ -36,6 +36,7 @@ def build_provider(settings: Settings) -> Provider:
             max_retries=settings.imagebot_openai_max_retries,
             moderation=settings.imagebot_moderation,
             partial_images=settings.imagebot_partial_images,
+            text_model=settings.imagebot_text_model,
         )
     from bot.providers.offline import OfflineProvider
 

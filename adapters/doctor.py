@@ -79,6 +79,7 @@ def cmd_doctor() -> int:
     if settings.provider_name == "offline":
         notes.append("no OPENAI_API_KEY: images come from the offline provider (labelled 'offline preview')")
     print(f"  model:          {settings.imagebot_model} (default n={settings.imagebot_default_n})")
+    print(f"  text model:     {settings.imagebot_text_model} (/describe)")
     data_dir = settings.imagebot_data_dir
     print(f"  data dir:       {data_dir.resolve()}")
     problem = data_dir_problem(data_dir)

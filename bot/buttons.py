@@ -37,6 +37,8 @@ class Verb(enum.StrEnum):
     USE = "use"  # make this image current
     RETRY = "retry"  # a failed job again
     CANCEL = "cancel"  # a queued or running job
+    DESCRIBE = "describe"  # an image → prompt suggestions (bot.describing)
+    SUGGEST = "suggest"  # /imagine suggestion `arg` of a stored /describe answer (target: its id)
 
     @property
     def opens_form(self) -> bool:

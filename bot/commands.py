@@ -173,6 +173,10 @@ async def _blend(bot: ImageBot, call: Call) -> Outcome:
     return await bot.blend(call.actor, call.where, images, text, overrides, open_session=call.open_session)
 
 
+async def _describe(bot: ImageBot, call: Call) -> Outcome:
+    return await bot.describe(call.actor, call.where, call.image("image"))
+
+
 async def _settings(bot: ImageBot, call: Call) -> Outcome:
     scope, changes = call.text("scope").lower(), call.text("changes")
     if scope and changes:
@@ -279,6 +283,14 @@ COMMANDS: tuple[Command, ...] = (
         help="blends 2 to 5 images, in order; an optional prompt says how",
         answer=Answer.PUBLIC,
         session_title="prompt",
+    ),
+    Command(
+        "describe",
+        "Turn an image into 4 prompt suggestions, each one click from /imagine",
+        _describe,
+        args=(Arg("image", "The image to describe", ArgKind.IMAGE, True),),
+        help="4 prompt suggestions for an image, each with a button that runs /imagine with it",
+        answer=Answer.PUBLIC,
     ),
     Command(
         "show",

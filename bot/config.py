@@ -20,6 +20,9 @@ from bot.model_catalog import MODELS, RETIRED
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "default": {"text_input": 5.0, "image_input": 8.0, "image_output": 30.0},
 }
+# /describe's vision-capable text model (Responses API): the current model the installed SDK names
+# in its own model list and docstrings (openai.types.shared.ChatModel; a test keeps it there).
+DEFAULT_TEXT_MODEL = "gpt-6.2-astra"
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,9 @@ class Settings(BaseSettings):
         None, description="openai or offline; default: openai when a key is set, else offline"
     )
     imagebot_model: str = "gpt-image-2"
+    imagebot_text_model: str = Field(
+        DEFAULT_TEXT_MODEL, min_length=1, description="vision-capable text model for /describe"
+    )
     imagebot_allowed_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     imagebot_default_n: int = Field(4, ge=1, le=10)
     imagebot_default_quality: Literal["low", "medium", "high", "xhigh", "max", "auto"] = "auto"

@@ -24,6 +24,7 @@ from bot.domain import (
 from bot.errors import ErrorKind
 from bot.records import IntakeRequest, IntakeRow, PostRef, RequesterUsage, UsageRow, UsageTotals
 from bot.style_records import Style, StyleScope
+from bot.suggestions import Suggestions
 from bot.templates import Renamed, Shelf, Template
 
 
@@ -182,6 +183,14 @@ class TemplateRepository(Protocol):
     async def delete(self, shelf: Shelf, name: str) -> bool: ...
 
 
+class SuggestionRepository(Protocol):
+    """/describe's prompt suggestions, with the usage row of what writing them cost."""
+
+    async def record(self, suggestions: Suggestions, usage: UsageRow | None = None) -> None: ...
+
+    async def get(self, suggestions_id: str, *, within: SessionKey) -> Suggestions | None: ...
+
+
 class Storage(Protocol):
     """Everything the core stores, in one handle."""
 
@@ -205,5 +214,8 @@ class Storage(Protocol):
 
     @property
     def templates(self) -> TemplateRepository: ...
+
+    @property
+    def suggestions(self) -> SuggestionRepository: ...
 
     async def close(self) -> None: ...

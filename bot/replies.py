@@ -34,6 +34,7 @@ def image_buttons(image: StoredImage) -> tuple[Button, ...]:
         *(Button(Verb.ASPECT, target, label, arg=aspect) for aspect, label in reframings(image)),
         Button(Verb.NOBG, target, "Remove background"),
         Button(Verb.UNDO, target, "Undo"),
+        Button(Verb.DESCRIBE, target, "Describe"),
     )
 
 

@@ -15,20 +15,12 @@ from typing import Any
 
 from bot.answers import Images, JobFailed, Notice, Outcome, Stage
 from bot.blending import Blending
-from bot.buttons import ButtonId
+from bot.buttons import ButtonId, Verb
 from bot.choosing import OptionChooser
 from bot.config import Settings
 from bot.deliveries import DeliveryLog
-from bot.domain import (
-    Attachment,
-    ImageOptions,
-    Job,
-    JobPart,
-    OptionOverrides,
-    Session,
-    SessionKey,
-    UserRef,
-)
+from bot.describing import Describing, asks_to_describe, describer_of
+from bot.domain import Attachment, ImageOptions, Job, JobPart, OptionOverrides, Session, SessionKey, UserRef
 from bot.errors import BotError
 from bot.generating import NO_OVERRIDES, Generating
 from bot.intake import IntakeDesk
@@ -86,6 +78,9 @@ class ImageBot:
             settings, store.preferences, self.chooser.resolve, self.styles.check_default
         )
         self.outcomes = Outcomes(store, clock)
+        self.describing = Describing(
+            settings, store, self.policy, describer_of(provider), self.generating, clock
+        )
         self.deliveries = DeliveryLog(store.jobs, store.intake)
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -187,8 +182,16 @@ class ImageBot:
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
     ) -> Outcome:
-        """A reply in a session thread: edit the current image (README: "Refine in the thread")."""
+        """A reply in a session thread: edit the current image (README: "Refine in the thread");
+        the word "describe" describes the attached image, or the current one (bot.describing)."""
+        if asks_to_describe(text):
+            return await self._answer(where, self.describing.message(actor, where, attachments))
         return await self._answer(where, self.sessions.reply(actor, where, text, attachments))
+
+    async def describe(self, actor: UserRef, where: SessionKey, image: Attachment | None = None) -> Outcome:
+        """/describe: 4 prompt suggestions for an uploaded image (without one: the thread's
+        current image), each with a button that runs /imagine with it."""
+        return await self._answer(where, self.describing.message(actor, where, [image] if image else []))
 
     async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Outcome:
         """The Edit… form: an instruction applied to a given image."""
@@ -200,7 +203,12 @@ class ImageBot:
         return await self._answer(where, edit())
 
     async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
-        """A button click (or its console word); what each verb does is in bot.press."""
+        """A button click (or its console word); what each verb does is in bot.press
+        (Describe and the suggestions under a description: bot.describing)."""
+        if button.verb is Verb.DESCRIBE:
+            return await self._answer(where, self.describing.stored(actor, where, button.target))
+        if button.verb is Verb.SUGGEST:
+            return await self._answer(where, self.describing.imagine(actor, where, button))
         return await self._answer(where, self.buttons.press(actor, where, button))
 
     async def show(

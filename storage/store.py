@@ -11,6 +11,7 @@ from storage.intake import IntakeRepo
 from storage.jobs import JobRepo
 from storage.preferences import PreferenceRepo
 from storage.styles import StyleRepo
+from storage.suggestions import SuggestionRepo
 from storage.templates import TemplateRepo
 
 
@@ -24,6 +25,7 @@ class Store:
         self.intake = IntakeRepo(db)
         self.styles = StyleRepo(db)
         self.templates = TemplateRepo(db)
+        self.suggestions = SuggestionRepo(db)
 
     @classmethod
     async def open(cls, database_path: Path | str, blobs_dir: Path) -> Store:

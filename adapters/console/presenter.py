@@ -98,4 +98,6 @@ def _word_for(button: Button) -> str:
         Verb.EDIT: "<type an edit>",
         Verb.RETRY: "retry",
         Verb.CANCEL: "cancel",
+        Verb.DESCRIBE: "describe",
+        Verb.SUGGEST: f"suggestion {button.arg}",
     }.get(verb, label.lower() if verb not in (Verb.U, Verb.V) else label)

@@ -50,7 +50,8 @@ CONSOLE = Surface(
     paths=True,
     extra=(
         "Any other line edits the current image. `U2`, `V1`, `reroll`, `upscale`, `vary subtle`,"
-        " `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`.",
+        " `vary strong`, `zoom 2`, `zoom 1.5`, `square`, `aspect 16:9`, `nobg`, `undo`,"
+        " `suggestion 2` (after `describe`).",
         "`/blend a.png b.png c.png -- a cosy reading nook --ar 16:9` blends the images in order;"
         " the prompt after the lone -- is optional.",
         "`new` (a new session) · `quit`",
@@ -72,6 +73,7 @@ class Console:
         self.ask = ask  # a form command's questions, answered by the following lines
         self.session_number = 1
         self._last_failed_job: str | None = None
+        self._suggestions: str | None = None  # the last /describe answer, for `suggestion N`
 
     @property
     def where(self) -> SessionKey:
@@ -98,6 +100,8 @@ class Console:
         if reply is None:
             return True
         await self.presenter.show(reply)
+        described = next((b.target for b in getattr(reply, "buttons", ()) if b.verb is Verb.SUGGEST), None)
+        self._suggestions = described or self._suggestions
         if isinstance(reply, Queued):
             ended = await self.bot.finished(reply.job.id)
             if ended is not Stage.DONE:
@@ -156,6 +160,9 @@ class Console:
         session = await self.bot.session_state(self.where)
         current = session.current_image_id if session else None
         last_set = session.last_set_id if session else None
+        suggestion = re.fullmatch(r"suggestion (\d+)", text)
+        if suggestion and self._suggestions:
+            return ButtonId(Verb.SUGGEST, self._suggestions, suggestion.group(1))
         picked = _PICK.match(text)
         if picked and last_set:
             return ButtonId(Verb(picked.group(1)), last_set, picked.group(2))

@@ -135,6 +135,24 @@ def register_commands(tree: app_commands.CommandTree, adapter: CommandHost) -> N
                 )
             await adapter.answer(interaction, reply, thread_id=created.get("thread"), delivery=delivery)
 
+    @tree.context_menu(name="Describe image")
+    async def describe_image(interaction: discord.Interaction, message: discord.Message) -> None:
+        """/describe for an image anyone posted: the suggestions where the menu was used."""
+        images = _images_of(message)
+        if not images:
+            async with adapter.intake.handle(interaction) as delivery:
+                if not delivery.replay:
+                    await interaction.response.send_message(
+                        "That message has no image to describe.", ephemeral=True
+                    )
+            return
+        async with adapter.intake.handle(interaction, ack="thinking") as delivery:
+            uploads = await adapter.read_or_refuse(interaction, images[:1], delivery)
+            if uploads is None:
+                return
+            reply = await bot.describe(adapter.actor(interaction), here(interaction), uploads[0])
+            await adapter.answer(interaction, reply, delivery=delivery)
+
 
 def slash_command(command: Command, adapter: CommandHost) -> app_commands.Command[Any, ..., None]:
     """A registry command as a discord.py slash command (its signature built from the arguments)."""

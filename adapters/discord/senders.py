@@ -221,13 +221,16 @@ class OutcomeSenders:
     async def after_click(
         self, interaction: discord.Interaction, where: SessionKey, outcome: Outcome, delivery: Delivery
     ) -> None:
-        """What a click answers: a note or a refusal only for the clicker; the rest in the thread."""
+        """What a click answers: a note or a refusal only for the clicker; the rest (and a note
+        with buttons) in the thread."""
         match outcome:
-            case Notice() | Problem():
+            case Notice(buttons=()) | Problem(buttons=()):
                 await self._private(interaction, outcome.text, delivery)
             case Queued():
                 pass  # its status line was posted in the thread when the core announced the job
-            case Images() | JobFailed():
+            case Notice() | Problem() | Images() | JobFailed():
+                # A note with buttons (Describe's suggestions) is for everyone in the thread, as
+                # on Slack: a private followup would carry the text but not the buttons.
                 await self.post_in_thread(
                     int(where.thread), outcome, file_limit=interaction.filesize_limit, delivery=delivery
                 )

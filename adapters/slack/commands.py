@@ -47,6 +47,8 @@ SLACK = Surface(
         "`@imagebot <prompt>` in a channel starts a session in the thread of your message; in a"
         " session thread, just reply (no mention needed) to edit the current image.",
         HELP_LINE,
+        "`@imagebot describe` with an image attached: 4 prompt suggestions for it, each one click from"
+        " /imagine (in a session thread, reply `describe` for its current image).",
     ),
 )
 IMAGINE = command("imagine")

@@ -58,6 +58,7 @@ from adapters.slack.users import PLATFORM, Users
 from bot.answers import Images, JobFailed, Notice, Outcome, Problem, Queued
 from bot.buttons import PATTERN as BUTTON_PATTERN
 from bot.buttons import ButtonId
+from bot.describing import asks_to_describe
 from bot.domain import Attachment, SessionKey
 from bot.errors import BotError
 from bot.intake import BUSY_TEXT, GAVE_UP_TEXT, Admission
@@ -296,7 +297,7 @@ class SlackHandlers(SlashCommands):
             reply = await self.bot.blend(actor, where, attachments, blend)
         elif styled is not None:
             reply = await self.bot.style(actor, where, *styled, attachments)
-        elif session is None:
+        elif session is None and not asks_to_describe(text):
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)

@@ -67,3 +67,24 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Descriptions:
+    """Prompt suggestions for an image, from a vision-capable text model (or the offline one)."""
+
+    suggestions: tuple[str, ...]
+    model: str  # the text model that wrote them ("offline" for the local describer)
+    usage: Usage | None = None  # the call's tokens (None: nothing billed)
+    label: str | None = None  # shown with the suggestions, e.g. "offline preview"
+
+
+class Describer(Protocol):
+    """Turns an image into `n` prompt suggestions (/describe). A separate seam from `Provider`:
+    describing calls a text model, not the Images API. Raises `bot.errors.BotError` on failure."""
+
+    charges: bool  # whether a description costs money (so it is checked against the budgets)
+
+    async def describe(
+        self, image: InputImage, n: int, *, safety_identifier: str | None = None
+    ) -> Descriptions: ...

@@ -20,7 +20,15 @@ from PIL import Image, ImageFilter
 from bot import imaging
 from bot.errors import invalid
 from bot.model_catalog import SizeRules
-from bot.providers.base import GeneratedImage, InputImage, OnPartial, ProviderRequest, ProviderResult
+from bot.providers.base import (
+    Descriptions,
+    GeneratedImage,
+    InputImage,
+    OnPartial,
+    ProviderRequest,
+    ProviderResult,
+)
+from bot.providers.offline_describe import OfflineDescriber
 from bot.providers.offline_pictures import Plan, draw_picture
 
 LABEL = "offline preview"
@@ -53,6 +61,12 @@ class OfflineProvider:
                     await on_partial(preview)
             images.append(image)
         return ProviderResult(images=tuple(images), usage=None, label=LABEL)
+
+    async def describe(
+        self, image: InputImage, n: int, *, safety_identifier: str | None = None
+    ) -> Descriptions:
+        """/describe offline: suggestions from the image's colours and size (labelled)."""
+        return await OfflineDescriber().describe(image, n)
 
     async def close(self) -> None:
         return None

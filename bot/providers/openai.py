@@ -13,10 +13,19 @@ import openai
 from openai.types import ImagesResponse
 from PIL import Image
 
+from bot.config import DEFAULT_TEXT_MODEL
 from bot.domain import Usage
 from bot.errors import BotError, ErrorKind
 from bot.model_catalog import model_info
-from bot.providers.base import GeneratedImage, OnPartial, ProviderRequest, ProviderResult
+from bot.providers import openai_describe
+from bot.providers.base import (
+    Descriptions,
+    GeneratedImage,
+    InputImage,
+    OnPartial,
+    ProviderRequest,
+    ProviderResult,
+)
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -46,6 +55,7 @@ class OpenAIProvider:
         max_retries: int = 3,
         moderation: str = "auto",
         partial_images: int = 2,
+        text_model: str = DEFAULT_TEXT_MODEL,
     ) -> None:
         self.client = openai.AsyncOpenAI(
             api_key=api_key,
@@ -57,10 +67,19 @@ class OpenAIProvider:
         )
         self.moderation = moderation
         self.partial_images = partial_images
+        self.text_model = text_model  # /describe's vision-capable model (Responses API)
         self._decoding = asyncio.Semaphore(RESPONSES_DECODED_AT_ONCE)
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def describe(
+        self, image: InputImage, n: int, *, safety_identifier: str | None = None
+    ) -> Descriptions:
+        """`n` prompt suggestions for an image from the text model (bot.providers.base.Describer)."""
+        return await openai_describe.describe(
+            self.client, self.text_model, image, n, safety_identifier, _classify
+        )
 
     async def run(self, request: ProviderRequest, on_partial: OnPartial | None = None) -> ProviderResult:
         params = self._params(request)

@@ -7,11 +7,15 @@ from pathlib import Path
 
 from bot.answers import Stage, problem_kind
 from bot.buttons import ButtonId, Verb
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack
 from tests.helpers import make_settings, png
 from tests.integration.helpers import ALICE, THREAD, running_bot
 from tests.integration.test_console_flow import block_after, run_script
+from tests.integration.test_discord_adapter import channel_id, discord_bot, settings_for
 from tests.integration.test_jobs_and_limits import openai_settings
+from tests.integration.test_slack_adapter import running_slack, slack_settings
 
 RENDER = "Render this text exactly as written, letter for letter, with nothing added:"
 
@@ -76,3 +80,34 @@ async def test_a_blend_can_ask_for_text_without_other_words(tmp_path: Path, fake
     assert code == 0, output
     assert fake_openai.last.fields["prompt"].endswith(f"blend of 2 images: {RENDER} “OPEN”.")
     assert "text “OPEN”" in block_after(output, line)
+
+
+async def test_slack_shows_the_text_as_text_never_as_a_ping(
+    data_dir: Path, fake_openai: FakeOpenAI, slack: FakeSlack
+) -> None:
+    async with running_slack(slack_settings(data_dir, slack, fake_openai), slack) as h:
+        response = await h.command("/imagine", 'a party poster --n 1 --text "<!channel> *OPEN*"')
+        assert response.status == 200
+        [parent] = await slack.wait_for(lambda: h.parents())
+        [files] = await h.wait_for_files(parent["ts"])
+        assert "text “@channel *OPEN*”" in files["text"]  # on its own, to check at a glance
+        assert "<!channel>" not in files["text"]  # shown, never obeyed
+        assert "“@channel *OPEN*”" in fake_openai.last.fields["prompt"]  # what the person saw they typed
+
+
+async def test_discord_shows_the_text_escaped_in_the_caption(
+    data_dir: Path, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    async with discord_bot(settings_for(data_dir, fake_discord, fake_openai)):
+        payload = fake_discord.slash_interaction(
+            "imagine",
+            {"prompt": 'a party poster --text "@everyone *OPEN*"', "n": 1},
+            channel=channel_id(fake_discord),
+        )
+        await fake_discord.dispatch("INTERACTION_CREATE", payload)
+        result = await fake_discord.wait_for(
+            lambda f: (m := f.original_message(payload["id"])) and m.get("attachments") and m, timeout=15
+        )
+        assert "text “" in result["content"]
+        assert "\\*OPEN\\*" in result["content"]  # markdown escaped: shown as typed, not bold
+        assert result.get("allowed_mentions", {}).get("parse", []) == []  # @everyone pings nobody

@@ -274,6 +274,10 @@ async def press_buttons(bot: ImageBot, presenter: RecordingPresenter, set_id: st
         await done(presenter, await bot.press(BOB, THREAD, button))
     assert problem_kind(await bot.press(BOB, THREAD, ButtonId(Verb.USE, image_id))) is None
     await bot.press(BOB, THREAD, ButtonId(Verb.UNDO, image_id))  # "nothing to undo": looked up all the same
+    described = await bot.press(BOB, THREAD, ButtonId(Verb.DESCRIBE, image_id))
+    assert problem_kind(described) is None
+    suggestion = next(b for b in getattr(described, "buttons", ()) if b.verb is Verb.SUGGEST)
+    await done(presenter, await bot.press(BOB, THREAD, suggestion.id))
 
 
 async def look_back(bot: ImageBot, set_id: str, image_id: str) -> None:

@@ -335,6 +335,7 @@ async def test_u2_posts_that_image_alone_with_its_buttons(
         "Make 9:16",
         "Remove background",
         "Undo",
+        "Describe",
     ]
     assert len(fake_openai.requests) == 1  # selecting costs nothing
     session = await h.bot.session_state(SessionKey("slack", slack.team_id, CHANNEL, thread))

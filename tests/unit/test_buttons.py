@@ -11,6 +11,8 @@ import pytest
 from adapters.discord.components import BUTTON_TEMPLATE, ImagebotButton
 from bot.answers import Button
 from bot.buttons import MAX_LENGTH, PATTERN, ButtonId, Verb
+from bot.describing import VERBS as DESCRIBE_VERBS
+from bot.describing import answer
 from bot.domain import (
     ImageSet,
     Job,
@@ -27,6 +29,7 @@ from bot.options import resolve_options
 from bot.press import HANDLERS
 from bot.records import ImageParams
 from bot.replies import cancel_button, image_buttons, retry_buttons, set_buttons
+from bot.suggestions import Suggestions
 
 # What the Discord adapter matched before the codec existed: every id posted since must decode.
 OLD_DISCORD_TEMPLATE = r"ib:(?P<verb>[a-z-]+):(?P<target>[0-9a-f]{8})(?::(?P<arg>[0-9.:]+))?"
@@ -107,7 +110,7 @@ def test_a_plain_string_verb_becomes_the_verb_and_an_unknown_one_fails() -> None
 
 def test_only_edit_opens_a_form_and_every_other_verb_has_a_handler() -> None:
     assert {verb for verb in Verb if verb.opens_form} == {Verb.EDIT}
-    assert set(HANDLERS) == {verb for verb in Verb if not verb.opens_form}
+    assert set(HANDLERS) | DESCRIBE_VERBS == {verb for verb in Verb if not verb.opens_form}
 
 
 def test_every_button_the_core_makes_is_carried_by_its_id() -> None:
@@ -130,7 +133,14 @@ def test_every_button_the_core_makes_is_carried_by_its_id() -> None:
         status=JobStatus.FAILED,
         created_at=0.0,
     )
-    buttons = [*set_buttons(image_set), *image_buttons(image), *retry_buttons(job), cancel_button(job)]
+    described = Suggestions("abcd1234", job.where, "u", "abcd1234", ("a", "b", "c", "d"), "m", 0.0)
+    buttons = [
+        *set_buttons(image_set),
+        *image_buttons(image),
+        *retry_buttons(job),
+        cancel_button(job),
+        *answer(described, "abcd1234").buttons,
+    ]
     for button in buttons:
         assert ButtonId.decode(button.custom_id) == button.id
         assert Button.of(button.id, button.label, button.style) == button

@@ -99,7 +99,7 @@ async def test_discord_slash_commands_are_the_registry_s_commands_and_arguments(
     # whichever module made an equal one first (here: another order of the background choices).
     assert Optional[Literal["transparent", "opaque", "auto"]] is not None  # noqa: UP045
     tree = await discord_tree()
-    assert set(tree) == {c.name for c in COMMANDS} | {"Edit image", "Vary image"}
+    assert set(tree) == {c.name for c in COMMANDS} | {"Edit image", "Vary image", "Describe image"}
     types = {ArgKind.TEXT: 3, ArgKind.PROMPT: 3, ArgKind.MODEL: 3, ArgKind.CHOICE: 3, ArgKind.NUMBER: 4}
     types |= {ArgKind.SWITCH: 5, ArgKind.IMAGE: 11}
     for declared in COMMANDS:

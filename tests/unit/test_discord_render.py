@@ -35,7 +35,7 @@ async def test_single_image_buttons_fit() -> None:
         "abcd1234", 1, "0" * 64, "image/png", 1024, 1024, Operation.IMAGINE, "p", ImageParams(), "u", 0.0
     )
     rows = button_rows(image_buttons(image))
-    assert [len(r) for r in rows] == [5, 5]
+    assert [len(r) for r in rows] == [5, 5, 1]  # Describe on a row of its own
     labels = [b.label for row in rows for b in row]
     assert "Make square" not in labels
     assert {"Make 16:9", "Make 9:16"} <= set(labels)

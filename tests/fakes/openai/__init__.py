@@ -1,7 +1,8 @@
 """A strict local fake of the OpenAI Images API, for hermetic tests.
 
 What is faked: ``POST /v1/images/generations`` (JSON) and ``POST /v1/images/edits`` (multipart with
-``image`` / ``image[]`` / ``mask`` file parts), with non-streaming JSON replies and SSE streaming of
+``image`` / ``image[]`` / ``mask`` file parts), and ``POST /v1/responses`` for /describe's text model
+(``responses``: ``fake.responses.calls``), with non-streaming JSON replies and SSE streaming of
 partial images, shaped as in ../shared/reference/openai-images-wire.md. The real ``openai`` SDK is
 pointed at it with ``base_url=fake.base_url``.
 
@@ -29,7 +30,8 @@ without sleeping). For benchmarks, ``pool = ImagePool(...)`` answers from a few 
 
 The package, by job: ``server`` (the FakeOpenAI class: routes, scripting, replies), ``rules`` (the
 API's models and limits), ``validators`` (request -> parameters or a 400), ``rendering`` (images
-and usage), ``records`` (what is recorded, errors), ``wire`` (bodies, SSE, error bodies).
+and usage), ``records`` (what is recorded, errors), ``wire`` (bodies, SSE, error bodies), ``responses``
+(the Responses API for a vision-capable text model).
 """
 
 from .records import ApiError, RecordedFile, RecordedRequest

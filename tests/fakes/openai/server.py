@@ -13,6 +13,7 @@ from PIL import Image
 
 from .records import ApiError, RecordedRequest, _ScriptedError
 from .rendering import ImagePool, color_for, encode, encode_partial, render, usage
+from .responses import ResponsesEndpoint
 from .rules import API_KEY, MAX_IMAGE_BYTES, MAX_INPUT_IMAGES, Endpoint
 from .validators import ImageJob, validate
 from .wire import _b64, _first_of, _json_error, _read_json, _read_multipart, _send_event
@@ -40,6 +41,9 @@ class FakeOpenAI:
         self.base_url = ""  # set by start()
         self.requests: list[RecordedRequest] = []
         self.unexpected: list[str] = []
+        # POST /v1/responses (/describe's text model): its own calls and scripting, kept apart
+        # from the image requests above (see responses.py).
+        self.responses = ResponsesEndpoint(self.unexpected)
         # Seconds to wait before answering each image request (a slow provider).
         self.delay: float = 0.0
         # When set to an Event, image requests wait until it is set (a held provider).
@@ -171,6 +175,8 @@ class FakeOpenAI:
     # -- request handling --------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        if (request.method, request.path) == ("POST", "/v1/responses"):
+            return await self.responses.handle(request, self._check_auth)
         endpoint = _ROUTES.get((request.method, request.path))
         if endpoint is None:
             # Strict: a route we don't serve is a bug in the caller (or in this fake).
