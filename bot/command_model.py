@@ -68,6 +68,7 @@ class Arg:
     # Checks a value as soon as it is given, before a form opens on it (so nobody fills in a
     # form that its own field would refuse); raises BotError. The handler checks again.
     check: Callable[[str], object] | None = None
+    shown_as: str | None = None  # how help names it, when its choices would make the line too long
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from bot.help import OPTIONS, REFINING, TIPS
 from bot.paths import leading_paths
 from bot.prompt_builder import FIELDS, PromptLayers, check_field, compose, shown
 from bot.replies import error_reply
+from bot.style_command import STYLE_COMMAND
 from bot.template_desk import ACTIONS as TEMPLATE_ACTIONS
 from bot.template_desk import take_workspace_flag
 
@@ -64,10 +65,14 @@ class Surface:
         """The command as typed here, with its arguments: `/imagebot show <id>`."""
         words = [self.spell(command)]
         for arg in () if command.form is not None else command.args:  # a form asks for its own
-            if arg.field_only:
+            if arg.field_only or not self.takes(arg):
                 continue
             words.append(self._placeholder(arg))
         return " ".join(words)
+
+    def takes(self, arg: Arg) -> bool:
+        """Whether an argument can be given here (an image only where files can be sent)."""
+        return self.files or arg.kind is not ArgKind.IMAGE
 
     def _placeholder(self, arg: Arg) -> str:
         if arg.kind is ArgKind.IMAGE and self.paths:
@@ -80,6 +85,7 @@ class Surface:
         if arg.kind is ArgKind.PROMPT:
             return f"<{arg.name}> [--flags]"
         name = "|".join(arg.choices) if arg.kind is ArgKind.CHOICE else arg.name
+        name = arg.shown_as or name
         return f"<{name}>" if arg.required else f"[{name}]"
 
     def find(self, word: str) -> Command | None:
@@ -93,7 +99,7 @@ class Surface:
         rest = text.strip()
         positional = []
         for arg in command.args:
-            if arg.field_only:
+            if arg.field_only or not self.takes(arg):
                 continue
             if arg.kind is ArgKind.IMAGES:
                 if self.paths:
@@ -328,6 +334,7 @@ COMMANDS: tuple[Command, ...] = (
         help="your defaults; `{cmd} me --n 2 --ar 16:9` changes them (admins also `channel` or"
         " `workspace`), `{cmd} me reset` clears a layer",
     ),
+    STYLE_COMMAND,
     Command(
         "template",
         "Prompt templates: list, show, save, rename or delete",

@@ -92,6 +92,7 @@ class OptionOverrides:
     output_format: str | None = None
     background: str | None = None
     compression: int | None = None
+    style: str | None = None  # a house style's name (bot/styles.py); only saved defaults carry one
 
     def merged_over(self, base: OptionOverrides) -> OptionOverrides:
         """These overrides, falling back to `base` for anything not given here."""

@@ -15,6 +15,9 @@ from bot.domain import Attachment, JobPart, Operation, OptionOverrides, SessionK
 from bot.errors import invalid
 from bot.parts import set_options
 from bot.preferences import layered
+from bot.style_apply import check_inputs, styled_prompt
+from bot.style_records import Style
+from bot.styles import Styles
 from bot.submission import OpenSession, Request, Submitter, decode_all, size_note
 from bot.template_desk import TemplateDesk
 from bot.templates import Filled
@@ -23,10 +26,13 @@ NO_OVERRIDES = OptionOverrides()
 
 
 class Generating:
-    def __init__(self, chooser: OptionChooser, submitter: Submitter, templates: TemplateDesk) -> None:
+    def __init__(
+        self, chooser: OptionChooser, submitter: Submitter, templates: TemplateDesk, styles: Styles
+    ) -> None:
         self.chooser = chooser
         self.submitter = submitter
         self.templates = templates
+        self.styles = styles
 
     async def imagine(
         self,
@@ -50,14 +56,24 @@ class Generating:
             prompt = filled.parts[0].prompt
         else:
             prompt = exact_text.with_texts(options.validate_prompt(prompt), asked.texts)
+        picked = await self.styles.for_request(actor, where, asked.style, use_default=True)
+        prompt = styled_prompt(prompt, picked.style)
+        styled = picked.style.image_ids if picked.style else ()
         if asked.compare:
+            if picked.style is not None and styled:
+                raise invalid(
+                    f"--compare works from a prompt alone, and style {picked.style.name} has reference"
+                    " images: add --style none, or use a style of words only"
+                )
             parts = await compare_parts(
                 self.chooser, actor, where, prompt, typed, asked.compare, references=len(references)
             )
             return await self.imagine_parts(actor, where, parts, open_session)
         chosen = await self.chooser.for_new_request(actor, where, typed)
         refs = await decode_all(references)
-        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, note=note)
+        check_inputs(len(refs), picked.style)
+        said = "\n".join(n for n in (note, picked.note) if n) or None
+        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, styled=styled, note=said)
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def imagine_parts(
@@ -95,6 +111,8 @@ class Generating:
             raise invalid(f"{pack}: leave out --n")
         if references:
             raise invalid(f"{pack}: it takes no reference images")
+        if asked.style is not None and asked.style.lower() != "none":
+            raise invalid(f"{pack}: --style works on one prompt, so use it with a single-prompt template")
         chosen = await self.chooser.for_new_request(actor, where, dataclasses.replace(typed, n=1))
         parts = tuple(JobPart(part.prompt, chosen, part.label) for part in filled.parts)
         fills = ", ".join(asked.fills.values())
@@ -112,8 +130,9 @@ class Generating:
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
     ) -> Outcome:
-        text, flags = _instruction(instruction)
+        text, flags, style = await self._instruction(actor, where, instruction)
         decoded = await decode_all([image, *references])
+        check_inputs(len(decoded), style)
         main = decoded[0][1]
         asked = flags.merged_over(overrides)
         chosen = self.chooser.resolve(asked, default_n=1, keep_size=(main.width, main.height))
@@ -122,7 +141,10 @@ class Generating:
             mask_png = await imaging.offload(imaging.mask_from_upload, mask.data, main.width, main.height)
         sized = asked.size is not None or asked.aspect is not None
         note = None if sized else size_note(image.filename, main, chosen)
-        request = Request(Operation.EDIT, text, chosen, uploads=decoded, mask_png=mask_png, note=note)
+        styled = style.image_ids if style else ()
+        request = Request(
+            Operation.EDIT, text, chosen, uploads=decoded, styled=styled, mask_png=mask_png, note=note
+        )
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def vary_upload(
@@ -152,8 +174,9 @@ class Generating:
         attachments: Sequence[Attachment] = (),
     ) -> Outcome:
         """An instruction applied to a stored image (a thread reply, the Edit… form)."""
-        text, flags = _instruction(instruction)
+        text, flags, style = await self._instruction(actor, where, instruction)
         refs = await decode_all(attachments)
+        check_inputs(1 + len(refs), style)
         # One rule for replies and buttons: the image's own model, quality, format and
         # background, unless the reply's flags say otherwise; the image's size.
         inherited = self.chooser.inherited(image)
@@ -162,25 +185,26 @@ class Generating:
         chosen = self.chooser.resolve(
             flags.merged_over(inherited), default_n=1, keep_size=(image.width, image.height)
         )
-        request = Request(Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs)
+        styled = style.image_ids if style else ()
+        request = Request(Operation.EDIT, text, chosen, sources=(image.id,), uploads=refs, styled=styled)
         return await self.submitter.submit(actor, where, request)
 
-
-def _instruction(text: str) -> tuple[str, OptionOverrides]:
-    """An edit's instruction, its image options, and any --text it asks to render exactly."""
-    rest, asked = split_directives(text)
-    _refuse_unavailable(asked)
-    if asked.compare:
-        # An edit changes one image; comparing models is a fresh /imagine of the same prompt.
-        raise invalid("--compare works with /imagine only: an edit changes this one image.")
-    instruction, flags = options.split_flags(rest)
-    instruction = options.validate_prompt(instruction, what="instruction")
-    return exact_text.with_texts(instruction, asked.texts), flags
+    async def _instruction(
+        self, actor: UserRef, where: SessionKey, text: str
+    ) -> tuple[str, OptionOverrides, Style | None]:
+        """An edit's instruction, its image options, any --text it asks to render exactly, and
+        the --style it asks for (an edit gets no default style: the image already has a look)."""
+        rest, asked = split_directives(text)
+        _refuse_unavailable(asked)
+        if asked.compare:
+            # An edit changes one image; comparing models is a fresh /imagine of the same prompt.
+            raise invalid("--compare works with /imagine only: an edit changes this one image.")
+        instruction, flags = options.split_flags(rest)
+        instruction = options.validate_prompt(instruction, what="instruction")
+        style = (await self.styles.for_request(actor, where, asked.style, use_default=False)).style
+        return styled_prompt(exact_text.with_texts(instruction, asked.texts), style), flags, style
 
 
 def _refuse_unavailable(asked: Directives, *, template_here: bool = False) -> None:
     if asked.template and not template_here:
         raise invalid("--template works in /imagine, not in edits: start a new image with it")
-    for flag, given in (("--style", asked.style),):
-        if given:
-            raise invalid(f"{flag} is not available in this version")

@@ -23,6 +23,7 @@ from bot.domain import (
 )
 from bot.errors import ErrorKind
 from bot.records import IntakeRequest, IntakeRow, PostRef, RequesterUsage, UsageRow, UsageTotals
+from bot.style_records import Style, StyleScope
 from bot.suggestions import Suggestions
 from bot.templates import Renamed, Shelf, Template
 
@@ -145,6 +146,28 @@ class IntakeRepository(Protocol):
     async def forget_finished_before(self, cutoff: float) -> int: ...
 
 
+class StyleRepository(Protocol):
+    """House styles (bot/styles.py): names unique per scope whatever their case. `add` and
+    `rename` answer False when the name is taken there, and store nothing."""
+
+    async def visible(self, platform: str, workspace: str, person: str) -> list[Style]: ...
+
+    async def add(
+        self,
+        scope: StyleScope,
+        name: str,
+        text: str,
+        uploads: Sequence[StoredImage],
+        image_ids: Sequence[str],
+        created_by: str,
+        now: float,
+    ) -> bool: ...
+
+    async def rename(self, style_id: int, name: str, now: float) -> bool: ...
+
+    async def delete(self, style_id: int) -> None: ...
+
+
 class TemplateRepository(Protocol):
     """Saved prompt templates, per shelf (a person's or the workspace's); names are unique per
     shelf without regard to case."""
@@ -185,6 +208,9 @@ class Storage(Protocol):
 
     @property
     def blobs(self) -> BlobStorage: ...
+
+    @property
+    def styles(self) -> StyleRepository: ...
 
     @property
     def templates(self) -> TemplateRepository: ...

@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.config import Settings
+from bot.directives import split_directives
 from bot.domain import OptionOverrides, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.options import split_flags
@@ -19,6 +20,8 @@ from bot.ports import PreferenceRepository
 
 Scope = Literal["me", "channel", "workspace"]
 QualitiesOf = Callable[[str], Collection[str] | None]  # a model's qualities; None = unknown model
+# (person, place, layer, name) -> the style name the layer may hold, or a refusal (bot.styles)
+CheckStyle = Callable[[UserRef, SessionKey, str, str], Awaitable[str]]
 SCOPES: tuple[Scope, ...] = ("me", "channel", "workspace")
 _STORED_SCOPE = {"me": "user", "channel": "channel", "workspace": "workspace"}
 
@@ -114,10 +117,12 @@ class SettingsDesk:
         settings: Settings,
         preferences: PreferenceRepository,
         check: Callable[[OptionOverrides], object],
+        check_style: CheckStyle | None = None,
     ) -> None:
         self.settings = settings
         self.preferences = preferences
         self.check = check  # resolves a layer's options, raising on what every /imagine would fail on
+        self.check_style = check_style
 
     async def view(self, actor: UserRef, where: SessionKey) -> str:
         lines = ["Defaults for new /imagine requests (a --flag or option always wins):"]
@@ -129,7 +134,8 @@ class SettingsDesk:
             f"• bot: --model {s.imagebot_model} --n {s.imagebot_default_n} --quality {s.imagebot_default_quality}"
         )
         lines.append(
-            "Change with `/settings me --n 2 --ar 16:9` (admins: `channel` or `workspace`); `reset` clears a layer."
+            "Change with `/settings me --n 2 --ar 16:9` (admins: `channel` or `workspace`); `reset` clears a layer;"
+            " `--style NAME` sets a default house style (`--style none`: none)."
         )
         return "\n".join(lines)
 
@@ -142,7 +148,15 @@ class SettingsDesk:
         if changes.strip().lower() == "reset":
             await self.preferences.put(*key, OptionOverrides(), actor.key)
             return f"{_SCOPE_NAMES[layer]} defaults cleared."
-        rest, values = split_flags(changes)
+        rest, asked = split_directives(changes)  # a default --style NAME is a library flag
+        if asked.template or asked.texts or asked.compare:
+            raise invalid("Settings take options like --n 2, --ar 16:9 or --style NAME.")
+        rest, values = split_flags(rest)
+        if asked.style is not None:
+            if self.check_style is None:
+                raise invalid("--style is not available in this version")
+            style = await self.check_style(actor, where, layer, asked.style)
+            values = dataclasses.replace(values, style=style)
         if rest.strip():
             raise invalid(
                 f"Settings are options like --n 2 or --ar 16:9; I did not understand {rest.strip()!r}."

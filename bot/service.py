@@ -36,6 +36,7 @@ from bot.providers.base import Provider
 from bot.replies import error_reply
 from bot.reports import Reports
 from bot.sessions import Sessions
+from bot.styles import Styles
 from bot.submission import OpenSession, Submitter, new_id
 from bot.template_desk import TemplateDesk
 
@@ -65,14 +66,17 @@ class ImageBot:
         self.chooser = OptionChooser(settings, store.preferences)
         submitter = Submitter(store, runner, self.policy, clock)
         self.templates = TemplateDesk(store.templates, self.chooser.resolve)
-        self.generating = Generating(self.chooser, submitter, self.templates)
+        self.styles = Styles(store, clock)
+        self.generating = Generating(self.chooser, submitter, self.templates, self.styles)
         self.blending = Blending(self.chooser, submitter)
         self.sessions = Sessions(store, self.generating)
         self.reports = Reports(settings, store.jobs, runner, self.policy)
         self.buttons = Buttons(
             settings, store, runner, self.policy, self.chooser, submitter, self.sessions, self.reports
         )
-        self.settings_desk = SettingsDesk(settings, store.preferences, self.chooser.resolve)
+        self.settings_desk = SettingsDesk(
+            settings, store.preferences, self.chooser.resolve, self.styles.check_default
+        )
         self.outcomes = Outcomes(store, clock)
         self.describing = Describing(
             settings, store, self.policy, describer_of(provider), self.generating, clock
@@ -255,6 +259,20 @@ class ImageBot:
         except BotError as error:
             return error_reply(error)
         return Notice(text)
+
+    async def style(
+        self,
+        actor: UserRef,
+        where: SessionKey,
+        action: str,
+        name: str,
+        words: str,
+        uploads: Sequence[Attachment] = (),
+    ) -> Outcome:
+        """`style list|save|show|rename|delete ...`: the house styles (bot/styles.py)."""
+        return await self._answer(
+            where, self.styles.command(actor, where, action, name, words, uploads), check_channel=False
+        )
 
     async def template(
         self, actor: UserRef, where: SessionKey, action: str, words: str, *, workspace: bool = False

@@ -60,6 +60,7 @@ class Request:
     chosen: ImageOptions
     sources: tuple[str, ...] = ()  # stored images sent as inputs, the primary first
     uploads: Sequence[Upload] = ()  # decoded uploads, stored only once the job is accepted
+    styled: tuple[str, ...] = ()  # a house style's images, sent after the request's own (bot.style_apply)
     mask_png: bytes | None = None
     origin: str | None = None  # the button that asked, so a second press finds the same job
     note: str | None = None  # said under the queued line (e.g. why the size differs from the upload's)
@@ -91,7 +92,9 @@ class Submitter:
         self.runner.check_capacity(actor)  # before storing uploads, so a refusal leaves nothing
         inputs = [(d.width, d.height) for _, d in request.uploads] + [
             (image.width, image.height)
-            for image in [await image_here(self.store.images, i, where) for i in request.sources]
+            for image in [
+                await image_here(self.store.images, i, where) for i in (*request.sources, *request.styled)
+            ]
         ]
         if parts_cost is None:
             reserve = self.policy.estimate(chosen, request.op, request.prompt, inputs)
@@ -109,7 +112,7 @@ class Submitter:
                 operation=request.op,
                 prompt=request.prompt,
                 options=chosen,
-                sources=(*request.sources, *uploaded),
+                sources=(*request.sources, *uploaded, *request.styled),
                 mask_blob=mask_blob,
                 zoom=request.zoom,
                 aspect=request.aspect,

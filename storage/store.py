@@ -10,6 +10,7 @@ from storage.images import ImageRepo
 from storage.intake import IntakeRepo
 from storage.jobs import JobRepo
 from storage.preferences import PreferenceRepo
+from storage.styles import StyleRepo
 from storage.suggestions import SuggestionRepo
 from storage.templates import TemplateRepo
 
@@ -22,6 +23,7 @@ class Store:
         self.jobs = JobRepo(db)
         self.preferences = PreferenceRepo(db)
         self.intake = IntakeRepo(db)
+        self.styles = StyleRepo(db)
         self.templates = TemplateRepo(db)
         self.suggestions = SuggestionRepo(db)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import logging
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
@@ -21,7 +22,7 @@ from adapters.discord.forms import command_form, form_id, read_form_id, slash_ar
 from adapters.discord.intake import Delivery, DiscordIntake
 from adapters.discord.places import where_of
 from adapters.discord.senders import Answering, answering
-from bot.answers import Outcome
+from bot.answers import Images, Outcome
 from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command, OpenSession
 from bot.commands import Surface
 from bot.directives import split_directives
@@ -258,7 +259,10 @@ async def run_command(
         if public:
             await adapter.answer(interaction, outcome, thread_id=created.get("thread"), delivery=delivery)
         else:
-            await _private_answer(interaction, outcome.text, delivery)
+            # A private answer may show pictures too (a style's references as a grid).
+            views = outcome.images if isinstance(outcome, Images) else ()
+            files = [discord.File(io.BytesIO(v.data), filename=v.filename) for v in views]
+            await _private_answer(interaction, outcome.text, delivery, files)
 
 
 async def open_form(
@@ -362,10 +366,15 @@ def open_session_for(
     return open_session, created
 
 
-async def _private_answer(interaction: discord.Interaction, text: str, delivery: Delivery) -> None:
+async def _private_answer(
+    interaction: discord.Interaction, text: str, delivery: Delivery, files: list[discord.File] | None = None
+) -> None:
     """Edit a private deferred answer; after a restart its token may be gone (nothing to do then)."""
     try:
-        await interaction.edit_original_response(content=text[:2000])
+        if files:
+            await interaction.edit_original_response(content=text[:2000], attachments=files)
+        else:
+            await interaction.edit_original_response(content=text[:2000])
     except discord.HTTPException as error:
         if not delivery.replay:
             raise

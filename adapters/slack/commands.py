@@ -4,6 +4,7 @@ core's command registry (bot.commands)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +52,18 @@ SLACK = Surface(
     ),
 )
 IMAGINE = command("imagine")
+STYLE = command("style")
+_STYLE_MENTION = re.compile(r"^style\s+(?:save|list|show|rename|delete)\b", re.IGNORECASE)
+
+
+def style_mention(text: str) -> tuple[str, str, str] | None:
+    """`@imagebot style save NAME …` (action, name, the rest), else None. Slack's slash commands
+    take no files and do not say their thread, so a mention is how a style is saved from a
+    session thread's current image or from images attached to the message."""
+    if not _STYLE_MENTION.match(text):
+        return None
+    args = SLACK.parse(STYLE, text.split(None, 1)[1])
+    return str(args.get("action") or ""), str(args.get("name") or ""), str(args.get("text") or "")
 
 
 class SlashCommands:

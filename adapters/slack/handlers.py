@@ -33,7 +33,7 @@ from adapters.slack.blocks import (
     plain_text,
     shown,
 )
-from adapters.slack.commands import SlashCommands
+from adapters.slack.commands import SlashCommands, style_mention
 from adapters.slack.deliveries import (
     ADMIN_COMMAND,
     IMAGINE_COMMAND,
@@ -292,8 +292,11 @@ class SlackHandlers(SlashCommands):
         except BotError as error:
             await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=where.thread)
             return
+        styled = style_mention(text) if mentioned and blend is None else None
         if blend is not None:
             reply = await self.bot.blend(actor, where, attachments, blend)
+        elif styled is not None:
+            reply = await self.bot.style(actor, where, *styled, attachments)
         elif session is None and not asks_to_describe(text):
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:

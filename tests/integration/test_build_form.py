@@ -152,8 +152,8 @@ async def test_discord_build_refuses_a_bad_style_before_the_form_and_a_bad_form_
         assert "style name 'two words' is not valid" in answer["data"]["content"]
         assert answer["data"]["flags"] & 64  # only the person sees it
 
-        # A valid style travels with the form; house styles are not in this version yet, so the
-        # submit is refused with the core's own words, privately, and nothing is stored.
+        # A valid name travels with the form; no style has that name here, so the submit is
+        # refused with the core's own words, privately, and nothing is stored.
         styled = fake_discord.slash_interaction("build", {"style": "brand"}, channel=channel_id(fake_discord))
         await fake_discord.dispatch("INTERACTION_CREATE", styled)
         await fake_discord.wait_for(lambda f: f.interactions[styled["id"]].response is not None)
@@ -161,9 +161,10 @@ async def test_discord_build_refuses_a_bad_style_before_the_form_and_a_bad_form_
         submit = fake_discord.modal_submit(form_id, {"subject": "a fox"})
         await fake_discord.dispatch("INTERACTION_CREATE", submit)
         refusal = await fake_discord.wait_for(
-            lambda f: next((m for m in f.followups(submit["id"]) if "--style" in m["content"]), None)
+            lambda f: next((m for m in f.followups(submit["id"]) if "style" in m["content"]), None)
         )
-        assert "--style is not available" in refusal["content"]
+        assert "no style named 'brand' here" in refusal["content"]
+        assert refusal["flags"] & 64
 
         # An empty subject (a client that skips Discord's own required check): refused the same way.
         empty_form = fake_discord.slash_interaction("build", {}, channel=channel_id(fake_discord))
@@ -185,6 +186,15 @@ async def test_discord_build_form_opened_before_a_restart_still_runs_after_it(
 ) -> None:
     settings = settings_for(data_dir, fake_discord, fake_openai)
     async with discord_bot(settings):
+        save = fake_discord.slash_interaction(
+            "style",
+            {"action": "save", "name": "brand", "text": "flat pastel"},
+            channel=channel_id(fake_discord),
+        )
+        await fake_discord.dispatch("INTERACTION_CREATE", save)
+        await fake_discord.wait_for(
+            lambda f: (m := f.original_message(save["id"])) and "Saved your style" in m["content"]
+        )
         opened = fake_discord.slash_interaction("build", {"style": "brand"}, channel=channel_id(fake_discord))
         await fake_discord.dispatch("INTERACTION_CREATE", opened)
         await fake_discord.wait_for(lambda f: f.interactions[opened["id"]].response is not None)
@@ -192,11 +202,13 @@ async def test_discord_build_form_opened_before_a_restart_still_runs_after_it(
     async with discord_bot(settings):  # a new process: the form and its style live in its id only
         submit = fake_discord.modal_submit(form_id, {"subject": "a lighthouse", "camera": "wide shot"})
         await fake_discord.dispatch("INTERACTION_CREATE", submit)
-        # The style came back with the submit: refused (house styles are not in this version).
-        refusal = await fake_discord.wait_for(
-            lambda f: next((m for m in f.followups(submit["id"]) if "--style" in m["content"]), None)
+        # The style came back with the submit and is applied.
+        sent = await fake_openai.wait_for_requests(1)
+        assert sent.fields["prompt"].startswith("a lighthouse")
+        assert sent.fields["prompt"].endswith(", flat pastel")
+        await fake_discord.wait_for(
+            lambda f: (m := f.original_message(submit["id"])) and m.get("attachments"), timeout=15
         )
-        assert "--style is not available" in refusal["content"]
 
         plain = fake_discord.slash_interaction("build", {}, channel=channel_id(fake_discord))
         await fake_discord.dispatch("INTERACTION_CREATE", plain)
@@ -205,7 +217,7 @@ async def test_discord_build_form_opened_before_a_restart_still_runs_after_it(
     async with discord_bot(settings):
         submit = fake_discord.modal_submit(plain_id, {"subject": "a lighthouse", "camera": "wide shot"})
         await fake_discord.dispatch("INTERACTION_CREATE", submit)
-        request = await fake_openai.wait_for_requests(1)
+        request = await fake_openai.wait_for_requests(2)
         assert request.fields["prompt"] == "a lighthouse, wide shot"
         await fake_discord.wait_for(
             lambda f: (m := f.original_message(submit["id"])) and m.get("attachments"), timeout=15

@@ -296,6 +296,16 @@ async def start_from_uploads(bot: ImageBot, presenter: RecordingPresenter, image
     await done(presenter, await bot.edit_image(ALICE, THREAD, image_id, "make it blue"))
 
 
+async def use_house_styles(bot: ImageBot, presenter: RecordingPresenter) -> None:
+    """Save (with an upload), list, apply, rename and delete a style (bot/styles.py)."""
+    ink = Attachment("ink.png", png(256, 256))
+    assert problem_kind(await bot.style(ALICE, THREAD, "save", "ink", "ink wash", [ink])) is None
+    assert "`ink`" in (await bot.style(ALICE, THREAD, "list", "", "")).text
+    await done(presenter, await bot.imagine(ALICE, THREAD, "a heron --style ink --n 1"))
+    assert problem_kind(await bot.style(ALICE, THREAD, "rename", "ink", "sumi")) is None
+    assert problem_kind(await bot.style(ALICE, THREAD, "delete", "sumi", "")) is None
+
+
 async def fail_and_retry(bot: ImageBot, presenter: RecordingPresenter, openai: FakeOpenAI) -> None:
     openai.refuse_next()
     failed = await presenter.final(queued(await bot.imagine(ALICE, THREAD, "a storm --n 1")).job_id)
@@ -368,6 +378,7 @@ async def first_run(
     await press_buttons(bot, presenter, set_id, image_id)
     await look_back(bot, set_id, image_id)
     await start_from_uploads(bot, presenter, image_id)
+    await use_house_styles(bot, presenter)
     await fail_and_retry(bot, presenter, openai)
     await use_the_delivery_log(bot, grid)
     await report(bot)
