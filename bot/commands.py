@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, get_args
 
+from bot import command_handlers as handlers
 from bot.answers import Notice, Outcome
 from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command
-from bot.domain import Background, OptionOverrides, OutputFormat, Quality
-from bot.errors import BotError, invalid
+from bot.domain import Background, OutputFormat, Quality
+from bot.errors import BotError
 from bot.help import OPTIONS, REFINING, TIPS
 from bot.paths import leading_paths
 from bot.prompt_builder import FIELDS, PromptLayers, check_field, compose, shown
 from bot.replies import error_reply
 from bot.style_command import STYLE_COMMAND
 from bot.template_desk import ACTIONS as TEMPLATE_ACTIONS
-from bot.template_desk import take_workspace_flag
 
 if TYPE_CHECKING:
     from bot.service import ImageBot
@@ -137,82 +137,7 @@ class Surface:
         return None
 
 
-# --- the handlers: each a thin call into one use case ------------------------------------------
-async def _imagine(bot: ImageBot, call: Call) -> Outcome:
-    overrides = OptionOverrides(
-        aspect=call.text("aspect") or None,
-        n=call.number("n"),
-        quality=call.text("quality") or None,
-        model=call.text("model") or None,
-        output_format=call.text("format") or None,
-        background=call.text("background") or None,
-    )
-    references = [image for name in REFERENCES if (image := call.image(name)) is not None]
-    return await bot.imagine(
-        call.actor, call.where, call.text("prompt"), overrides, references, open_session=call.open_session
-    )
-
-
-async def _edit(bot: ImageBot, call: Call) -> Outcome:
-    image = call.image("image")
-    if image is None:
-        return error_reply(invalid("Attach the image to edit."))
-    return await bot.edit_upload(
-        call.actor,
-        call.where,
-        image,
-        call.text("instruction"),
-        call.image("mask"),
-        open_session=call.open_session,
-    )
-
-
-async def _blend(bot: ImageBot, call: Call) -> Outcome:
-    overrides = OptionOverrides(aspect=call.text("aspect") or None)
-    images, text = call.images("image"), call.text("prompt")
-    return await bot.blend(call.actor, call.where, images, text, overrides, open_session=call.open_session)
-
-
-async def _describe(bot: ImageBot, call: Call) -> Outcome:
-    return await bot.describe(call.actor, call.where, call.image("image"))
-
-
-async def _settings(bot: ImageBot, call: Call) -> Outcome:
-    scope, changes = call.text("scope").lower(), call.text("changes")
-    if scope and changes:
-        return await bot.update_settings(call.actor, call.where, scope, changes)
-    return await bot.settings_view(call.actor, call.where)
-
-
-async def _show(bot: ImageBot, call: Call) -> Outcome:
-    return await bot.show(call.actor, call.where, call.text("id"), open_session=call.open_session)
-
-
-async def _history(bot: ImageBot, call: Call) -> Outcome:
-    return await bot.history(call.actor, call.where, mine=call.switch("mine"))
-
-
-async def _queue(bot: ImageBot, call: Call) -> Outcome:
-    return await bot.queue(call.actor, call.where)
-
-
-async def _cancel(bot: ImageBot, call: Call) -> Outcome:
-    return await bot.cancel(call.actor, call.where, call.text("job") or None)
-
-
-async def _usage(bot: ImageBot, call: Call) -> Outcome:
-    return await bot.usage(call.actor, call.where)
-
-
-async def _template(bot: ImageBot, call: Call) -> Outcome:
-    # On text surfaces --workspace arrives among the words; on Discord it is a field.
-    words, shared = take_workspace_flag(f"{call.text('name')} {call.text('text')}")
-    action = call.text("action")
-    return await bot.template(
-        call.actor, call.where, action, words, workspace=shared or call.switch("workspace")
-    )
-
-
+# --- the handlers that need the registry (the others: bot.command_handlers) ---------------------
 async def _build(bot: ImageBot, call: Call) -> Outcome:
     layers = PromptLayers(**{name: call.text(name) for name, _, _ in FIELDS})
     try:
@@ -233,7 +158,6 @@ QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
 FORMATS = ("png", "webp", "jpeg")
 BACKGROUNDS = ("auto", "transparent", "opaque")
 SCOPES = ("me", "channel", "workspace")
-REFERENCES = ("reference1", "reference2", "reference3")
 HELP_SECTIONS = {"options": OPTIONS, "refine": REFINING, "tips": TIPS}
 HELP_TOPICS = tuple(HELP_SECTIONS)
 
@@ -241,7 +165,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "imagine",
         "Make images from a prompt (--flags work too)",
-        _imagine,
+        handlers.on_imagine,
         args=(
             Arg("prompt", "What to draw; options like --ar 16:9 --n 2 work here too", ArgKind.PROMPT, True),
             Arg("aspect", "Aspect ratio", ArgKind.CHOICE, choices=ASPECTS, field_only=True),
@@ -261,7 +185,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "edit",
         "Edit an uploaded image with an instruction",
-        _edit,
+        handlers.on_edit,
         args=(
             Arg("image", "The image to edit", ArgKind.IMAGE, True),
             Arg("instruction", "What to change", ArgKind.TEXT, True),
@@ -274,7 +198,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "blend",
         "Combine 2 to 5 images into new ones (--flags work in the prompt)",
-        _blend,
+        handlers.on_blend,
         args=(
             Arg("image", "An image to blend", ArgKind.IMAGES, low=2, high=5),
             Arg("prompt", "How to combine them (optional); --ar 16:9 and other flags work", ArgKind.PROMPT),
@@ -287,7 +211,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "describe",
         "Turn an image into 4 prompt suggestions, each one click from /imagine",
-        _describe,
+        handlers.on_describe,
         args=(Arg("image", "The image to describe", ArgKind.IMAGE, True),),
         help="4 prompt suggestions for an image, each with a button that runs /imagine with it",
         answer=Answer.PUBLIC,
@@ -295,7 +219,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "show",
         "Re-post an earlier image or set, with working buttons",
-        _show,
+        handlers.on_show,
         args=(
             Arg(
                 "id",
@@ -310,23 +234,23 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "history",
         "Recent images with their ids",
-        _history,
+        handlers.on_history,
         args=(Arg("mine", "Only mine, from everywhere", ArgKind.SWITCH),),
         help="this thread's (or your) images with their ids",
     ),
-    Command("queue", "What is queued or running, and where you stand", _queue),
+    Command("queue", "What is queued or running, and where you stand", handlers.on_queue),
     Command(
         "cancel",
         "Cancel your job (the latest one if no id is given)",
-        _cancel,
+        handlers.on_cancel,
         args=(Arg("job", "The job id"),),
         help="cancels your job (the latest one if no id is given)",
     ),
-    Command("usage", "Your images and estimated spend (admins: the team's)", _usage),
+    Command("usage", "Your images and estimated spend (admins: the team's)", handlers.on_usage),
     Command(
         "settings",
         "Show or change default options",
-        _settings,
+        handlers.on_settings,
         args=(
             Arg("scope", "Whose defaults", ArgKind.CHOICE, choices=SCOPES),
             Arg("changes", "Options like --n 2 --ar 16:9, or reset"),
@@ -338,7 +262,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "template",
         "Prompt templates: list, show, save, rename or delete",
-        _template,
+        handlers.on_template,
         args=(
             Arg("action", "What to do (list by default)", ArgKind.CHOICE, choices=TEMPLATE_ACTIONS),
             Arg("name", "The template's name"),
