@@ -115,11 +115,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: CommandHost) -> N
     async def vary_image(interaction: discord.Interaction, message: discord.Message) -> None:
         images = _images_of(message)
         if not images:
-            async with adapter.intake.handle(interaction) as delivery:
-                if not delivery.replay:
-                    await interaction.response.send_message(
-                        "That message has no image to vary.", ephemeral=True
-                    )
+            await _no_image(adapter, interaction, "vary")
             return
         async with adapter.intake.handle(interaction, ack="thinking") as delivery:
             where = here(interaction)
@@ -140,11 +136,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: CommandHost) -> N
         """/describe for an image anyone posted: the suggestions where the menu was used."""
         images = _images_of(message)
         if not images:
-            async with adapter.intake.handle(interaction) as delivery:
-                if not delivery.replay:
-                    await interaction.response.send_message(
-                        "That message has no image to describe.", ephemeral=True
-                    )
+            await _no_image(adapter, interaction, "describe")
             return
         async with adapter.intake.handle(interaction, ack="thinking") as delivery:
             uploads = await adapter.read_or_refuse(interaction, images[:1], delivery)
@@ -297,6 +289,13 @@ async def submit_form(adapter: CommandHost, interaction: discord.Interaction, cu
     values = {arg.name: given[arg.name] for arg in command.args if arg.name in given}
     await run_command(adapter, command, interaction, values)
     return True
+
+
+async def _no_image(adapter: CommandHost, interaction: discord.Interaction, verb: str) -> None:
+    """A message menu used on a message without an image: said once, privately."""
+    async with adapter.intake.handle(interaction) as delivery:
+        if not delivery.replay:
+            await interaction.response.send_message(f"That message has no image to {verb}.", ephemeral=True)
 
 
 def _images_of(message: discord.Message) -> list[discord.Attachment]:
