@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import io
 import logging
 import re
+import ssl
 from typing import Any
 
+import httpx2  # the SDK's own HTTP library (a dependency of openai)
 import openai
 from openai.types import ImagesResponse
 from PIL import Image
@@ -39,6 +42,14 @@ _SAFETY_CODES = {"moderation_blocked", "content_policy_violation", "image_conten
 _CATEGORIES = re.compile(r"safety_violations=\[([^\]]*)\]")
 
 
+@functools.cache
+def _tls_settings() -> ssl.SSLContext:
+    """The SDK's own TLS settings (its HTTP library's defaults: the platform's trusted roots),
+    built once per process. Building them reads every trusted certificate, about 30 ms of CPU,
+    and each client would build its own (the test suite makes hundreds of clients)."""
+    return httpx2.create_ssl_context()
+
+
 class OpenAIProvider:
     name = "openai"
     charges = True
@@ -64,6 +75,7 @@ class OpenAIProvider:
             project=project,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(verify=_tls_settings()),
         )
         self.moderation = moderation
         self.partial_images = partial_images
