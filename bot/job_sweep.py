@@ -13,6 +13,7 @@ from typing import Protocol
 from bot.domain import Job, JobStatus
 from bot.errors import ErrorKind
 from bot.ports import JobRepository
+from bot.retry import persist
 
 log = logging.getLogger(f"imagebot.{__name__}")
 
@@ -47,10 +48,23 @@ class JobSweep:
         self._ended_while_reading: set[str] | None = None
         self._now = asyncio.Event()
 
-    def unrecorded(self, job_id: str, state: FinalState) -> None:
-        """The database refused the job's final state: record it on the next pass, soon."""
-        self._unrecorded[job_id] = state
-        self._now.set()
+    async def record_final(self, job: Job, state: FinalState, patience: float) -> None:
+        """Record how a job ended, retrying through short storage faults. The requester hears
+        about it even when the database cannot record it (full disk, locked or damaged): the
+        next pass records it, soon, so the job is neither run again nor left 'working'."""
+        status, kind, message = state
+        try:
+            await persist(
+                lambda: self._repo.mark_finished(job.id, status, error_kind=kind, error_message=message),
+                patience=patience,
+                what=f"job {job.id}: recording that it {status.value}",
+            )
+        except Exception as exc:  # noqa: BLE001 - a finished job is never left hanging on its bookkeeping
+            log.warning(
+                "job %s [%s]: could not record that it %s: %s", job.id, job.where.platform, status.value, exc
+            )
+            self._unrecorded[job.id] = state
+            self._now.set()
 
     def holds(self, job_id: str) -> bool:
         return job_id in self._unrecorded

@@ -88,15 +88,6 @@ class JobRunner:
         self._recording: set[str] = set()  # ids of jobs being recorded by `submit`: in hand already
 
     @property
-    def position_interval(self) -> float:
-        """Waiting jobs hear their new place in line at most this often."""
-        return self._places.interval
-
-    @position_interval.setter
-    def position_interval(self, seconds: float) -> None:
-        self._places.interval = seconds
-
-    @property
     def accepting(self) -> bool:
         return self._accepting
 
@@ -342,35 +333,21 @@ class JobRunner:
     async def _fail(self, job: Job, error: BotError) -> None:
         self._release_slot(job.id)
         log.info("job %s [%s] failed: %s", job.id, job.where.platform, error.kind.value)
-        await self._record_final(job, JobStatus.FAILED, error.kind, error.message)
+        await self._sweep.record_final(
+            job, (JobStatus.FAILED, error.kind, error.message), self.storage_patience
+        )
         failed = replace(job, status=JobStatus.FAILED, error_kind=error.kind, error_message=error.message)
         await self._finish(
             failed, JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))
         )
 
     async def _cancelled(self, job: Job) -> None:
-        await self._record_final(job, JobStatus.CANCELLED, ErrorKind.CANCELLED, None)
+        await self._sweep.record_final(
+            job, (JobStatus.CANCELLED, ErrorKind.CANCELLED, None), self.storage_patience
+        )
         done = replace(job, status=JobStatus.CANCELLED)
         cancelled = JobFailed(job.id, ErrorKind.CANCELLED, f"Job `{job.id}` was cancelled.")
         await self._finish(done, JobUpdate(done, Stage.CANCELLED, result=cancelled))
-
-    async def _record_final(
-        self, job: Job, status: JobStatus, kind: ErrorKind | None, message: str | None
-    ) -> None:
-        """Record how a job ended, retrying through short storage faults. The requester hears
-        about it even when the database cannot record it (full disk, locked or damaged): the
-        sweep records it later, so the job is neither run again nor left 'working'."""
-        try:
-            await persist(
-                lambda: self._repo.mark_finished(job.id, status, error_kind=kind, error_message=message),
-                patience=self.storage_patience,
-                what=f"job {job.id}: recording that it {status.value}",
-            )
-        except Exception as exc:  # noqa: BLE001 - a finished job is never left hanging on its bookkeeping
-            log.warning(
-                "job %s [%s]: could not record that it %s: %s", job.id, job.where.platform, status.value, exc
-            )
-            self._sweep.unrecorded(job.id, (status, kind, message))
 
     # --- the sweep: the database is the queue (bot.job_sweep) -----------------------------------
     async def sweep(self) -> None:
@@ -395,7 +372,9 @@ class JobRunner:
                 ErrorKind.UNAVAILABLE,
                 f"The bot {how} while this job was running, twice; it was not finished.",
             )
-            await self._record_final(job, JobStatus.FAILED, error.kind, error.message)
+            await self._sweep.record_final(
+                job, (JobStatus.FAILED, error.kind, error.message), self.storage_patience
+            )
             failed = replace(job, status=JobStatus.FAILED)
             await self._events.emit(
                 JobUpdate(failed, Stage.FAILED, result=self._describe_failure(failed, error))

@@ -18,12 +18,10 @@ POSITION_INTERVAL = 1.0
 
 
 class PlaceTeller:
-    def __init__(
-        self, events: JobEvents, queued: Mapping[str, Job], interval: float = POSITION_INTERVAL
-    ) -> None:
+    def __init__(self, events: JobEvents, queued: Mapping[str, Job]) -> None:
         self._events = events
         self._queued = queued  # the runner's waiting jobs, in order (read, never changed here)
-        self.interval = interval
+        self.interval = POSITION_INTERVAL  # read when made, so a test can lengthen it
         self._told: dict[str, int] = {}  # job id -> the place in line it was last told
         self._due = asyncio.Event()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import imaging
+from bot import imaging, queue_positions
 from bot.answers import JobUpdate, Queued, Stage, problem_kind
 from bot.buttons import ButtonId, Verb
 from bot.domain import UserRef
@@ -263,15 +263,15 @@ async def test_a_finished_job_frees_its_slot_before_its_grid_is_made(
 
 
 async def test_a_burst_of_waiting_jobs_hears_its_place_in_line_a_bounded_number_of_times(
-    data_dir: Path,
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One slot and 40 jobs from 40 people: each start moves everyone up. Telling every waiting
     # job each time would be 780 updates. Coalesced, a job hears its place at most once per
     # interval: with an interval longer than the test, at most once in all.
     settings = make_settings(data_dir, imagebot_max_concurrency=1)
     people = [UserRef("test", f"u{i}", f"Person {i}") for i in range(40)]
+    monkeypatch.setattr(queue_positions, "POSITION_INTERVAL", 3600.0)
     async with running_bot(settings) as (bot, presenter):
-        bot.runner.position_interval = 3600.0
         replies = [await bot.imagine(person, THREAD, f"picture {i} --n 1") for i, person in enumerate(people)]
         for reply in replies:
             assert (await presenter.final(reply.job_id)).stage is Stage.DONE
