@@ -26,11 +26,10 @@ from bot.errors import BotError, ErrorKind, invalid
 from bot.lookup import image_here
 from bot.ports import Storage
 from bot.preferences import SCOPES, layered, scope_key
-from bot.records import ImageParams
 from bot.replies import view_of
 from bot.style_apply import OFF, style_words, unknown_style
 from bot.style_records import MAX_STYLE_IMAGES, STYLE_TEXT_MAX_CHARS, Style, StyleScope
-from bot.submission import decode_all, new_id
+from bot.submission import decode_all, upload_record
 from bot.text import display_text
 
 ACTIONS = ("list", "save", "show", "rename", "delete")
@@ -184,21 +183,7 @@ class Styles:
             session = await self.store.images.session_for(where)
             for attachment, image in decoded:
                 blob = await self.store.blobs.put(image.data)  # bytes first; rows name them after
-                added.append(
-                    StoredImage(
-                        id=new_id(),
-                        session_id=session.id,
-                        blob=blob,
-                        mime=image.mime,
-                        width=image.width,
-                        height=image.height,
-                        operation=Operation.UPLOAD,
-                        prompt=attachment.filename,
-                        params=ImageParams(filename=attachment.filename, requester_name=actor.label),
-                        requester=actor.key,
-                        created_at=self.clock(),
-                    )
-                )
+                added.append(upload_record(session.id, actor, attachment, image, blob, self.clock()))
         ids = [i.id for i in stored] + [i.id for i in added]
         if not await self.store.styles.add(scope, name, text, added, ids, actor.key, self.clock()):
             raise invalid(_taken(name, scope))  # saved by someone else in the meantime

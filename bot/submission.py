@@ -51,6 +51,30 @@ def new_id() -> str:
     return secrets.token_hex(4)
 
 
+def upload_record(
+    session_id: int,
+    actor: UserRef,
+    attachment: Attachment,
+    decoded: imaging.DecodedImage,
+    blob: str,
+    created_at: float,
+) -> StoredImage:
+    """The stored image of an upload (its bytes already in the blob store as `blob`)."""
+    return StoredImage(
+        id=new_id(),
+        session_id=session_id,
+        blob=blob,
+        mime=decoded.mime,
+        width=decoded.width,
+        height=decoded.height,
+        operation=Operation.UPLOAD,
+        prompt=attachment.filename,
+        params=ImageParams(filename=attachment.filename, requester_name=actor.label),
+        requester=actor.key,
+        created_at=created_at,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Request:
     """One job to submit: what to do, with what options and inputs."""
@@ -176,19 +200,7 @@ class Submitter:
         self, session: Session, actor: UserRef, attachment: Attachment, decoded: imaging.DecodedImage
     ) -> str:
         blob = await self.store.blobs.put(decoded.data)
-        image = StoredImage(
-            id=new_id(),
-            session_id=session.id,
-            blob=blob,
-            mime=decoded.mime,
-            width=decoded.width,
-            height=decoded.height,
-            operation=Operation.UPLOAD,
-            prompt=attachment.filename,
-            params=ImageParams(filename=attachment.filename, requester_name=actor.label),
-            requester=actor.key,
-            created_at=self.clock(),
-        )
+        image = upload_record(session.id, actor, attachment, decoded, blob, self.clock())
         await self.store.images.add_upload(image)
         return image.id
 

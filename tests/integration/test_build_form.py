@@ -5,20 +5,18 @@ API) and shows the prompt it composed. A refused form stores nothing."""
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from adapters.console.repl import run_console
 from bot import exact_text
-from storage.store import Store
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.slack import FakeSlack, view_submission_body
-from tests.helpers import build_bot, make_settings
+from tests.helpers import make_settings
+from tests.integration.test_console_flow import run_script
 from tests.integration.test_discord_adapter import channel_id, discord_bot, settings_for
 from tests.integration.test_slack_adapter import Harness, response_json, running_slack, slack_settings
 
@@ -39,21 +37,6 @@ def job_count(database: Path) -> int:
 
 
 # --- console ---------------------------------------------------------------------------------
-
-
-async def run_script(settings, script: str, out_dir: Path) -> tuple[int, str]:
-    store = await Store.open(settings.database_path, settings.blobs_dir)
-    bot = build_bot(settings, store)
-    stdout = io.StringIO()
-    try:
-        code = await run_console(
-            bot, out_dir=out_dir, stdin=io.StringIO(script), stdout=stdout, interactive=False
-        )
-    finally:
-        await bot.stop()
-        await bot.provider.close()
-        await store.close()
-    return code, stdout.getvalue()
 
 
 def openai_settings(data_dir: Path, fake_openai: FakeOpenAI):
