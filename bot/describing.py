@@ -103,8 +103,10 @@ class Describing:
         describer: Describer | None,
         generating: Generating,
         clock: Callable[[], float],
+        job_for_button: Callable[[str], str | None] = lambda _button: None,
     ) -> None:
         self.settings = settings
+        self.job_for_button = job_for_button  # the active job a button started, if any
         self.store = store
         self.policy = policy
         self.describer = describer
@@ -153,7 +155,11 @@ class Describing:
 
     # --- a suggestion's button ------------------------------------------------------------------
     async def imagine(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
-        """A suggestion pressed: /imagine with its prompt, here, as the presser."""
+        """A suggestion pressed: /imagine with its prompt, here, as the presser (a second press
+        while that job is active finds it, as every image button does)."""
+        active = self.job_for_button(button.encode())
+        if active is not None:
+            return Notice(f"Already on it: job `{active}` is working on that.", job_id=active)
         found = await self.store.suggestions.get(button.target, within=where)
         if found is None:
             raise BotError(ErrorKind.NOT_FOUND, f"No suggestions with id `{button.target}` here.")
@@ -162,7 +168,7 @@ class Describing:
         prompt = found.prompt(number)
         if prompt is None:
             raise invalid(f"There is no suggestion {button.arg} in `{found.id}`.")
-        return await self.generating.imagine(actor, where, prompt)
+        return await self.generating.imagine(actor, where, prompt, origin=button.encode())
 
     # --- the description ------------------------------------------------------------------------
     async def _describe(

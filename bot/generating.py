@@ -43,7 +43,9 @@ class Generating:
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
         note: str | None = None,
+        origin: str | None = None,
     ) -> Outcome:
+        """`origin`: the button that asked (a describe suggestion), so a second press finds the job."""
         rest, asked = split_directives(text)
         _refuse_unavailable(asked, template_here=True)
         prompt, flags = options.split_flags(rest)
@@ -73,7 +75,9 @@ class Generating:
         refs = await decode_all(references)
         check_inputs(len(refs), picked.style)
         said = "\n".join(n for n in (note, picked.note) if n) or None
-        request = Request(Operation.IMAGINE, prompt, chosen, uploads=refs, styled=styled, note=said)
+        request = Request(
+            Operation.IMAGINE, prompt, chosen, uploads=refs, styled=styled, note=said, origin=origin
+        )
         return await self.submitter.submit(actor, where, request, open_session)
 
     async def imagine_parts(

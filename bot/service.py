@@ -79,7 +79,13 @@ class ImageBot:
         )
         self.outcomes = Outcomes(store, clock)
         self.describing = Describing(
-            settings, store, self.policy, describer_of(provider), self.generating, clock
+            settings,
+            store,
+            self.policy,
+            describer_of(provider),
+            self.generating,
+            clock,
+            job_for_button=runner.active_job_for_origin,
         )
         self.deliveries = DeliveryLog(store.jobs, store.intake)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import Notice, Problem
+from bot.answers import Notice, Problem, Stage
 from bot.buttons import ButtonId, Verb
 from bot.domain import Attachment, SessionKey
 from bot.errors import ErrorKind
@@ -286,6 +286,26 @@ async def test_describe_pressed_again_while_answering_is_not_paid_twice(
     assert "4 prompts for" in answered.text
     assert "4 prompts for" in after.text  # once answered, it may be asked again
     assert len(fake_openai.responses.calls) == 2
+
+
+async def test_a_suggestion_pressed_twice_while_its_job_runs_makes_one_job(
+    data_dir: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = openai_settings(data_dir, fake_openai)
+    async with running_bot(settings) as (bot, presenter):
+        described = await bot.describe(ALICE, THREAD, Attachment("photo.png", RED))
+        suggest = described.buttons[1].id
+        fake_openai.gate = asyncio.Event()  # the image model holds the first job
+        first = await bot.press(BOB, THREAD, suggest)
+        await fake_openai.wait_for_requests(1)
+        again = await bot.press(ALICE, THREAD, suggest)
+        fake_openai.gate.set()
+        assert (await presenter.final(first.job_id)).stage is Stage.DONE
+        after = await bot.press(BOB, THREAD, suggest)  # once done, it may be pressed again
+        assert (await presenter.final(after.job_id)).stage is Stage.DONE
+    assert again.text == f"Already on it: job `{first.job_id}` is working on that."
+    assert after.job_id != first.job_id
+    assert len(fake_openai.requests) == 2
 
 
 async def test_suggestion_buttons_work_after_a_restart_and_describe_never_guesses_from_a_grid(
