@@ -275,7 +275,7 @@ class ImageBot:
         words: str,
         uploads: Sequence[Attachment] = (),
     ) -> Outcome:
-        """`style list|save|show|rename|delete ...`: the house styles (bot/styles.py)."""
+        """`style list|save|show|words|rename|delete ...`: the house styles (bot/styles.py)."""
         return await self._answer(
             where, self.styles.command(actor, where, action, name, words, uploads), check_channel=False
         )

@@ -23,15 +23,15 @@ async def _style(bot: ImageBot, call: Call) -> Outcome:
 
 STYLE_COMMAND = Command(
     "style",
-    "House styles: save, list, show, rename or delete a look",
+    "House styles: save, list, show, reword, rename or delete a look",
     _style,
     args=(
         Arg("action", "What to do", ArgKind.CHOICE, choices=STYLE_ACTIONS, shown_as="action"),
         Arg("name", "The style's name (letters, digits, - or _)"),
-        Arg("text", "save: its words (--workspace: the team's; --from ID); rename: the new name"),
+        Arg("text", "save, words: its words (save --workspace: the team's; --from ID); rename: the new name"),
         # The first image is also a console `--image PATH`; the others are Discord fields only.
         Arg("image", "A reference image for save", ArgKind.IMAGE),
         *(Arg(n, "Another reference image", ArgKind.IMAGE, field_only=True) for n in STYLE_IMAGES[1:]),
     ),
-    help="house styles for `--style NAME`: list, save, show, rename, delete",
+    help="house styles for `--style NAME`: list, save, show, words, rename, delete",
 )

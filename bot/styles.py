@@ -32,7 +32,7 @@ from bot.style_records import MAX_STYLE_IMAGES, STYLE_TEXT_MAX_CHARS, Style, Sty
 from bot.submission import decode_all, upload_record
 from bot.text import display_text
 
-ACTIONS = ("list", "save", "show", "rename", "delete")
+ACTIONS = ("list", "save", "show", "words", "rename", "delete")
 # Phones and some desktops turn -- into an em dash, as bot.directives also accepts.
 _WORKSPACE_FLAG = re.compile(r"(?<!\S)(?:--|\u2014)workspace(?!\S)", re.IGNORECASE)
 _FROM_FLAG = re.compile(r"(?<!\S)(?:--|\u2014)from(?:=|\s+)(\S+)", re.IGNORECASE)
@@ -129,14 +129,18 @@ class Styles:
         words: str,
         uploads: Sequence[Attachment] = (),
     ) -> Outcome:
-        """`style list|save|show|rename|delete ...`: one sub-word, then its arguments."""
+        """`style list|save|show|words|rename|delete ...`: one sub-word, then its arguments."""
         action = (action or "list").lower()
         if action not in ACTIONS:
             raise invalid(f"style {action!r}: use one of {', '.join(ACTIONS)}")
         if action == "list":
             return await self.list(actor, where)
         if not name:
-            example = {"rename": "style rename OLD NEW", "save": "style save NAME soft light, film grain"}
+            example = {
+                "rename": "style rename OLD NEW",
+                "save": "style save NAME soft light, film grain",
+                "words": "style words NAME soft light, film grain",
+            }
             raise invalid(
                 f"style {action} needs a name, e.g. `{example.get(action, f'style {action} NAME')}`"
             )
@@ -148,6 +152,8 @@ class Styles:
             return await self.show(actor, where, name)
         if action == "rename":
             return await self.rename(actor, where, name, words)
+        if action == "words":
+            return await self.reword(actor, where, name, words)
         return await self.delete(actor, where, name)
 
     async def save(
@@ -246,6 +252,21 @@ class Styles:
         if not await self.store.styles.rename(style.id, new, self.clock()):
             raise invalid(_taken(new, style.scope))
         return Notice(f"Renamed style `{style.name}` to `{new}`.")
+
+    async def reword(self, actor: UserRef, where: SessionKey, name: str, words: str) -> Notice:
+        """New words for a style; its reference images stay (images made with it keep theirs)."""
+        text = display_text(words)
+        if len(text) > STYLE_TEXT_MAX_CHARS:
+            raise invalid(f"the style's text is {len(text)} characters; at most {STYLE_TEXT_MAX_CHARS}")
+        style = self._may_change(actor, await self.find(actor, where, name))
+        if not text and not style.image_ids:
+            raise invalid(
+                f"style {style.name} has no reference images, so it needs words:"
+                f" `style words {style.name} soft light, film grain`"
+            )
+        await self.store.styles.set_text(style.id, text, self.clock())
+        said = f"“{text}”" if text else "no words (its reference images only)"
+        return Notice(f"Style `{style.name}` now adds {said}.")
 
     async def delete(self, actor: UserRef, where: SessionKey, name: str) -> Notice:
         style = self._may_change(actor, await self.find(actor, where, name))

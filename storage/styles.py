@@ -83,6 +83,9 @@ class StyleRepo:
             return False
         return True
 
+    async def set_text(self, style_id: int, text: str, now: float) -> None:
+        await self.db.execute("UPDATE styles SET text=?, updated_at=? WHERE id=?", (text, now, style_id))
+
     async def delete(self, style_id: int) -> None:
         """The style only: images made with it, and its reference images, stay."""
         await self.db.execute("DELETE FROM styles WHERE id=?", (style_id,))

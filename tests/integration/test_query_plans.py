@@ -297,11 +297,12 @@ async def start_from_uploads(bot: ImageBot, presenter: RecordingPresenter, image
 
 
 async def use_house_styles(bot: ImageBot, presenter: RecordingPresenter) -> None:
-    """Save (with an upload), list, apply, rename and delete a style (bot/styles.py)."""
+    """Save (with an upload), list, apply, reword, rename and delete a style (bot/styles.py)."""
     ink = Attachment("ink.png", png(256, 256))
     assert problem_kind(await bot.style(ALICE, THREAD, "save", "ink", "ink wash", [ink])) is None
     assert "`ink`" in (await bot.style(ALICE, THREAD, "list", "", "")).text
     await done(presenter, await bot.imagine(ALICE, THREAD, "a heron --style ink --n 1"))
+    assert problem_kind(await bot.style(ALICE, THREAD, "words", "ink", "sumi-e brush, rice paper")) is None
     assert problem_kind(await bot.style(ALICE, THREAD, "rename", "ink", "sumi")) is None
     assert problem_kind(await bot.style(ALICE, THREAD, "delete", "sumi", "")) is None
 

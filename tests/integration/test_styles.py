@@ -112,6 +112,18 @@ async def test_a_style_from_uploads_and_words_and_its_listing(
         assert fake_openai.last.endpoint == "generations"  # words only: no reference images
         assert fake_openai.last.fields["prompt"] == "a tote bag, ink wash, rice paper"
 
+        # New words keep the references; a style of words alone cannot lose its words.
+        reworded = await bot.style(ALICE, THREAD, "words", "brand", "risograph print, two inks")
+        assert reworded.text == "Style `brand` now adds “risograph print, two inks”."
+        again = await bot.imagine(ALICE, THREAD, "a tote bag --style brand --n 1")
+        assert (await presenter.final(again.job_id)).stage is Stage.DONE
+        assert fake_openai.last.fields["prompt"] == "a tote bag, risograph print, two inks"
+        assert len(fake_openai.last.images) == 2
+        emptied = await bot.style(ALICE, THREAD, "words", "ink", "")
+        assert problem_kind(emptied) == "invalid_input"
+        assert "style ink has no reference images, so it needs words" in emptied.text
+        assert problem_kind(await bot.style(ALICE, THREAD, "words", "inc", "x")) == "not_found"
+
 
 async def test_unknown_style_names_the_closest_and_nothing_is_sent(
     data_dir: Path, fake_openai: FakeOpenAI
@@ -173,6 +185,7 @@ async def test_names_scopes_and_who_may_change_them(data_dir: Path) -> None:
         assert "`team` (workspace)" in (await bot.style(BOB, THREAD, "list", "", "")).text
         assert problem_kind(await bot.style(BOB, THREAD, "delete", "team", "")) == "forbidden"
         assert problem_kind(await bot.style(BOB, THREAD, "rename", "team", "ours")) == "forbidden"
+        assert problem_kind(await bot.style(BOB, THREAD, "words", "team", "my look")) == "forbidden"
         stranger = UserRef("test", "alice", "Alice")
         assert "No styles here yet" in (await bot.style(stranger, ELSEWHERE, "list", "", "")).text
         assert problem_kind(await bot.imagine(stranger, ELSEWHERE, "a cat --style team")) == "not_found"
