@@ -81,7 +81,8 @@ def _generate(request: ProviderRequest, size: tuple[int, int], index: int) -> Im
     pad = max(6, base // 60)
     lines = wrap(request.prompt, font, 0.8 * w - 2 * pad, 5)
     layer = clear_layer(picture)
-    text_panel(ImageDraw.Draw(layer), lines, font, (round(0.06 * w), round(0.08 * h)), pad)
+    # Below the top-left corner, where a grid puts its cell number.
+    text_panel(ImageDraw.Draw(layer), lines, font, (round(0.06 * w), round(0.13 * h)), pad)
     index_badge(layer, index)
     label_band(layer, compact=transparent)
     picture = picture.convert("RGBA")
