@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from bot.answers import Outcome
 from bot.command_model import Call
+from bot.directives import take_workspace_flag
 from bot.domain import OptionOverrides
 from bot.errors import invalid
 from bot.replies import error_reply
-from bot.template_desk import take_workspace_flag
 
 if TYPE_CHECKING:
     from bot.service import ImageBot

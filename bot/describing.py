@@ -11,18 +11,17 @@ check (quota, budgets, roles).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from bot.answers import Button, Notice, Outcome
 from bot.buttons import ButtonId, Verb
 from bot.config import Settings
 from bot.domain import Attachment, SessionKey, Usage, UserRef
-from bot.errors import BotError, ErrorKind, invalid, storage_error
+from bot.errors import BotError, ErrorKind, invalid
 from bot.generating import Generating
 from bot.lookup import image_here
 from bot.policy import Policy
@@ -30,7 +29,7 @@ from bot.ports import Storage
 from bot.providers.base import Describer, InputImage
 from bot.records import UsageRow
 from bot.replies import filename_for
-from bot.submission import decode_all, new_id
+from bot.submission import decode_all, new_id, storage_faults_answered
 from bot.suggestions import Suggestions
 from bot.text import display_text
 
@@ -217,7 +216,7 @@ class Describing:
                 record.output_tokens,
                 cost,
             )
-        with _storage_faults_answered(where):
+        with storage_faults_answered(where, "the suggestions"):
             await self.store.suggestions.record(record, row)
         log.info("describe %s [%s]: %d suggestions, ~$%.4f", record.id, where.platform, len(prompts), cost)
         return answer(record, source)
@@ -238,16 +237,3 @@ def answer(record: Suggestions, source: str) -> Notice:
         for k in range(1, len(record.prompts) + 1)
     )
     return Notice("\n".join(lines), buttons=buttons)
-
-
-@contextlib.contextmanager
-def _storage_faults_answered(where: SessionKey) -> Iterator[None]:
-    """Suggestions that cannot be stored (full disk, locked database) are answered in plain words."""
-    try:
-        yield
-    except Exception as exc:
-        error = storage_error(exc)
-        if error is None:
-            raise
-        log.warning("describe [%s] could not be stored: %s", where.platform, exc)
-        raise BotError(error.kind, error.message.replace("the result", "the suggestions")) from exc

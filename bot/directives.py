@@ -10,8 +10,9 @@ Every rejection is a `bot.errors.invalid(...)` shown to the person verbatim.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -41,6 +42,24 @@ class Directives:
     @property
     def any(self) -> bool:
         return bool(self.style or self.template or self.fills or self.texts or self.compare)
+
+
+# `--workspace` on a `style` or `template` line: the workspace's, not the person's (phones and some
+# desktops turn -- into an em dash).
+_WORKSPACE_FLAG = re.compile(r"(?<!\S)(?:--|\u2014)workspace(?!\S)", re.IGNORECASE)
+
+
+def take_workspace_flag(text: str) -> tuple[str, bool]:
+    """`--workspace` taken out of a text surface's words: the rest, spaces tidied, and whether
+    it was there."""
+    rest, count = _WORKSPACE_FLAG.subn(" ", text)
+    return " ".join(rest.split()), count > 0
+
+
+def closest_names(name: str, names: Sequence[str], *, cutoff: float) -> list[str]:
+    """Up to three of `names` close to `name`, whatever the case, spelled as saved."""
+    lowered = {n.lower(): n for n in names}
+    return [lowered[n] for n in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=cutoff)]
 
 
 def check_name(name: str, what: str) -> str:

@@ -47,7 +47,6 @@ class Generating:
     ) -> Outcome:
         """`origin`: the button that asked (a describe suggestion), so a second press finds the job."""
         rest, asked = split_directives(text)
-        _refuse_unavailable(asked, template_here=True)
         prompt, flags = options.split_flags(rest)
         typed = flags.merged_over(overrides)
         if asked.template is not None:
@@ -199,7 +198,8 @@ class Generating:
         """An edit's instruction, its image options, any --text it asks to render exactly, and
         the --style it asks for (an edit gets no default style: the image already has a look)."""
         rest, asked = split_directives(text)
-        _refuse_unavailable(asked)
+        if asked.template:
+            raise invalid("--template works in /imagine, not in edits: start a new image with it")
         if asked.compare:
             # An edit changes one image; comparing models is a fresh /imagine of the same prompt.
             raise invalid("--compare works with /imagine only: an edit changes this one image.")
@@ -207,8 +207,3 @@ class Generating:
         instruction = options.validate_prompt(instruction, what="instruction")
         style = (await self.styles.for_request(actor, where, asked.style, use_default=False)).style
         return styled_prompt(exact_text.with_texts(instruction, asked.texts), style), flags, style
-
-
-def _refuse_unavailable(asked: Directives, *, template_here: bool = False) -> None:
-    if asked.template and not template_here:
-        raise invalid("--template works in /imagine, not in edits: start a new image with it")

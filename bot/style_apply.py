@@ -14,10 +14,10 @@ The API takes at most 16 input images per edit, counting the request's own.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 from bot import exact_text
+from bot.directives import closest_names
 from bot.errors import BotError, ErrorKind, invalid
 from bot.style_records import Style
 from bot.submission import MAX_REFERENCES
@@ -31,8 +31,9 @@ def styled_prompt(prompt: str, style: Style | None) -> str:
     before any --text sentence, which stays last (bot.exact_text)."""
     if style is None or not style.text:
         return prompt
-    words = exact_text.without_texts(prompt) if exact_text.found_in(prompt) else prompt
-    return exact_text.with_texts(f"{words.rstrip(' ,.')}, {style.text}", exact_text.found_in(prompt))
+    texts = exact_text.found_in(prompt)
+    words = exact_text.without_texts(prompt) if texts else prompt
+    return exact_text.with_texts(f"{words.rstrip(' ,.')}, {style.text}", texts)
 
 
 def check_inputs(own: int, style: Style | None) -> None:
@@ -59,8 +60,7 @@ def style_words(prompt: str) -> str:
 def unknown_style(name: str, styles: Sequence[Style]) -> BotError:
     """'no style named …', with the closest names the person can use."""
     names = sorted({s.name for s in styles}, key=str.lower)
-    lowered = {n.lower(): n for n in names}
-    close = [lowered[n] for n in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.4)]
+    close = closest_names(name, names, cutoff=0.4)
     if close:
         return BotError(ErrorKind.NOT_FOUND, f"no style named {name!r} here; closest: {', '.join(close)}")
     if names:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from bot import exact_text, imaging
 from bot.answers import Caption, Images, ImageView, Notice, Outcome
-from bot.directives import check_name
+from bot.directives import check_name, take_workspace_flag
 from bot.domain import Attachment, Operation, SessionKey, StoredImage, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.lookup import image_here
@@ -34,7 +34,6 @@ from bot.text import display_text
 
 ACTIONS = ("list", "save", "show", "words", "rename", "delete")
 # Phones and some desktops turn -- into an em dash, as bot.directives also accepts.
-_WORKSPACE_FLAG = re.compile(r"(?<!\S)(?:--|\u2014)workspace(?!\S)", re.IGNORECASE)
 _FROM_FLAG = re.compile(r"(?<!\S)(?:--|\u2014)from(?:=|\s+)(\S+)", re.IGNORECASE)
 _TEXT_FILL = re.compile(r"^text=\s*([\"\u201c'])(.*)([\"\u201d'])$", re.DOTALL)
 
@@ -58,8 +57,7 @@ class SaveAsk:
 
 def read_save(words: str) -> SaveAsk:
     """`[--workspace] [--from ID ...] [text="..." | words]`: the words, quoted or not, are the text."""
-    workspace = bool(_WORKSPACE_FLAG.search(words))
-    rest = _WORKSPACE_FLAG.sub(" ", words)
+    rest, workspace = take_workspace_flag(words)
     from_ids = tuple(m.group(1).strip("`#") for m in _FROM_FLAG.finditer(rest))
     rest = " ".join(_FROM_FLAG.sub(" ", rest).split())
     quoted = _TEXT_FILL.match(rest)

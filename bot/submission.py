@@ -128,7 +128,7 @@ class Submitter:
         await self.policy.check_budgets(limits, reserve)  # again, atomically, when the job is recorded
         if open_session is not None:
             where = await open_session()
-        with _storage_faults_answered(where):
+        with storage_faults_answered(where):
             session = await self.store.images.session_for(where)
             uploaded = [await self._store_upload(session, actor, a, d) for a, d in request.uploads]
             mask_blob = await self.store.blobs.put(request.mask_png) if request.mask_png is not None else None
@@ -160,11 +160,12 @@ class Submitter:
         if earlier is not None:
             return await self.runner.announce(earlier)
         await self.policy.check_quota(actor, job.spec.options.n)
-        sources = [await image_here(self.store.images, s, job.where) for s in job.spec.sources]
-        inputs = [(i.width, i.height) for i in sources]
-        reserve = self.policy.estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
         if job.spec.parts:
             reserve = parts_estimate(self.policy, job.spec.parts)
+        else:
+            sources = [await image_here(self.store.images, s, job.where) for s in job.spec.sources]
+            inputs = [(i.width, i.height) for i in sources]
+            reserve = self.policy.estimate(job.spec.options, job.spec.operation, job.spec.prompt, inputs)
         retry = self._new_job(job.session_id, job.where, job.requester, job.spec, reserve)
         limits = self.policy.spend_limits(job.requester, job.where)
         return await self.runner.submit(retry, origin=ButtonId(Verb.RETRY, job_id).encode(), limits=limits)
@@ -228,14 +229,14 @@ def size_note(filename: str, upload: imaging.DecodedImage, chosen: ImageOptions)
 
 
 @contextlib.contextmanager
-def _storage_faults_answered(where: SessionKey) -> Iterator[None]:
-    """A request that cannot be stored (full disk, locked database) is answered in plain
-    words instead of crashing the adapter's handler; every other error passes through."""
+def storage_faults_answered(where: SessionKey, what: str = "your request") -> Iterator[None]:
+    """What cannot be stored (full disk, locked database) is answered in plain words, naming
+    `what`, instead of crashing the adapter's handler; every other error passes through."""
     try:
         yield
     except Exception as exc:
         error = storage_error(exc)  # None for every other error, BotErrors included
         if error is None:
             raise
-        log.warning("request [%s] could not be stored: %s", where.platform, exc)
-        raise BotError(error.kind, error.message.replace("the result", "your request")) from exc
+        log.warning("%s [%s] could not be stored: %s", what, where.platform, exc)
+        raise BotError(error.kind, error.message.replace("the result", what)) from exc

@@ -8,12 +8,10 @@ stored, and each change is one statement, so a refused command stores nothing.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Callable, Sequence
 
 from bot.answers import Notice, Outcome
-from bot.directives import Directives, check_name
+from bot.directives import Directives, check_name, closest_names
 from bot.domain import OptionOverrides, SessionKey, UserRef
 from bot.errors import BotError, ErrorKind, invalid
 from bot.ports import TemplateRepository
@@ -25,14 +23,7 @@ ACTIONS = ("list", "show", "save", "rename", "delete")
 SHELF_MAX = 100  # saved templates per shelf: a list people can still read
 LISTED_MAX = 12  # per section of `template list`
 LIST_CHARS = 1900  # the whole list fits one chat message (Discord's limit is 2000)
-_WORKSPACE_FLAG = re.compile(r"(?<!\S)--workspace(?!\S)", re.IGNORECASE)
 _WHOSE = {"personal": "yours", "workspace": "the workspace's", "starter": "built in"}
-
-
-def take_workspace_flag(text: str) -> tuple[str, bool]:
-    """`--workspace` (the workspace's shelf) taken out of a text surface's words."""
-    rest, count = _WORKSPACE_FLAG.subn(" ", text)
-    return " ".join(rest.split()), count > 0
 
 
 class TemplateDesk:
@@ -211,8 +202,5 @@ def _fitted(lines: list[str], footer: str) -> str:
 
 
 def _closest(name: str, names: Sequence[str]) -> str:
-    lookup = {n.lower(): n for n in names}
-    close = difflib.get_close_matches(name.lower(), list(lookup), n=3, cutoff=0.5)
-    return (
-        f" Did you mean {', '.join(lookup[c] for c in close)}?" if close else " `template list` shows them."
-    )
+    close = closest_names(name, names, cutoff=0.5)
+    return f" Did you mean {', '.join(close)}?" if close else " `template list` shows them."
