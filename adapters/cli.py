@@ -1,6 +1,8 @@
 """`imagebot run|console|discord|slack|doctor`: the composition root.
 
-Builds the Settings once, then the store, the provider and the adapters, and wires them.
+Builds the Settings once, then the store, the provider and the adapters, and wires them. The
+core and the platforms are imported only by the command that runs them, so `doctor` and a
+refused start (a missing token, an invalid setting, a data directory in use) answer at once.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.composition import close_bot, open_bot
 from adapters.doctor import cmd_doctor, read_settings
-from adapters.platforms import run_platforms
 from bot.config import Settings
 from storage.db import (
     DataDirLock,
@@ -46,6 +46,7 @@ def load_settings() -> Settings:
 
 
 async def run_console_mode(settings: Settings, out_dir: Path, *, explain: bool) -> int:
+    from adapters.composition import close_bot, open_bot
     from adapters.console.repl import run_console
 
     bot = await open_bot(settings)
@@ -77,6 +78,8 @@ def holding_data_dir(settings: Settings, command: str) -> Iterator[None]:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     with holding_data_dir(settings, "run"):
         if settings.discord_configured or settings.slack_configured:
+            from adapters.platforms import run_platforms
+
             return _run_until_interrupted(
                 run_platforms(settings, discord=settings.discord_configured, slack=settings.slack_configured)
             )
@@ -103,6 +106,8 @@ def cmd_discord(settings: Settings) -> int:
         print('imagebot: DISCORD_TOKEN is not set (README: "Set up on Discord").', file=sys.stderr)
         return 2
     with holding_data_dir(settings, "discord"):
+        from adapters.platforms import run_platforms
+
         return _run_until_interrupted(run_platforms(settings, discord=True))
 
 
@@ -111,6 +116,8 @@ def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
         print('imagebot: SLACK_BOT_TOKEN is not set (README: "Set up on Slack").', file=sys.stderr)
         return 2
     with holding_data_dir(settings, "slack"):
+        from adapters.platforms import run_platforms
+
         return _run_until_interrupted(
             run_platforms(
                 settings, discord=False, slack=True, slack_http=args.http or None, slack_port=args.port

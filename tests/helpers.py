@@ -8,11 +8,13 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import openai
 from PIL import Image
 
 from adapters.composition import assemble, build_provider
 from bot.config import Settings
 from bot.providers.base import Provider
+from bot.providers.openai import tls_settings
 from bot.service import ImageBot
 from storage.db import Database
 from storage.store import Store
@@ -66,3 +68,17 @@ async def count_commits(db: Database) -> list[str]:
         lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
     )
     return commits
+
+
+def sdk_client(
+    base_url: str, api_key: str, *, max_retries: int = 0, timeout: float = 600.0
+) -> openai.AsyncOpenAI:
+    """The bare SDK client on the process's one TLS context, as the provider builds its own: a
+    context of its own per client reads every trusted certificate again (about 30 ms of CPU)."""
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=max_retries,
+        timeout=timeout,
+        http_client=openai.DefaultAsyncHttpxClient(verify=tls_settings()),
+    )

@@ -43,7 +43,7 @@ _CATEGORIES = re.compile(r"safety_violations=\[([^\]]*)\]")
 
 
 @functools.cache
-def _tls_settings() -> ssl.SSLContext:
+def tls_settings() -> ssl.SSLContext:
     """The SDK's own TLS settings (its HTTP library's defaults: the platform's trusted roots),
     built once per process. Building them reads every trusted certificate, about 30 ms of CPU,
     and each client would build its own (the test suite makes hundreds of clients)."""
@@ -75,7 +75,7 @@ class OpenAIProvider:
             project=project,
             timeout=timeout,
             max_retries=max_retries,
-            http_client=openai.DefaultAsyncHttpxClient(verify=_tls_settings()),
+            http_client=openai.DefaultAsyncHttpxClient(verify=tls_settings()),
         )
         self.moderation = moderation
         self.partial_images = partial_images

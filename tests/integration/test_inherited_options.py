@@ -68,7 +68,9 @@ async def test_cut_out_keeps_transparency_through_reply_edits(
 async def test_variations_of_an_upscale_render_at_the_everyday_size(
     data_dir: Path, fake_openai: FakeOpenAI
 ) -> None:
-    async with running_bot(openai_settings(data_dir, fake_openai)) as (bot, presenter):
+    # Two images a job (a set, for V1): what is checked is their size, and 4K renders are costly.
+    settings = openai_settings(data_dir, fake_openai, imagebot_default_n=2)
+    async with running_bot(settings) as (bot, presenter):
         made = await presenter.final((await bot.imagine(ALICE, THREAD, "a harbour --n 1 --ar 16:9")).job_id)
         wide = made.result.images[0]
         assert (wide.width, wide.height) == (1536, 864)

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes.openai import FakeOpenAI
-from tests.helpers import png
+from tests.helpers import png, sdk_client
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
-    sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
+    sdk = sdk_client(fake.base_url, fake.api_key, max_retries=0)
     yield sdk
     await sdk.close()
 
@@ -231,7 +231,7 @@ async def test_model_is_required(client: openai.AsyncOpenAI):
 
 
 async def test_wrong_api_key_is_401(fake: FakeOpenAI):
-    sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-wrong", max_retries=0)
+    sdk = sdk_client(fake.base_url, "sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as info:
         await sdk.images.generate(model="gpt-image-2", prompt="p")
     await sdk.close()
@@ -422,7 +422,7 @@ async def test_stream_error_is_raised_while_iterating(fake: FakeOpenAI, client: 
 
 async def test_rate_limit_is_retried_by_the_sdk(fake: FakeOpenAI):
     fake.fail_next(429, headers={"retry-after": "0"})
-    sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=2)
+    sdk = sdk_client(fake.base_url, fake.api_key, max_retries=2)
     result = await sdk.images.generate(model="gpt-image-2", prompt="p", size="1024x1024")
     await sdk.close()
 
@@ -436,7 +436,7 @@ async def test_rate_limit_is_retried_by_the_sdk(fake: FakeOpenAI):
 
 async def test_server_error_not_retried_when_told_so(fake: FakeOpenAI):
     fake.fail_next(500, headers={"x-should-retry": "false"})
-    sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=2)
+    sdk = sdk_client(fake.base_url, fake.api_key, max_retries=2)
     with pytest.raises(openai.InternalServerError):
         await sdk.images.generate(model="gpt-image-2", prompt="p")
     await sdk.close()
@@ -473,7 +473,7 @@ async def test_invalid_request_does_not_consume_scripted_failure(
 async def test_unknown_route_makes_exit_fail():
     with pytest.raises(AssertionError, match="GET /v1/models"):  # noqa: PT012 - raised on leaving the fake
         async with FakeOpenAI() as fake:
-            sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
+            sdk = sdk_client(fake.base_url, fake.api_key, max_retries=0)
             with pytest.raises(openai.NotFoundError, match="Invalid URL"):
                 await sdk.models.list()
             await sdk.close()
@@ -483,7 +483,7 @@ async def test_unknown_route_makes_exit_fail():
 async def test_unmodelled_feature_makes_exit_fail():
     with pytest.raises(AssertionError, match="unsupported output_format=gif"):  # noqa: PT012 - raised on leaving the fake
         async with FakeOpenAI() as fake:
-            sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
+            sdk = sdk_client(fake.base_url, fake.api_key, max_retries=0)
             with pytest.raises(openai.BadRequestError):
                 await sdk.images.generate(model="gpt-image-2", prompt="p", output_format="gif")
             await sdk.close()
@@ -508,7 +508,7 @@ async def test_held_request_is_answered_when_the_fake_closes():
     fake = FakeOpenAI()
     await fake.start()
     fake.gate = asyncio.Event()  # never released
-    sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
+    sdk = sdk_client(fake.base_url, fake.api_key, max_retries=0)
     job = asyncio.create_task(sdk.images.generate(model="gpt-image-2", prompt="p"))
     await fake.wait_for_requests(1)
 
@@ -520,7 +520,7 @@ async def test_held_request_is_answered_when_the_fake_closes():
 
 async def test_delay_makes_a_short_client_timeout_fire(fake: FakeOpenAI):
     fake.delay = 30.0
-    sdk = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0, timeout=0.2)
+    sdk = sdk_client(fake.base_url, fake.api_key, max_retries=0, timeout=0.2)
     with pytest.raises(openai.APITimeoutError):
         await sdk.images.generate(model="gpt-image-2", prompt="p")
     await sdk.close()

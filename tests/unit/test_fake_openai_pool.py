@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import io
 
-import openai
 from PIL import Image
 
 from tests.fakes.openai import FakeOpenAI, ImagePool
+from tests.helpers import sdk_client
 
 
 async def test_a_pool_answers_with_its_pre_rendered_noisy_images_in_turn():
     async with FakeOpenAI() as fake:
         fake.pool = ImagePool("noisy", size=2)
         fake.pool.warm(1024, 1024)
-        client = openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0)
+        client = sdk_client(fake.base_url, fake.api_key, max_retries=0)
         try:
             response = await client.images.generate(model="gpt-image-2", prompt="p", n=3, size="1024x1024")
         finally:

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from tests.fakes.openai import FakeOpenAI
-from tests.helpers import png
+from tests.helpers import png, sdk_client
 
 IMAGE = "data:image/png;base64," + base64.b64encode(png(64, 32)).decode()
 
@@ -51,7 +51,7 @@ def message(*parts: dict) -> list[dict]:
 async def test_bad_requests_are_refused_with_the_apis_error(
     fake_openai: FakeOpenAI, params: dict, param: str
 ) -> None:
-    client = openai.AsyncOpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+    client = sdk_client(fake_openai.base_url, "sk-test", max_retries=0)
     with pytest.raises(openai.BadRequestError) as caught:
         await client.responses.create(**params)
     await client.close()
@@ -62,7 +62,7 @@ async def test_bad_requests_are_refused_with_the_apis_error(
 async def test_what_the_fake_does_not_model_fails_loudly() -> None:
     with pytest.raises(AssertionError, match="input_image by URL"):  # noqa: PT012 - the fake's exit raises
         async with FakeOpenAI() as fake:
-            client = openai.AsyncOpenAI(api_key="sk-test", base_url=fake.base_url, max_retries=0)
+            client = sdk_client(fake.base_url, "sk-test", max_retries=0)
             part = {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "auto"}
             with pytest.raises(openai.BadRequestError):
                 await client.responses.create(model="gpt-6-sol", input=message(part))
@@ -70,7 +70,7 @@ async def test_what_the_fake_does_not_model_fails_loudly() -> None:
 
 
 async def test_a_good_request_gets_a_response_the_sdk_reads(fake_openai: FakeOpenAI) -> None:
-    client = openai.AsyncOpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+    client = sdk_client(fake_openai.base_url, "sk-test", max_retries=0)
     response = await client.responses.create(
         model="gpt-6-sol",
         input=message(

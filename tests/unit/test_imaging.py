@@ -325,8 +325,10 @@ def test_grid_needs_images():
 
 
 @pytest.fixture(scope="module")
-def noisy_4k_png() -> bytes:
-    return encode_png(Image.frombytes("RGB", (3840, 2160), os.urandom(3840 * 2160 * 3)))
+def noisy_png() -> bytes:
+    """A 1920x1080 PNG of noise (about 6 MB): it compresses like nothing, so every limit below
+    needs a re-encode, and the smallest a downscale as well."""
+    return encode_png(Image.frombytes("RGB", (1920, 1080), os.urandom(1920 * 1080 * 3)))
 
 
 def test_fit_under_returns_input_when_it_fits():
@@ -335,10 +337,10 @@ def test_fit_under_returns_input_when_it_fits():
     assert fitted == imaging.Fitted(data, "image/png", "png", False, None)
 
 
-@pytest.mark.parametrize("limit", [10 * MiB, 1 * MiB])
-def test_fit_under_really_fits(noisy_4k_png, limit):
-    assert len(noisy_4k_png) > limit
-    fitted = imaging.fit_under(noisy_4k_png, "image/png", limit)
+@pytest.mark.parametrize("limit", [4 * MiB, 1 * MiB])
+def test_fit_under_really_fits(noisy_png, limit):
+    assert len(noisy_png) > limit
+    fitted = imaging.fit_under(noisy_png, "image/png", limit)
     assert len(fitted.data) <= limit
     assert fitted.reencoded
     assert fitted.mime == "image/jpeg"
@@ -351,21 +353,23 @@ def test_fit_under_really_fits(noisy_4k_png, limit):
     assert "is kept" in fitted.note
 
 
-def test_fit_under_note_mentions_downscale(noisy_4k_png):
-    fitted = imaging.fit_under(noisy_4k_png, "image/png", 1 * MiB)
+def test_fit_under_note_mentions_downscale(noisy_png):
+    fitted = imaging.fit_under(noisy_png, "image/png", 512 * 1024)
+    assert len(fitted.data) <= 512 * 1024
     width, height = open_image(fitted.data).size
-    assert width < 3840
+    assert width < 1920
+    assert "to fit the 512 KiB upload limit" in fitted.note
     assert f"scaled down to {width}x{height}" in fitted.note
 
 
 def test_fit_under_keeps_transparency():
-    im = Image.frombytes("RGB", (2560, 1440), os.urandom(2560 * 1440 * 3)).convert("RGBA")
+    im = Image.frombytes("RGB", (1280, 720), os.urandom(1280 * 720 * 3)).convert("RGBA")
     alpha = Image.new("L", im.size, 0)
-    ImageDraw.Draw(alpha).ellipse((300, 150, 2260, 1290), fill=255)
+    ImageDraw.Draw(alpha).ellipse((150, 75, 1130, 645), fill=255)
     im.putalpha(alpha)
     data = encode_png(im)
-    assert len(data) > 10 * MiB
-    for limit in (10 * MiB, 1 * MiB):
+    assert len(data) > 2 * MiB
+    for limit in (2 * MiB, 512 * 1024):
         fitted = imaging.fit_under(data, "image/png", limit)
         assert len(fitted.data) <= limit
         assert fitted.mime == "image/webp"
@@ -379,9 +383,9 @@ def test_fit_under_keeps_transparency():
         assert out.getpixel((out.width // 2, out.height // 2))[3] > 235
 
 
-def test_fit_under_impossible_limit(noisy_4k_png):
+def test_fit_under_impossible_limit(noisy_png):
     with pytest.raises(ValueError, match="cannot fit"):
-        imaging.fit_under(noisy_4k_png, "image/png", 100)
+        imaging.fit_under(noisy_png, "image/png", 100)
 
 
 # ---- outpainting and masks -------------------------------------------------------------------

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
+
+from storage import db as db_module
 from storage.blobs import BlobStore
 from storage.db import Database, _migrations
 
@@ -24,6 +28,23 @@ async def test_migrations_apply_once_in_order_with_wal(tmp_path: Path) -> None:
     again = await Database.open(path)
     assert await again.migrate() == []  # nothing left to apply on restart
     await again.close()
+
+
+async def test_a_migration_that_fails_half_way_leaves_none_of_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = _migrations()
+    broken = (9999, "9999_broken.sql", "CREATE TABLE half (x INTEGER);\nINSERT INTO nowhere VALUES (1);")
+    monkeypatch.setattr(db_module, "_migrations", lambda: [*shipped, broken])
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        await Database.open(tmp_path / "db.sqlite3")
+    monkeypatch.setattr(db_module, "_migrations", lambda: shipped)
+    db = await Database.open(tmp_path / "db.sqlite3")  # the shipped ones were kept, each committed
+    tables = {r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
+    versions = {r["version"] for r in await db.fetchall("SELECT version FROM schema_migrations")}
+    await db.close()
+    assert "half" not in tables
+    assert versions == {v for v, _, _ in shipped}
 
 
 async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
