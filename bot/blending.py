@@ -54,8 +54,9 @@ class Blending:
         overrides: OptionOverrides = NO_OVERRIDES,
         open_session: OpenSession | None = None,
     ) -> Outcome:
-        """Check everything (count, flags, every image) before anything is stored, then queue
-        one job with the uploads as its inputs, in order."""
+        """/blend: 2 to 5 uploaded images, in order, combined into new images. Check everything
+        (count, flags, every image) before anything is stored, then queue one job with the uploads
+        as its inputs, in order."""
         check_count(len(images))
         rest, asked = split_directives(text)
         for flag, given in (

@@ -45,7 +45,13 @@ class Generating:
         note: str | None = None,
         origin: str | None = None,
     ) -> Outcome:
-        """`origin`: the button that asked (a describe suggestion), so a second press finds the job."""
+        """/imagine: N new images from a prompt (with optional reference images).
+
+        `open_session`, when given, is called once the request is valid and accepted, and returns
+        the thread that becomes the session (e.g. a thread created under the acknowledgement), so
+        a refused request never leaves an empty thread behind. `note` is said under the queued
+        line (/build shows the prompt it composed there). `origin`: the button that asked (a
+        describe suggestion), so a second press finds the job."""
         rest, asked = split_directives(text)
         prompt, flags = options.split_flags(rest)
         typed = flags.merged_over(overrides)
@@ -133,6 +139,7 @@ class Generating:
         references: Sequence[Attachment] = (),
         open_session: OpenSession | None = None,
     ) -> Outcome:
+        """/edit: start (or continue) a session from an uploaded image and edit it."""
         text, flags, style = await self._instruction(actor, where, instruction)
         decoded = await decode_all([image, *references])
         check_inputs(len(decoded), style)
@@ -159,6 +166,7 @@ class Generating:
         strong: bool = False,
         open_session: OpenSession | None = None,
     ) -> Outcome:
+        """The "Vary image" menu on any message with an image: variations of that picture."""
         decoded = await decode_all([image])
         main = decoded[0][1]
         chosen = self.chooser.resolve(OptionOverrides(), keep_size=(main.width, main.height))

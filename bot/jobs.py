@@ -8,7 +8,7 @@ first, so after a restart queued jobs run and interrupted ones are retried once.
 from __future__ import annotations
 
 import asyncio
-import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +20,7 @@ from bot.errors import BotError, ErrorKind, storage_error
 from bot.job_endings import failure_of
 from bot.job_events import JobEvents, Presenter, Progress
 from bot.job_outcomes import ButtonOrigins, EndedJobs
+from bot.job_slots import JobSlots
 from bot.job_sweep import JobSweep
 from bot.ports import JobRepository
 from bot.queue_positions import PlaceTeller
@@ -66,13 +67,10 @@ class JobRunner:
         self._execute = execute
         self._describe_failure = describe_failure
         self._describe_queued = describe_queued
-        self.max_concurrency = max_concurrency
-        self.user_max_running = user_max_running
+        self._slots = JobSlots(max_concurrency, user_max_running)
         self.user_max_queued = user_max_queued
         self._events = JobEvents()
         self._line = WaitingLine()
-        self._running: dict[str, tuple[Job, asyncio.Task[None]]] = {}
-        self._running_by: collections.Counter[str] = collections.Counter()  # requester key -> running
         self._ended = EndedJobs()
         self._delivery_slots = asyncio.Semaphore(DELIVERIES_AT_ONCE)
         self._places = PlaceTeller(self._events, self._line.jobs)
@@ -84,7 +82,6 @@ class JobRunner:
         self._sweeper: asyncio.Task[None] | None = None
         # Jobs done with the provider whose outcome is being posted (their tasks), outside the slots.
         self._delivering: dict[str, asyncio.Task[None]] = {}
-        self._starting = 0  # jobs being recorded as running: their slots are taken
         self._recording: set[str] = set()  # ids of jobs being recorded by `submit`: in hand already
 
     @property
@@ -116,7 +113,7 @@ class JobRunner:
                 background.cancel()
                 await asyncio.gather(background, return_exceptions=True)
         self._sweeper = self._positions = None
-        tasks = [task for _, task in self._running.values()] + list(self._delivering.values())
+        tasks = [task for _, task in self._slots.running.values()] + list(self._delivering.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
@@ -145,24 +142,15 @@ class JobRunner:
             # A free slot and nobody waiting: the job is recorded as running by the same write
             # that records it (one write fewer on the hot path); its slot is held meanwhile.
             job = replace(job, status=JobStatus.RUNNING, attempts=1)
-            self._starting += 1
-            self._running_by[job.requester.key] += 1
+        slot = self._slots.held(job.requester) if starts_now else contextlib.nullcontext()
         self._recording.add(job.id)
         try:
-            with self._line.recording(job.requester.key):
+            with slot, self._line.recording(job.requester.key):
                 refusal = await self._repo.create(job, limits)
-        except BaseException:
-            if starts_now:
-                self._running_by[job.requester.key] -= 1
-            raise
+                if refusal is not None:
+                    raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, job.reserved_usd))
         finally:
             self._recording.discard(job.id)
-            if starts_now:
-                self._starting -= 1
-        if refusal is not None:
-            if starts_now:
-                self._running_by[job.requester.key] -= 1
-            raise BotError(ErrorKind.QUOTA, budget_refusal(refusal, job.reserved_usd))
         self._track(job, origin)
         if starts_now:
             self._start(job, recorded=True)
@@ -172,12 +160,7 @@ class JobRunner:
 
     def _room_now(self, requester: UserRef) -> bool:
         """Whether a new job of `requester` would start at once: nobody waiting, slots free."""
-        return (
-            self._accepting
-            and not self._line
-            and len(self._running) + self._starting < self.max_concurrency
-            and self._running_by[requester.key] < self.user_max_running
-        )
+        return self._accepting and not self._line and self._slots.free_for(requester)
 
     async def announce(self, job: Job, note: str | None = None) -> Queued:
         """A job's Queued outcome again (its request was handled again after a restart); said to
@@ -212,7 +195,7 @@ class JobRunner:
     def _track(self, job: Job, origin: str | None = None) -> None:
         """Queue a job in memory, once (a sweep may find a job its submitter is still adding);
         a job recorded as running already is only remembered."""
-        if job.status is JobStatus.QUEUED and job.id not in self._running:
+        if job.status is JobStatus.QUEUED and job.id not in self._slots:
             self._line.add(job)
         self._ended.track(job.id)
         if origin:
@@ -222,19 +205,18 @@ class JobRunner:
         return self._line.position(job_id)
 
     def entries(self) -> list[QueueEntry]:
-        running = [QueueEntry(job, True, None) for job, _ in self._running.values()]
+        running = [QueueEntry(job, True, None) for job, _ in self._slots.running.values()]
         queued = [QueueEntry(job, False, i + 1) for i, job in enumerate(self._line.jobs.values())]
         return running + queued
 
     def active_job(self, job_id: str) -> Job | None:
-        if job_id in self._running:
-            return self._running[job_id][0]
-        return self._line.get(job_id)
+        running = self._slots.running.get(job_id)
+        return running[0] if running is not None else self._line.get(job_id)
 
     async def cancel(self, job_id: str) -> None:
         """Cancel a job while it is active here (who may is the caller's check)."""
-        if job_id in self._running:
-            self._running[job_id][1].cancel()
+        if job_id in self._slots:
+            self._slots.running[job_id][1].cancel()
             return
         job = self._line.remove(job_id)
         if job is not None:
@@ -251,14 +233,7 @@ class JobRunner:
     def pump(self) -> None:
         if not self._accepting:
             return
-        starting: list[Job] = []
-        for job in self._line.jobs.values():
-            if len(self._running) + self._starting + len(starting) >= self.max_concurrency:
-                break
-            if self._running_by[job.requester.key] >= self.user_max_running:
-                continue
-            self._running_by[job.requester.key] += 1
-            starting.append(job)
+        starting = self._slots.take(self._line.jobs.values())
         for job in starting:
             self._line.remove(job.id)
             self._start(job)
@@ -266,9 +241,9 @@ class JobRunner:
             self._places.line_moved()  # everyone still waiting moved up
 
     def _start(self, job: Job, *, recorded: bool = False) -> None:
-        """Run a job that has its slot (counted in `_running_by` by the caller)."""
+        """Run a job that has its slot (taken by the caller)."""
         task = asyncio.get_running_loop().create_task(self._run(job, recorded), name=f"job-{job.id}")
-        self._running[job.id] = (job, task)
+        self._slots.run(job, task)
 
     async def _run(self, job: Job, recorded: bool = False) -> None:
         """Run a job; `recorded`: it was stored as running when it was submitted."""
@@ -302,7 +277,7 @@ class JobRunner:
                 self._release_slot(job.id)
                 await self._deliver_done(replace(running, status=JobStatus.DONE), build_reply)
         finally:
-            if self._leave_running(job.id) is not None:
+            if self._slots.leave(job.id) is not None:
                 self.pump()
 
     async def _deliver_done(self, done: Job, build_reply: Callable[[], Awaitable[Images]]) -> None:
@@ -319,16 +294,10 @@ class JobRunner:
     def _release_slot(self, job_id: str) -> None:
         """The provider work is over: free the job's slot before its outcome is posted, so a
         slow platform (429 waits, big uploads) never holds up the next job's provider call."""
-        entry = self._leave_running(job_id)
+        entry = self._slots.leave(job_id)
         if entry is not None:
             self._delivering[job_id] = entry[1]  # until its outcome is out: the sweep leaves it alone
             self.pump()
-
-    def _leave_running(self, job_id: str) -> tuple[Job, asyncio.Task[None]] | None:
-        entry = self._running.pop(job_id, None)
-        if entry is not None:
-            self._running_by[entry[0].requester.key] -= 1
-        return entry
 
     async def _fail(self, job: Job, error: BotError) -> None:
         self._release_slot(job.id)
@@ -360,7 +329,7 @@ class JobRunner:
             self._ended.ended_here(job_id)
             or job_id in self._recording
             or job_id in self._line
-            or job_id in self._running
+            or job_id in self._slots
             or job_id in self._delivering
         )
 

@@ -15,7 +15,8 @@ from typing import cast
 from bot.domain import Background, ImageOptions, OptionOverrides, OutputFormat, Quality
 from bot.errors import BotError, invalid
 from bot.model_catalog import EXTRA_QUALITIES, MODELS, RETIRED, ModelInfo, known_models
-from bot.sizes import aspect_to_size, fit_valid_size, is_valid_size, parse_size, validate_size
+from bot.size_parsing import parse_size
+from bot.sizes import aspect_to_size, fit_valid_size, is_valid_size, validate_size
 from bot.text import has_visible
 
 PROMPT_MAX_CHARS = 32_000

@@ -41,9 +41,14 @@ class Outcomes:
         self.clock = clock
 
     async def undelivered(self, platform: str, within: float) -> list[tuple[Job, Images | JobFailed]]:
+        """Outcomes of the last `within` seconds that were recorded but never posted (results, and
+        failure messages with their Retry button), so an adapter can deliver them after a restart
+        (at least once, never lost)."""
         return await self._with_outcomes(await self.store.jobs.undelivered(platform, self.clock() - within))
 
     async def unfinalised(self, platform: str, within: float) -> list[tuple[Job, Images | JobFailed]]:
+        """Jobs of the last `within` seconds whose outcome was posted but whose status message
+        was never brought to its end, with their outcomes (for the "✅ Done…" line)."""
         return await self._with_outcomes(await self.store.jobs.unfinalised(platform, self.clock() - within))
 
     async def _with_outcomes(self, jobs: list[Job]) -> list[tuple[Job, Images | JobFailed]]:

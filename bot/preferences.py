@@ -125,6 +125,7 @@ class SettingsDesk:
         self.check_style = check_style
 
     async def view(self, actor: UserRef, where: SessionKey) -> str:
+        """/settings with no changes: the defaults in force here, layer by layer."""
         lines = ["Defaults for new /imagine requests (a --flag or option always wins):"]
         for scope in SCOPES:
             values = await self.preferences.get(*scope_key(scope, actor, where))

@@ -1,9 +1,9 @@
 """The use cases of imagebot, once for every platform: the façade adapters call.
 
 Adapters call these methods with typed requests and render the `Outcome` they get back; job
-results arrive later through the presenter each adapter registers. Each use case lives in its
-own module (generating, sessions, press, reports, preferences); this class wires them and turns
-every refusal (`BotError`) into the reply that explains it.
+results arrive later through the presenter each adapter registers. Each use case lives on its
+own desk (bot.desks wires them); this class runs them and turns every refusal (`BotError`) into
+the reply that explains it.
 """
 
 from __future__ import annotations
@@ -11,39 +11,50 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Concatenate, Generic, ParamSpec
 
 from bot.answers import Images, JobFailed, Notice, Outcome, Stage
-from bot.blending import Blending
 from bot.buttons import ButtonId, Verb
-from bot.choosing import OptionChooser
 from bot.config import Settings
-from bot.deliveries import DeliveryLog
-from bot.describing import Describing, asks_to_describe, describer_of
-from bot.domain import Attachment, ImageOptions, Job, JobPart, OptionOverrides, Session, SessionKey, UserRef
+from bot.describing import asks_to_describe
+from bot.desks import Desks, wire_desks
+from bot.domain import Attachment, ImageOptions, Job, OptionOverrides, Session, SessionKey, UserRef
 from bot.errors import BotError
-from bot.generating import NO_OVERRIDES, Generating
+from bot.generating import NO_OVERRIDES
 from bot.intake import IntakeDesk
 from bot.job_events import Presenter
 from bot.jobs import JobRunner
-from bot.lookup import image_here
-from bot.outcomes import Outcomes, describe_failure
-from bot.policy import Policy
+from bot.outcomes import describe_failure
 from bot.ports import Storage
-from bot.preferences import SettingsDesk
-from bot.press import Buttons
 from bot.providers.base import Provider
 from bot.replies import error_reply
-from bot.reports import Reports
-from bot.sessions import Sessions
-from bot.styles import Styles
-from bot.submission import OpenSession, Submitter, new_id
-from bot.template_desk import TemplateDesk
+from bot.submission import OpenSession, new_id
 
 __all__ = ["ImageBot", "describe_failure", "new_id"]
 
 log = logging.getLogger(f"imagebot.{__name__}")
 DAY = 86_400.0
+
+P = ParamSpec("P")
+UseCase = Callable[Concatenate[UserRef, SessionKey, P], Coroutine[Any, Any, Outcome]]
+
+
+@dataclass(frozen=True)
+class PassThrough(Generic[P]):
+    """A façade method that is a desk's method as it stands, run by `ImageBot._answer`."""
+
+    pick: Callable[[Desks], UseCase[P]]
+    check_channel: bool = True
+
+    def __get__(self, bot: ImageBot, owner: type[ImageBot]) -> UseCase[P]:
+        method = self.pick(bot.desks)
+
+        async def run(actor: UserRef, where: SessionKey, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
+            started = method(actor, where, *args, **kwargs)
+            return await bot._answer(where, started, check_channel=self.check_channel)
+
+        return run
 
 
 class ImageBot:
@@ -56,38 +67,10 @@ class ImageBot:
         intake: IntakeDesk,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
-        self.store = store
-        self.provider = provider
-        self.runner = runner
-        self.intake = intake
-        self.clock = clock
-        self.policy = Policy(settings, store.jobs, provider, clock)
-        self.chooser = OptionChooser(settings, store.preferences)
-        submitter = Submitter(store, runner, self.policy, clock)
-        self.templates = TemplateDesk(store.templates, self.chooser.resolve)
-        self.styles = Styles(store, clock)
-        self.generating = Generating(self.chooser, submitter, self.templates, self.styles)
-        self.blending = Blending(self.chooser, submitter)
-        self.sessions = Sessions(store, self.generating)
-        self.reports = Reports(settings, store.jobs, runner, self.policy)
-        self.buttons = Buttons(
-            settings, store, runner, self.policy, self.chooser, submitter, self.sessions, self.reports
-        )
-        self.settings_desk = SettingsDesk(
-            settings, store.preferences, self.chooser.resolve, self.styles.check_default
-        )
-        self.outcomes = Outcomes(store, clock)
-        self.describing = Describing(
-            settings,
-            store,
-            self.policy,
-            describer_of(provider),
-            self.generating,
-            clock,
-            job_for_button=runner.active_job_for_origin,
-        )
-        self.deliveries = DeliveryLog(store.jobs, store.intake)
+        self.settings, self.store, self.provider = settings, store, provider
+        self.runner, self.intake = runner, intake
+        self.desks = wire_desks(settings, store, provider, runner, clock)
+        self.deliveries = self.desks.deliveries  # adapters record and read their posts here
 
     # --- life cycle -----------------------------------------------------------------------------
     def register_presenter(self, platform: str, presenter: Presenter) -> None:
@@ -103,7 +86,7 @@ class ImageBot:
         await self.runner.stop()
         await self.intake.close()
 
-    # --- use cases --------------------------------------------------------------------------------
+    # --- use cases (each one's full story is on its desk's method) --------------------------------
     async def imagine(
         self,
         actor: UserRef,
@@ -114,122 +97,54 @@ class ImageBot:
         open_session: OpenSession | None = None,
         note: str | None = None,
     ) -> Outcome:
-        """/imagine: N new images from a prompt (with optional reference images).
+        """/imagine. `open_session` is called only once the request is accepted, so a refused one
+        never leaves an empty thread behind; `note` is said under the queued line."""
+        imagine = self.desks.generating.imagine(actor, where, text, overrides, references, open_session, note)
+        return await self._answer(where, imagine)
 
-        `open_session`, when given, is called once the request is valid and accepted, and returns
-        the thread that becomes the session (e.g. a thread created under the acknowledgement), so
-        a refused request never leaves an empty thread behind. `note` is said under the queued
-        line (/build shows the prompt it composed there)."""
-        return await self._answer(
-            where, self.generating.imagine(actor, where, text, overrides, references, open_session, note)
-        )
-
-    async def imagine_parts(
-        self,
-        actor: UserRef,
-        where: SessionKey,
-        parts: Sequence[JobPart],
-        open_session: OpenSession | None = None,
-        *,
-        title: str | None = None,
-    ) -> Outcome:
-        """Several different requests (2-4 parts) as one job and one labelled grid (template
-        packs; --compare is its case of one prompt across models). See Generating.imagine_parts."""
-        return await self._answer(
-            where, self.generating.imagine_parts(actor, where, parts, open_session, title=title)
-        )
+    # Use cases that are their desk's method as it stands (its signature and its docstring there).
+    imagine_parts = PassThrough(lambda desks: desks.generating.imagine_parts)  # template packs, --compare
+    edit_upload = PassThrough(lambda desks: desks.generating.edit_upload)  # /edit
+    vary_upload = PassThrough(lambda desks: desks.generating.vary_upload)  # the "Vary image" menu
+    blend = PassThrough(lambda desks: desks.blending.blend)  # /blend
+    show = PassThrough(lambda desks: desks.sessions.show)  # /show <id>
+    edit_image = PassThrough(lambda desks: desks.sessions.edit_image)  # the Edit… form
+    # These answer in every channel, not only in those of IMAGEBOT_CHANNELS.
+    cancel = PassThrough(lambda desks: desks.reports.cancel, check_channel=False)
+    style = PassThrough(lambda desks: desks.styles.command, check_channel=False)  # style list|save|...
+    template = PassThrough(lambda desks: desks.templates.command, check_channel=False)  # template save|...
 
     async def options_for(self, actor: UserRef, where: SessionKey, request: OptionOverrides) -> ImageOptions:
-        return await self.chooser.for_new_request(actor, where, request)
-
-    async def edit_upload(
-        self,
-        actor: UserRef,
-        where: SessionKey,
-        image: Attachment,
-        instruction: str,
-        mask: Attachment | None = None,
-        overrides: OptionOverrides = NO_OVERRIDES,
-        references: Sequence[Attachment] = (),
-        open_session: OpenSession | None = None,
-    ) -> Outcome:
-        """/edit: start (or continue) a session from an uploaded image and edit it."""
-        edit = self.generating.edit_upload(
-            actor, where, image, instruction, mask, overrides, references, open_session
-        )
-        return await self._answer(where, edit)
-
-    async def vary_upload(
-        self,
-        actor: UserRef,
-        where: SessionKey,
-        image: Attachment,
-        *,
-        strong: bool = False,
-        open_session: OpenSession | None = None,
-    ) -> Outcome:
-        """The "Vary image" menu on any message with an image: variations of that picture."""
-        vary = self.generating.vary_upload(actor, where, image, strong=strong, open_session=open_session)
-        return await self._answer(where, vary)
-
-    async def blend(
-        self,
-        actor: UserRef,
-        where: SessionKey,
-        images: Sequence[Attachment],
-        text: str = "",
-        overrides: OptionOverrides = NO_OVERRIDES,
-        open_session: OpenSession | None = None,
-    ) -> Outcome:
-        """/blend: 2 to 5 uploaded images, in order, combined into new images (bot.blending)."""
-        blend = self.blending.blend(actor, where, images, text, overrides, open_session)
-        return await self._answer(where, blend)
+        return await self.desks.chooser.for_new_request(actor, where, request)
 
     async def reply(
         self, actor: UserRef, where: SessionKey, text: str, attachments: Sequence[Attachment] = ()
     ) -> Outcome:
-        """A reply in a session thread: edit the current image (README: "Refine in the thread");
-        the word "describe" describes the attached image, or the current one (bot.describing)."""
+        """A reply in a session thread edits the current image; the word "describe" describes."""
         if asks_to_describe(text):
-            return await self._answer(where, self.describing.message(actor, where, attachments))
-        return await self._answer(where, self.sessions.reply(actor, where, text, attachments))
+            return await self._answer(where, self.desks.describing.message(actor, where, attachments))
+        return await self._answer(where, self.desks.sessions.reply(actor, where, text, attachments))
 
     async def describe(self, actor: UserRef, where: SessionKey, image: Attachment | None = None) -> Outcome:
-        """/describe: 4 prompt suggestions for an uploaded image (without one: the thread's
-        current image), each with a button that runs /imagine with it."""
-        return await self._answer(where, self.describing.message(actor, where, [image] if image else []))
-
-    async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Outcome:
-        """The Edit… form: an instruction applied to a given image."""
-
-        async def edit() -> Outcome:
-            image = await image_here(self.store.images, image_id, where)
-            return await self.generating.edit_image(actor, where, image, instruction)
-
-        return await self._answer(where, edit())
+        """/describe: prompt suggestions for an upload (without one: the thread's current image)."""
+        described = self.desks.describing.message(actor, where, [image] if image else [])
+        return await self._answer(where, described)
 
     async def press(self, actor: UserRef, where: SessionKey, button: ButtonId) -> Outcome:
-        """A button click (or its console word); what each verb does is in bot.press
-        (Describe and the suggestions under a description: bot.describing)."""
+        """A button click (or its console word): bot.press, except Describe and its suggestions."""
         if button.verb is Verb.DESCRIBE:
-            return await self._answer(where, self.describing.stored(actor, where, button.target))
+            return await self._answer(where, self.desks.describing.stored(actor, where, button.target))
         if button.verb is Verb.SUGGEST:
-            return await self._answer(where, self.describing.imagine(actor, where, button))
-        return await self._answer(where, self.buttons.press(actor, where, button))
-
-    async def show(
-        self, actor: UserRef, where: SessionKey, ident: str, open_session: OpenSession | None = None
-    ) -> Outcome:
-        """/show <id>: re-post an image (and make it current here) or a whole set, with buttons."""
-        return await self._answer(where, self.sessions.show(actor, where, ident, open_session))
+            return await self._answer(where, self.desks.describing.imagine(actor, where, button))
+        return await self._answer(where, self.desks.buttons.press(actor, where, button))
 
     async def history(
         self, actor: UserRef, where: SessionKey, *, mine: bool = False, limit: int = 10
     ) -> Outcome:
-        return await self.sessions.history(actor, where, mine=mine, limit=limit)
+        return await self.desks.sessions.history(actor, where, mine=mine, limit=limit)
 
     async def session_state(self, where: SessionKey) -> Session | None:
-        """The thread's session (current image, last set), or None before its first image."""
+        """The thread's session, or None before its first image."""
         return await self.store.images.find_session(where)
 
     async def open_session(self, where: SessionKey) -> Session:
@@ -237,7 +152,6 @@ class ImageBot:
         return await self.store.images.session_for(where)
 
     async def job_ended(self, job_id: str) -> bool:
-        """Whether a job this bot made has ended (done, failed or cancelled)."""
         job = await self.store.jobs.get(job_id)
         return job is not None and job.status.finished
 
@@ -246,60 +160,28 @@ class ImageBot:
         return await self.runner.wait(job_id)
 
     async def queue(self, actor: UserRef, where: SessionKey) -> Outcome:
-        return self.reports.queue(actor, where)
-
-    async def cancel(self, actor: UserRef, where: SessionKey, job_id: str | None = None) -> Outcome:
-        return await self._answer(where, self.reports.cancel(actor, where, job_id), check_channel=False)
+        return self.desks.reports.queue(actor, where)
 
     async def usage(self, actor: UserRef, where: SessionKey) -> Outcome:
-        return await self.reports.usage(actor, where)
+        return await self.desks.reports.usage(actor, where)
 
     async def settings_view(self, actor: UserRef, where: SessionKey) -> Outcome:
-        """/settings with no changes: the defaults in force here, layer by layer."""
-        return Notice(await self.settings_desk.view(actor, where))
+        return Notice(await self.desks.settings.view(actor, where))
 
     async def update_settings(self, actor: UserRef, where: SessionKey, scope: str, changes: str) -> Outcome:
-        """/settings <me|channel|workspace> <--flags | reset>: change one layer of defaults."""
-        try:
-            text = await self.settings_desk.update(actor, where, scope, changes)
-        except BotError as error:
-            return error_reply(error)
-        return Notice(text)
+        async def update() -> Outcome:
+            return Notice(await self.desks.settings.update(actor, where, scope, changes))
 
-    async def style(
-        self,
-        actor: UserRef,
-        where: SessionKey,
-        action: str,
-        name: str,
-        words: str,
-        uploads: Sequence[Attachment] = (),
-    ) -> Outcome:
-        """`style list|save|show|words|rename|delete ...`: the house styles (bot/styles.py)."""
-        return await self._answer(
-            where, self.styles.command(actor, where, action, name, words, uploads), check_channel=False
-        )
+        return await self._answer(where, update(), check_channel=False)
 
-    async def template(
-        self, actor: UserRef, where: SessionKey, action: str, words: str, *, workspace: bool = False
-    ) -> Outcome:
-        """`template save|list|show|rename|delete …`: prompt templates (bot.template_desk)."""
-        try:
-            return await self.templates.command(actor, where, action, words, workspace)
-        except BotError as error:
-            return error_reply(error)
-
-    # --- outcomes owed after a restart ----------------------------------------------------------
+    # --- outcomes owed after a restart (delivered at least once, never lost) ----------------------
     async def undelivered(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:
-        """Outcomes of the last `within` seconds that were recorded but never posted (results, and
-        failure messages with their Retry button), so an adapter can deliver them after a restart
-        (at least once, never lost)."""
-        return await self.outcomes.undelivered(platform, within)
+        """Outcomes of the last `within` seconds recorded but never posted (and failures' Retry)."""
+        return await self.desks.outcomes.undelivered(platform, within)
 
     async def unfinalised(self, platform: str, within: float = DAY) -> list[tuple[Job, Images | JobFailed]]:
-        """Jobs of the last `within` seconds whose outcome was posted but whose status message
-        was never brought to its end, with their outcomes (for the "✅ Done…" line)."""
-        return await self.outcomes.unfinalised(platform, within)
+        """Posted outcomes whose status message never reached its end (the "✅ Done…" line)."""
+        return await self.desks.outcomes.unfinalised(platform, within)
 
     async def _answer(
         self, where: SessionKey, use_case: Coroutine[Any, Any, Outcome], *, check_channel: bool = True
@@ -307,7 +189,7 @@ class ImageBot:
         """Run a use case where the bot is enabled; a refusal becomes the reply that explains it."""
         try:
             if check_channel:
-                self.policy.check_channel(where)
+                self.desks.policy.check_channel(where)
         except BotError as error:
             use_case.close()  # never started
             return error_reply(error)

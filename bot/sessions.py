@@ -48,6 +48,11 @@ class Sessions:
             target = current
         return await self.generating.edit_image(actor, where, target, text, attachments)
 
+    async def edit_image(self, actor: UserRef, where: SessionKey, image_id: str, instruction: str) -> Outcome:
+        """The Edit… form: an instruction applied to a given image of this place."""
+        image = await image_here(self.store.images, image_id, where)
+        return await self.generating.edit_image(actor, where, image, instruction)
+
     async def make_current(self, session: Session, image: StoredImage, headline: str) -> Outcome:
         await self.store.images.set_current(session.id, image.id, awaiting_pick=False)
         return await single_reply(image, self.store.blobs, requester_label(image), headline)

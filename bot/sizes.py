@@ -2,18 +2,19 @@
 planning canvases for upscale, zoom out and change-aspect.
 
 Pure arithmetic over the capability table in `bot.model_catalog`; reading flags out of chat text is
-`bot.options`' job. Every rejection is a `bot.errors.invalid(...)` whose message is shown to the
-person verbatim, so each one names the rule that was broken and, when it is easy, a size that works.
+`bot.options`' job, and reading a typed size or ratio is `bot.size_parsing`'s. Every rejection is a
+`bot.errors.invalid(...)` whose message is shown to the person verbatim, so each one names the
+rule that was broken and, when it is easy, a size that works.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 from bot.domain import Placement
 from bot.errors import invalid
 from bot.model_catalog import MODELS, STANDARD_SIZES, ModelInfo, SizeRules
+from bot.size_parsing import parse_size, read_aspect
 
 # An upscale that adds less than this much area is not worth a paid request.
 MIN_UPSCALE_GAIN = 1.25
@@ -25,18 +26,6 @@ SQUARE_SIZE = (1024, 1024)
 # Two aspect ratios closer than ~1% count as the same: sizes snapped to multiples of 16 are
 # rarely exact (21:9 becomes 1536x656), and a canvas 1% wider is not a change anyone would ask for.
 SAME_ASPECT_TOLERANCE = 0.01
-
-# Up to 6 digits each: enough for any real size, and int() never sees a pathological string.
-_SIZE_RE = re.compile(r"^\s*(\d{1,6})\s*[x×]\s*(\d{1,6})\s*$", re.IGNORECASE)
-_ASPECT_RE = re.compile(r"^\s*(\d{1,6})\s*:\s*(\d{1,6})\s*$")
-_DECIMAL_ASPECT_RE = re.compile(r"^\s*\d*\.?\d+\s*:\s*\d*\.?\d+\s*$")
-_HUGE_ASPECT_RE = re.compile(r"^\s*\d+\s*:\s*\d+\s*$")  # whole numbers, but too long for _ASPECT_RE
-
-
-def _clip(text: str, limit: int = 24) -> str:
-    """Echo a person's value back, but not a screenful of it."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 # ---- small helpers ----------------------------------------------------------------------------
 
@@ -162,30 +151,6 @@ def _nearest_standard(width: int, height: int) -> tuple[int, int]:
     return min(STANDARD_SIZES, key=lambda s: abs(math.log(s[0] / s[1]) - aspect))
 
 
-def _parse_aspect(text: str, label: str) -> tuple[int, int]:
-    shown = text.strip()
-    match = _ASPECT_RE.match(text)
-    if match is None:
-        if _HUGE_ASPECT_RE.match(text):
-            raise invalid(
-                f"{label} {_clip(shown)}: those numbers are far too large; write a ratio such as 16:9"
-            )
-        if _DECIMAL_ASPECT_RE.match(text):
-            raise invalid(f"{label} {shown}: use whole numbers in the ratio, e.g. 239:100 instead of 2.39:1")
-        as_size = _SIZE_RE.match(text)
-        if as_size is not None:
-            raise invalid(
-                f"{label} {shown}: write the aspect ratio with a colon, as in "
-                f"{int(as_size.group(1))}:{int(as_size.group(2))} "
-                "(for exact pixels use --size WIDTHxHEIGHT)"
-            )
-        raise invalid(f"{label} {shown or '(empty)'}: write the aspect ratio as W:H, e.g. 16:9 or 1:1")
-    a, b = int(match.group(1)), int(match.group(2))
-    if a == 0 or b == 0:
-        raise invalid(f"{label} {shown}: both sides of the ratio must be positive, e.g. 16:9")
-    return a, b
-
-
 def _standard_for_aspect(a: int, b: int, model: ModelInfo, label: str) -> tuple[int, int]:
     """The standard size of exactly this aspect (1:1, 3:2, 2:3 and equivalents like 2:2)."""
     by_aspect = {_reduced(w, h): (w, h) for w, h in STANDARD_SIZES}
@@ -214,18 +179,6 @@ def _place(width: int, height: int, canvas: tuple[int, int], box_w: float, box_h
 
 
 # ---- public API -------------------------------------------------------------------------------
-
-
-def parse_size(size: str) -> tuple[int, int]:
-    """Parse 'WIDTHxHEIGHT' (x, X or ×, spaces allowed) into positive ints; no model rules."""
-    shown = size.strip()
-    match = _SIZE_RE.match(size)
-    if match is None:
-        raise invalid(f"--size {shown or '(empty)'}: write the size as WIDTHxHEIGHT, e.g. 1536x864, or auto")
-    width, height = int(match.group(1)), int(match.group(2))
-    if width == 0 or height == 0:
-        raise invalid(f"--size {shown}: width and height must be positive, e.g. 1536x864")
-    return width, height
 
 
 def is_valid_size(width: int, height: int, model: ModelInfo) -> bool:
@@ -265,11 +218,6 @@ def validate_size(size: str, model: ModelInfo) -> tuple[int, int] | None:
     raise invalid(f"{label}: " + "; ".join(problems) + hint)
 
 
-def parse_aspect(text: str) -> tuple[int, int]:
-    """Parse an aspect ratio written 'W:H' with positive whole numbers, e.g. '16:9'."""
-    return _parse_aspect(text, "--ar")
-
-
 def aspect_to_size(aspect: str, model: ModelInfo) -> str:
     """The size to request for an aspect ratio, as 'WIDTHxHEIGHT'.
 
@@ -278,7 +226,7 @@ def aspect_to_size(aspect: str, model: ModelInfo) -> str:
     Were that under the pixel minimum, both edges grow to the smallest valid size of that aspect.
     Ratios beyond 3:1 are refused. Standard-size models: only 1:1, 3:2 and 2:3 (and equivalents).
     """
-    a, b = _parse_aspect(aspect, "--ar")
+    a, b = read_aspect(aspect, "--ar")
     rules = model.arbitrary_sizes
     if rules is None:
         return _size_text(*_standard_for_aspect(a, b, model, "--ar"))
@@ -391,7 +339,7 @@ def aspect_placement(width: int, height: int, aspect: str, model: ModelInfo) -> 
     1:1, 3:2 or 2:3 and the canvas is that standard size.
     """
     _check_dims(width, height)
-    a, b = _parse_aspect(aspect, "aspect")
+    a, b = read_aspect(aspect, "aspect")
     rules = model.arbitrary_sizes
     if rules is None:
         canvas = _standard_for_aspect(a, b, model, "aspect")

@@ -33,7 +33,7 @@ class TemplateDesk:
 
     # --- the command ------------------------------------------------------------------------------
     async def command(
-        self, actor: UserRef, where: SessionKey, action: str, words: str, workspace: bool
+        self, actor: UserRef, where: SessionKey, action: str, words: str, *, workspace: bool = False
     ) -> Outcome:
         """`template <action> …`; `words` are the action's arguments (name, then the rest)."""
         action = action.lower() or "list"

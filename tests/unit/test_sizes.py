@@ -11,6 +11,7 @@ import pytest
 from bot.domain import Placement
 from bot.errors import BotError
 from bot.model_catalog import MODELS, STANDARD_SIZES, ModelInfo
+from bot.size_parsing import parse_aspect, parse_size
 from bot.sizes import (
     MIN_UPSCALE_GAIN,
     aspect_placement,
@@ -18,8 +19,6 @@ from bot.sizes import (
     fit_valid_size,
     is_valid_size,
     local_upscale_size,
-    parse_aspect,
-    parse_size,
     upscale_target,
     validate_size,
     zoom_placement,
