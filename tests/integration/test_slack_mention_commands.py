@@ -23,7 +23,13 @@ from bot.domain import Attachment
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.slack import FakeSlack, app_mention_event
 from tests.helpers import png
-from tests.integration.test_slack_adapter import ALICE, CHANNEL, running_slack, slack_settings
+from tests.integration.test_slack_adapter import (
+    ALICE,
+    CHANNEL,
+    imagine_and_wait,
+    running_slack,
+    slack_settings,
+)
 
 
 async def _stamp(bot: Any, call: Call) -> Outcome:
@@ -114,3 +120,17 @@ async def test_a_mention_naming_a_command_that_takes_no_images_is_a_prompt(
         await h.wait_for_files(message["ts"])
         [request] = fake_openai.requests
         assert request.fields["prompt"] == "history of rome"
+
+
+async def test_in_a_session_a_mention_saying_edit_without_a_file_edits_the_current_image(
+    data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    async with running_slack(slack_settings(data_dir, slack, fake_openai), slack) as h:
+        thread, _ = await imagine_and_wait(h, "a teapot --n 1")
+        await h.event(app_mention_event("edit make it blue", thread_ts=thread, bot_user_id=slack.bot_user_id))
+        edit = await fake_openai.wait_for_requests(2)
+        assert edit.endpoint == "edits"
+        assert [f.data for f in edit.images] == [fake_openai.returned[0][0]]
+        assert "make it blue" in edit.fields["prompt"]
+        assert "edit make it blue" not in edit.fields["prompt"]
+        await h.wait_for_files(thread, count=2)
