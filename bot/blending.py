@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from bot import exact_text, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
+from bot.command_model import count_images
 from bot.directives import split_directives
 from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, UserRef
 from bot.errors import invalid
@@ -23,14 +24,9 @@ NO_OVERRIDES = OptionOverrides()
 
 
 def check_count(count: int) -> None:
-    """Refuse a blend of too few or too many images; adapters call it before downloading any."""
-    if count < MIN_IMAGES:
-        raise invalid(f"blend needs {MIN_IMAGES} to {MAX_IMAGES} images; you gave {count}.")
-    if count > MAX_IMAGES:
-        raise invalid(
-            f"blend takes at most {MAX_IMAGES} images; you gave {count}."
-            f" Pick the {MAX_IMAGES} that matter most."
-        )
+    """Refuse a blend of too few or too many images (the registry's blend declares the same range,
+    so an adapter that counts files before downloading them says the same)."""
+    count_images("blend", count, MIN_IMAGES, MAX_IMAGES)
 
 
 def stored_prompt(count: int, words: str) -> str:

@@ -34,14 +34,17 @@ async def on_imagine(bot: ImageBot, call: Call) -> Outcome:
 
 
 async def on_edit(bot: ImageBot, call: Call) -> Outcome:
-    image = call.image("image")
+    image, instruction = call.image("image"), call.text("instruction")
+    if image is None and instruction and await bot.session_state(call.where) is not None:
+        # "@imagebot edit make it blue" in a session thread, no file: as a reply, the current image
+        return await bot.reply(call.actor, call.where, instruction)
     if image is None:
         return error_reply(invalid("Attach the image to edit."))
     return await bot.edit_upload(
         call.actor,
         call.where,
         image,
-        call.text("instruction"),
+        instruction,
         call.image("mask"),
         open_session=call.open_session,
     )

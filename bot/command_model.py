@@ -5,13 +5,13 @@ registry itself, and how each platform spells commands (`Surface`), are in `bot.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.answers import Outcome
 from bot.domain import Attachment, SessionKey, UserRef
-from bot.errors import BotError, ErrorKind
+from bot.errors import BotError, ErrorKind, invalid
 from bot.paths import numbered
 from bot.replies import error_reply
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 OpenSession = Callable[[], Awaitable[SessionKey]]
 ArgValue = str | int | bool | Attachment | None
+File = TypeVar("File")
 
 
 class ArgKind(enum.Enum):
@@ -140,6 +141,42 @@ class Command:
         """Whether a parsed value's key names an image (an IMAGES argument's are NAME1, NAME2…)."""
         return any(key == a.name or numbered(key, a.name) is not None for a in self.args if images_arg(a))
 
+    @property
+    def takes_files(self) -> bool:
+        """Whether it takes uploaded images at all (an IMAGE or IMAGES argument, a field or not)."""
+        return any(images_arg(a) for a in self.args)
+
+    @property
+    def fewest_files(self) -> int:
+        """The fewest files `bind_files` accepts: an IMAGES argument's `low`. A missing IMAGE is
+        the handler's to answer (describe falls back to the thread's current image)."""
+        return sum(a.low or 0 for a in self.args if a.kind is ArgKind.IMAGES)
+
+    def bind_files(self, files: Sequence[File]) -> dict[str, File]:
+        """Files that came with a message, in order, as this command's image arguments: one to
+        each IMAGE argument as declared, then an IMAGES argument's NAME1, NAME2…. Too many (or
+        too few for an IMAGES argument) are refused here, so an adapter can count first and
+        download after."""
+        names = [a.name for a in self.args if a.kind is ArgKind.IMAGE]
+        for arg in self.args:
+            if arg.kind is ArgKind.IMAGES:
+                names += [f"{arg.name}{i}" for i in range(1, (arg.high or 0) + 1)]
+        if self.fewest_files or len(files) > len(names):
+            count_images(self.name, len(files), self.fewest_files, len(names))
+        return dict(zip(names, files, strict=False))
+
 
 def images_arg(arg: Arg) -> bool:
     return arg.kind in (ArgKind.IMAGE, ArgKind.IMAGES)
+
+
+def count_images(name: str, count: int, low: int, high: int) -> None:
+    """Refuse `count` images for a command that takes `low` to `high` of them (blend: 2 to 5)."""
+    if count < low:
+        raise invalid(f"{name} needs {low} to {high} images; you gave {count}.")
+    if count > high == 1:
+        raise invalid(f"{name} takes one image; you gave {count}.")
+    if count > high:
+        raise invalid(
+            f"{name} takes at most {high} images; you gave {count}. Pick the {high} that matter most."
+        )

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, get_args
 
 from bot import command_handlers as handlers
 from bot.answers import Notice, Outcome
-from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command
+from bot.blending import MAX_IMAGES, MIN_IMAGES
+from bot.command_model import Answer, Arg, ArgKind, ArgValue, Call, Command, images_arg
 from bot.domain import Background, OutputFormat, Quality
 from bot.errors import BotError
 from bot.help import OPTIONS, REFINING, TIPS
@@ -72,7 +73,7 @@ class Surface:
 
     def takes(self, arg: Arg) -> bool:
         """Whether an argument can be given here (an image only where files can be sent)."""
-        return self.files or arg.kind is not ArgKind.IMAGE
+        return self.files or not images_arg(arg)
 
     def _placeholder(self, arg: Arg) -> str:
         if arg.kind is ArgKind.IMAGE and self.paths:
@@ -200,7 +201,7 @@ COMMANDS: tuple[Command, ...] = (
         "Combine 2 to 5 images into new ones (--flags work in the prompt)",
         handlers.on_blend,
         args=(
-            Arg("image", "An image to blend", ArgKind.IMAGES, low=2, high=5),
+            Arg("image", "An image to blend", ArgKind.IMAGES, low=MIN_IMAGES, high=MAX_IMAGES),
             Arg("prompt", "How to combine them (optional); --ar 16:9 and other flags work", ArgKind.PROMPT),
             Arg("aspect", "Aspect ratio", ArgKind.CHOICE, choices=ASPECTS, field_only=True),
         ),
@@ -313,6 +314,14 @@ COMMANDS: tuple[Command, ...] = (
 
 def command(name: str) -> Command:
     return next(c for c in COMMANDS if c.name == name)
+
+
+def taking_files(word: str) -> Command | None:
+    """The command a message's first word names (or an alias of it), if it takes uploaded images:
+    where a message carries files (a Slack mention), such a message runs it, its files bound to
+    the image arguments (`Command.bind_files`). Commands that take none are typed elsewhere."""
+    word = word.lower().rstrip("!.?:,")
+    return next((c for c in COMMANDS if c.takes_files and (word == c.name or word in c.aliases)), None)
 
 
 def _check_registry() -> None:

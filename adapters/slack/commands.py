@@ -4,15 +4,14 @@ core's command registry (bot.commands)."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.blending import HELP_LINE, HOW_TO_BLEND
 from adapters.slack.blocks import mrkdwn, plain_text, shown
 from adapters.slack.deliveries import (
     ADMIN_COMMAND,
@@ -28,8 +27,8 @@ from adapters.slack.poster import Poster
 from adapters.slack.presenter import SlackPresenter
 from adapters.slack.users import PLATFORM, Users
 from bot.answers import Images, Queued
-from bot.command_model import Answer, ArgValue, Call, Command
-from bot.commands import Surface, command
+from bot.command_model import Answer, ArgKind, ArgValue, Call, Command
+from bot.commands import COMMANDS, Surface, command, taking_files
 from bot.domain import SessionKey, UserRef
 from bot.errors import BotError, ErrorKind
 from bot.service import ImageBot
@@ -38,32 +37,48 @@ log = logging.getLogger(f"imagebot.{__name__}")
 
 
 # How Slack spells the registry's commands (bot.commands): /imagine is a slash command of its own,
-# the rest are subcommands of /imagebot; slash commands take no files, so /edit is not offered.
-SLACK = Surface(
-    "slack",
-    slash=frozenset({"imagine"}),
-    router=f"{ADMIN_COMMAND} ",
+# the rest are subcommands of /imagebot. Slash commands take no files, so a command that needs
+# them (blend, describe, edit) is a mention with the files attached (adapters/slack/messages.py).
+_SPELLED = Surface("slack", slash=frozenset({"imagine"}), router=f"{ADMIN_COMMAND} ")
+IMAGINE = command("imagine")
+
+
+def _files_wanted(found: Command) -> str:
+    several = next((a for a in found.args if a.kind is ArgKind.IMAGES), None)
+    return f"{several.low} to {several.high} images" if several is not None else "an image"
+
+
+def _mentioned(found: Command) -> tuple[str, str]:
+    """A command that needs files as a mention types it (`@imagebot blend <prompt> [--flags]`),
+    and what it does."""
+    typed = _SPELLED.usage(found).removeprefix(_SPELLED.spell(found))
+    what = found.help or found.description[:1].lower() + found.description[1:]
+    return f"`@imagebot {found.name}{typed}`", what
+
+
+def how_to_mention(found: Command) -> str:
+    """`/imagebot blend`: slash commands carry no files, so how to ask for it in a message."""
+    typed, what = _mentioned(found)
+    return (
+        f"Slack commands can't carry files, so {found.name} in a message: attach {_files_wanted(found)}"
+        f" to a message that says {typed} ({what})."
+    )
+
+
+def _help_line(found: Command) -> str:
+    typed, what = _mentioned(found)
+    return f"{typed} with {_files_wanted(found)} attached: {what}."
+
+
+SLACK = replace(
+    _SPELLED,
     extra=(
         "`@imagebot <prompt>` in a channel starts a session in the thread of your message; in a"
-        " session thread, just reply (no mention needed) to edit the current image.",
-        HELP_LINE,
-        "`@imagebot describe` with an image attached: 4 prompt suggestions for it, each one click from"
-        " /imagine (in a session thread, reply `describe` for its current image).",
+        " session thread, just reply (no mention needed) to edit the current image, or reply"
+        " `describe` for 4 prompt suggestions for it.",
+        *(_help_line(c) for c in COMMANDS if c.takes_files and not _SPELLED.offers(c)),
     ),
 )
-IMAGINE = command("imagine")
-STYLE = command("style")
-_STYLE_MENTION = re.compile(r"^style\s+(?:save|list|show|rename|delete)\b", re.IGNORECASE)
-
-
-def style_mention(text: str) -> tuple[str, str, str] | None:
-    """`@imagebot style save NAME …` (action, name, the rest), else None. Slack's slash commands
-    take no files and do not say their thread, so a mention is how a style is saved from a
-    session thread's current image or from images attached to the message."""
-    if not _STYLE_MENTION.match(text):
-        return None
-    args = SLACK.parse(STYLE, text.split(None, 1)[1])
-    return str(args.get("action") or ""), str(args.get("name") or ""), str(args.get("text") or "")
 
 
 class SlashCommands:
@@ -171,10 +186,11 @@ class SlashCommands:
         actor = await self.users.actor(team, user, str(body.get("user_name") or ""))
         word, _, rest = plain_text(str(body.get("text") or "")).partition(" ")
         where = SessionKey(PLATFORM, team, channel, "")
-        if word.lower() == "blend":  # it needs files, which slash commands can't carry
-            await self.poster.ephemeral(channel, user, mrkdwn(HOW_TO_BLEND), response_url=response_url)
-            return
         found = SLACK.find(word or "help")
+        needs_files = taking_files(word) if found is None else None
+        if needs_files is not None:  # blend, describe, edit: files, which slash commands can't carry
+            await self.poster.ephemeral(channel, user, how_to_mention(needs_files), response_url=response_url)
+            return
         if found is None or found not in SLACK.routed():
             choices = ", ".join(SLACK.usage(c).removeprefix(SLACK.router) for c in SLACK.routed())
             text = f"I don't know `{ADMIN_COMMAND} {word.lower()}`. Try one of: {choices}."

@@ -1,9 +1,10 @@
 """Slack messages as requests: @mentions, and replies in the thread of an imagebot session.
 
-A mention with `blend …` blends the images attached, one with `style …` is a house-style command,
-and any other mention outside a session asks for an image from its prompt; the rest (a reply in a
-session thread, which needs no mention, or `describe` with an image) goes to the core as a reply.
-Edits, deletions, joins and other bots' messages are not requests.
+A mention whose first word names a registry command that takes images (`bot.commands.taking_files`:
+blend, describe, style, edit…) runs that command: the files attached are its image arguments and
+the rest of the text its arguments, read as `/imagebot` reads them. Any other mention outside a
+session asks for an image from its prompt; a reply in a session thread (which needs no mention)
+goes to the core as a reply. Edits, deletions, joins and other bots' messages are not requests.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from adapters.slack.blending import blend_images, blend_words
 from adapters.slack.blocks import mrkdwn, plain_text
-from adapters.slack.commands import style_mention
+from adapters.slack.commands import SLACK
 from adapters.slack.deliveries import MESSAGE_SUBTYPES, team_of, who_of_event
 from adapters.slack.files import FileFetcher
 from adapters.slack.poster import Poster
 from adapters.slack.users import PLATFORM, Users
-from bot.answers import Outcome
-from bot.describing import asks_to_describe
-from bot.domain import Attachment, SessionKey
-from bot.errors import BotError
+from bot.answers import Outcome, Problem
+from bot.command_model import Call, Command
+from bot.commands import taking_files
+from bot.domain import SessionKey
+from bot.errors import BotError, ErrorKind
 from bot.service import ImageBot
 
 
@@ -92,25 +93,34 @@ class MessageHandlers:
         # intake key (the message's ts, see delivery_key), so only the first gets this far.
         actor = await self.users.actor(team, user)
         text = plain_text(raw, bot_user)
-        blend = blend_words(text) if mentioned else None  # "@imagebot blend …" with images attached
+        words = text.split(None, 1)
+        found = taking_files(words[0]) if mentioned and words else None
+        rest = words[1] if len(words) > 1 else ""
+        files = [f for f in event.get("files") or [] if isinstance(f, Mapping)]
         try:
-            attachments = await (
-                self._attachments(event) if blend is None else blend_images(self.fetcher, event)
-            )
+            # Counted against the command's image arguments before any download (a file that is
+            # not an image is named before any download too: FileFetcher).
+            slots = list(found.bind_files(files)) if found is not None else []
+            attachments = await self.fetcher.fetch_all(files) if files else []
         except BotError as error:
-            await self.poster.ephemeral(channel, user, mrkdwn(error.message), thread_ts=where.thread)
+            hint = f" {too_few_hint(found)}" if found is not None and len(files) < found.fewest_files else ""
+            await self.poster.ephemeral(channel, user, mrkdwn(error.message + hint), thread_ts=where.thread)
             return
-        styled = style_mention(text) if mentioned and blend is None else None
-        if blend is not None:
-            reply = await self.bot.blend(actor, where, attachments, blend)
-        elif styled is not None:
-            reply = await self.bot.style(actor, where, *styled, attachments)
-        elif session is None and not asks_to_describe(text):
+        if found is not None:
+            args = {**SLACK.parse(found, rest), **dict(zip(slots, attachments, strict=True))}
+            missing = SLACK.missing(found, args)
+            call = Call(actor, where, SLACK, args)
+            reply = Problem(ErrorKind.INVALID_INPUT, missing) if missing else await found.run(self.bot, call)
+        elif session is None:
             reply = await self.bot.imagine(actor, where, text, references=attachments)
         else:
             reply = await self.bot.reply(actor, where, text, attachments)
         await self.deliver(reply, channel, where.thread, user)
 
-    async def _attachments(self, event: Mapping[str, Any]) -> list[Attachment]:
-        files = [f for f in event.get("files") or [] if isinstance(f, Mapping)]
-        return await self.fetcher.fetch_all(files) if files else []
+
+def too_few_hint(found: Command) -> str:
+    """Said after "needs 2 to 5 images": "@imagebot blend of coffee beans" may have meant a picture."""
+    return (
+        f"Attach them to the message that says `@imagebot {found.name}`;"
+        " for a picture of something else, use `/imagine`."
+    )
