@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from bot import exact_text, options
 from bot.answers import Outcome
 from bot.choosing import OptionChooser
-from bot.command_model import count_images
 from bot.directives import split_directives
 from bot.domain import Attachment, Operation, OptionOverrides, SessionKey, UserRef
-from bot.errors import invalid
+from bot.errors import check_image_count, invalid
 from bot.submission import OpenSession, Request, Submitter, decode_all
 
 MIN_IMAGES, MAX_IMAGES = 2, 5
@@ -26,7 +25,7 @@ NO_OVERRIDES = OptionOverrides()
 def check_count(count: int) -> None:
     """Refuse a blend of too few or too many images (the registry's blend declares the same range,
     so an adapter that counts files before downloading them says the same)."""
-    count_images("blend", count, MIN_IMAGES, MAX_IMAGES)
+    check_image_count("blend", count, MIN_IMAGES, MAX_IMAGES)
 
 
 def stored_prompt(count: int, words: str) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot.answers import Outcome
 from bot.domain import Attachment, SessionKey, UserRef
-from bot.errors import BotError, ErrorKind, invalid
+from bot.errors import BotError, ErrorKind, check_image_count
 from bot.paths import numbered
 from bot.replies import error_reply
 
@@ -162,21 +162,9 @@ class Command:
             if arg.kind is ArgKind.IMAGES:
                 names += [f"{arg.name}{i}" for i in range(1, (arg.high or 0) + 1)]
         if self.fewest_files or len(files) > len(names):
-            count_images(self.name, len(files), self.fewest_files, len(names))
+            check_image_count(self.name, len(files), self.fewest_files, len(names))
         return dict(zip(names, files, strict=False))
 
 
 def images_arg(arg: Arg) -> bool:
     return arg.kind in (ArgKind.IMAGE, ArgKind.IMAGES)
-
-
-def count_images(name: str, count: int, low: int, high: int) -> None:
-    """Refuse `count` images for a command that takes `low` to `high` of them (blend: 2 to 5)."""
-    if count < low:
-        raise invalid(f"{name} needs {low} to {high} images; you gave {count}.")
-    if count > high == 1:
-        raise invalid(f"{name} takes one image; you gave {count}.")
-    if count > high:
-        raise invalid(
-            f"{name} takes at most {high} images; you gave {count}. Pick the {high} that matter most."
-        )

@@ -53,6 +53,19 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _AFTER = "An admin needs to fix the server's storage; then press Retry."
 
 
+def check_image_count(name: str, count: int, low: int, high: int) -> None:
+    """Refuse `count` images for a command that takes `low` to `high` of them (blend: 2 to 5),
+    in the same words for every command."""
+    if count < low:
+        raise invalid(f"{name} needs {low} to {high} images; you gave {count}.")
+    if count > high == 1:
+        raise invalid(f"{name} takes one image; you gave {count}.")
+    if count > high:
+        raise invalid(
+            f"{name} takes at most {high} images; you gave {count}. Pick the {high} that matter most."
+        )
+
+
 def storage_error(exc: BaseException) -> BotError | None:
     """A failed write to the server's own storage (disk full, read-only, I/O error, a locked or
     damaged database) in words the requester understands; None for any other exception.
