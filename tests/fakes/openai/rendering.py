@@ -4,6 +4,7 @@ usage figures that go with them."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import itertools
@@ -34,22 +35,29 @@ def color_for(request_number: int, index: int) -> tuple[int, int, int]:
 def render(job: ImageJob, color: tuple[int, int, int]) -> Image.Image:
     """The final image: a solid colour for a generation, the tinted first input for an edit."""
     size = (job.width, job.height)
-    if job.inputs:
-        base = job.inputs[0].convert("RGB").resize(size, Image.Resampling.BILINEAR)
-        tinted = Image.blend(base, Image.new("RGB", size, color), 0.4)
-        if job.mask is not None:
-            # Alpha 0 in the mask marks where the edit happens; elsewhere the input is kept.
-            alpha = job.mask.getchannel("A").resize(size, Image.Resampling.NEAREST)
-            tinted = Image.composite(tinted, base, alpha.point(lambda a: 255 if a == 0 else 0))
-        image = tinted
-    else:
-        image = Image.new("RGB", size, color)
-    if job.transparent:
-        # An opaque centre on a fully transparent frame, so alpha-0 pixels are guaranteed.
-        image = image.convert("RGBA")
-        alpha = Image.new("L", size, 0)
-        alpha.paste(255, (job.width // 8, job.height // 8, job.width * 7 // 8, job.height * 7 // 8))
-        image.putalpha(alpha)
+    if not job.inputs:
+        return _solid(size, color, job.transparent)
+    base = job.inputs[0].convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    tinted = Image.blend(base, Image.new("RGB", size, color), 0.4)
+    if job.mask is not None:
+        # Alpha 0 in the mask marks where the edit happens; elsewhere the input is kept.
+        alpha = job.mask.getchannel("A").resize(size, Image.Resampling.NEAREST)
+        tinted = Image.composite(tinted, base, alpha.point(lambda a: 255 if a == 0 else 0))
+    return _with_frame(tinted) if job.transparent else tinted
+
+
+def _solid(size: tuple[int, int], color: tuple[int, int, int], transparent: bool) -> Image.Image:
+    image = Image.new("RGB", size, color)
+    return _with_frame(image) if transparent else image
+
+
+def _with_frame(image: Image.Image) -> Image.Image:
+    """An opaque centre on a fully transparent frame, so alpha-0 pixels are guaranteed."""
+    width, height = image.size
+    image = image.convert("RGBA")
+    alpha = Image.new("L", image.size, 0)
+    alpha.paste(255, (width // 8, height // 8, width * 7 // 8, height * 7 // 8))
+    image.putalpha(alpha)
     return image
 
 
@@ -59,8 +67,45 @@ def partial(final: Image.Image, k: int, total: int) -> Image.Image:
     return Image.blend(grey, final, (k + 1) / (total + 1))
 
 
-def encode_partial(final: Image.Image, k: int, total: int, job: ImageJob) -> bytes:
+def final_bytes(job: ImageJob, color: tuple[int, int, int], final: Image.Image | None) -> bytes:
+    """The encoded final image; `final` is the rendered edit, None for a generation."""
+    if final is None:
+        return _generation_bytes(job.width, job.height, color, *_encoding(job), step=None)
+    return encode(final, job)
+
+
+def partial_bytes(
+    job: ImageJob, color: tuple[int, int, int], final: Image.Image | None, k: int, total: int
+) -> bytes:
+    """Partial image k of total, encoded; `final` as for `final_bytes`."""
+    if final is None:
+        return _generation_bytes(job.width, job.height, color, *_encoding(job), step=(k, total))
     return encode(partial(final, k, total), job)
+
+
+def _encoding(job: ImageJob) -> tuple[str, int | None, bool]:
+    return job.output_format, job.output_compression, job.transparent
+
+
+# A generation is a colour alone, so its bytes are the same whenever the colour, size and format
+# are. Colours follow the request's number in its fake, so every test's first requests ask for the
+# same few: kept once per process, they cost the suite no encoding after the first (a 1024x1024
+# PNG is about 10 ms to encode, and about 15 kB to keep).
+@functools.lru_cache(maxsize=512)
+def _generation_bytes(
+    width: int,
+    height: int,
+    color: tuple[int, int, int],
+    output_format: str,
+    compression: int | None,
+    transparent: bool,
+    *,
+    step: tuple[int, int] | None,
+) -> bytes:
+    image = _solid((width, height), color, transparent)
+    if step is not None:
+        image = partial(image, *step)
+    return encode_as(image, output_format, compression)
 
 
 def encode(image: Image.Image, job: ImageJob) -> bytes:

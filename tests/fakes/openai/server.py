@@ -12,7 +12,7 @@ from aiohttp import web
 from PIL import Image
 
 from .records import ApiError, RecordedRequest, _ScriptedError
-from .rendering import ImagePool, color_for, encode, encode_partial, render, usage
+from .rendering import ImagePool, color_for, final_bytes, partial_bytes, render, usage
 from .responses import ResponsesEndpoint
 from .rules import API_KEY, MAX_IMAGE_BYTES, MAX_INPUT_IMAGES, Endpoint
 from .validators import ImageJob, validate
@@ -269,8 +269,12 @@ class FakeOpenAI:
         error.body = dict(scripted.body)
         raise error
 
-    async def _render_all(self, rec: RecordedRequest, job: ImageJob) -> list[Image.Image]:
+    async def _render_all(self, rec: RecordedRequest, job: ImageJob) -> list[Image.Image | None]:
+        """The request's final images: each an edit's render, or None for a generation's (a
+        colour alone, whose encoded bytes `final_bytes` and `partial_bytes` keep)."""
         rec.colors = [color_for(rec.number, i) for i in range(job.n)]
+        if not job.inputs:
+            return [None] * job.n
         return await asyncio.to_thread(lambda: [render(job, c) for c in rec.colors])
 
     async def _respond(self, rec: RecordedRequest, job: ImageJob, request_id: str) -> web.Response:
@@ -279,7 +283,9 @@ class FakeOpenAI:
             rec.returned = [image.data for image in pooled]
         else:
             images = await self._render_all(rec, job)
-            rec.returned = await asyncio.to_thread(lambda: [encode(im, job) for im in images])
+            rec.returned = await asyncio.to_thread(
+                lambda: [final_bytes(job, c, im) for c, im in zip(rec.colors, images, strict=True)]
+            )
         body: dict[str, Any] = {
             "created": int(time.time()),
             "background": job.background,
@@ -321,11 +327,11 @@ class FakeOpenAI:
             "quality": job.quality,
             "size": job.size,
         }
-        for i, final in enumerate(images):
+        for i, (color, final) in enumerate(zip(rec.colors, images, strict=True)):
             # With an error scripted, the stream breaks after at most one partial image.
             partials = min(job.partial_images, 1) if error else job.partial_images
             for k in range(partials):
-                data = await asyncio.to_thread(encode_partial, final, k, partials, job)
+                data = await asyncio.to_thread(partial_bytes, job, color, final, k, partials)
                 rec.partials.append(data)
                 event = {"type": f"{prefix}.partial_image", "b64_json": _b64(data), "partial_image_index": k}
                 await _send_event(response, rec, {**event, **common})
@@ -333,7 +339,7 @@ class FakeOpenAI:
                 rec.error = error
                 await _send_event(response, rec, {"error": error}, name="error")
                 break
-            data = await asyncio.to_thread(encode, final, job)
+            data = await asyncio.to_thread(final_bytes, job, color, final)
             rec.returned.append(data)
             # Input tokens are reported once (first image), so summing the events' usage gives
             # the same total as the non-streaming response.
