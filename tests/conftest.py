@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.fakes.discord import FakeDiscord
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.slack import FakeSlack
+# The fakes (and with them discord.py, slack-sdk and the OpenAI SDK) are imported by the fixtures
+# that start them: the xdist controller loads this file too, and runs no test.
+if TYPE_CHECKING:
+    from tests.fakes.discord import FakeDiscord
+    from tests.fakes.openai import FakeOpenAI
+    from tests.fakes.slack import FakeSlack
 
 
 @pytest.fixture
@@ -19,6 +23,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    from tests.fakes.openai import FakeOpenAI
+
     async with FakeOpenAI() as fake:
         yield fake
 
@@ -26,6 +32,8 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
     """A fake Discord with one server ("Studio") and its #general channel."""
+    from tests.fakes.discord import FakeDiscord
+
     async with FakeDiscord() as fake:
         fake.make_guild("Studio", channels=["general"])
         yield fake
@@ -34,6 +42,8 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     """A fake Slack Web API (and Socket Mode) with one workspace."""
+    from tests.fakes.slack import FakeSlack
+
     async with FakeSlack() as fake:
         yield fake
 
