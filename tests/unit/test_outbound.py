@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
@@ -14,28 +13,19 @@ from bot.buttons import Verb
 from bot.domain import ImageOptions, Job, JobSpec, JobStatus, Operation, SessionKey, UserRef
 from bot.errors import ErrorKind
 from bot.outbound import Limits
-
-
-def png(size: tuple[int, int], *, noisy: bool = False) -> bytes:
-    if noisy:
-        im = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    else:
-        im = Image.new("RGB", size, (200, 40, 40))
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
+from tests.helpers import encode_png, png
 
 
 def view(name: str, data: bytes, size: tuple[int, int] = (64, 64)) -> ImageView:
     return ImageView(name, f"imagebot-{name}.png", data, "image/png", *size)
 
 
-SMALL = png((64, 64))
+SMALL = png(64, 64)
 
 
 @pytest.fixture(scope="module")
 def noisy() -> bytes:
-    return png((512, 512), noisy=True)
+    return encode_png(Image.frombytes("RGB", (512, 512), os.urandom(512 * 512 * 3)))
 
 
 # --- which files ---------------------------------------------------------------------------------
