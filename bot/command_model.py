@@ -146,6 +146,15 @@ class Command:
         """Whether it takes uploaded images at all (an IMAGE or IMAGES argument, a field or not)."""
         return any(images_arg(a) for a in self.args)
 
+    def reads(self, words: str) -> bool:
+        """Whether `words` can be this command's line: a first argument that is a choice must be
+        one of its choices ("style it like Monet" is not the style command; "style save x" is)."""
+        first = next((a for a in self.args if not a.field_only and not images_arg(a)), None)
+        if first is None or first.kind is not ArgKind.CHOICE:
+            return True
+        word = words.split(None, 1)[0].lower() if words.strip() else ""
+        return word in first.choices
+
     @property
     def fewest_files(self) -> int:
         """The fewest files `bind_files` accepts: an IMAGES argument's `low`. A missing IMAGE is

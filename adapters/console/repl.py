@@ -111,7 +111,7 @@ class Console:
     async def _dispatch(self, line: str) -> Outcome | None:
         bot, user, where = self.bot, self.user, self.where
         word, _, rest = line.partition(" ")
-        found = _command_for(word)
+        found = _command_for(word, rest)
         if found is not None:
             return await self._run(found, rest)
         command = word.lower().lstrip("/")
@@ -225,11 +225,14 @@ class Console:
         return args
 
 
-def _command_for(word: str) -> Command | None:
+def _command_for(word: str, rest: str) -> Command | None:
     """The command a line's first word names: /imagine, /edit, /blend and /build only with their slash (a line
-    starting "imagine …" is an edit instruction); the other words with or without one."""
+    starting "imagine …" is an edit instruction); the other words with or without one, but a bare
+    word only when the rest reads as its line ("style it like Monet" is an edit, "style list" not)."""
     found = CONSOLE.find(word.lstrip("/"))
     if found is None or (CONSOLE.spell(found).startswith("/") and not word.startswith("/")):
+        return None
+    if not word.startswith("/") and not found.reads(rest):
         return None
     return found
 

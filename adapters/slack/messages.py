@@ -96,6 +96,8 @@ class MessageHandlers:
         words = text.split(None, 1)
         found = taking_files(words[0]) if mentioned and words else None
         rest = words[1] if len(words) > 1 else ""
+        if found is not None and session is not None and not found.reads(rest):
+            found = None  # "@imagebot style it like Monet" in a session thread: an edit, as replies are
         files = [f for f in event.get("files") or [] if isinstance(f, Mapping)]
         try:
             # Counted against the command's image arguments before any download (a file that is

@@ -134,3 +134,23 @@ async def test_in_a_session_a_mention_saying_edit_without_a_file_edits_the_curre
         assert "make it blue" in edit.fields["prompt"]
         assert "edit make it blue" not in edit.fields["prompt"]
         await h.wait_for_files(thread, count=2)
+
+
+async def test_in_a_session_a_mention_that_does_not_read_as_its_command_is_an_edit(
+    data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    # "style" takes an action first (save, list, ...): "style it like Monet" is an instruction.
+    async with running_slack(slack_settings(data_dir, slack, fake_openai), slack) as h:
+        thread, _ = await imagine_and_wait(h, "a teapot --n 1")
+        mention = app_mention_event("style it like Monet", thread_ts=thread, bot_user_id=slack.bot_user_id)
+        await h.event(mention)
+        edit = await fake_openai.wait_for_requests(2)
+        assert edit.endpoint == "edits"
+        assert "style it like Monet" in edit.fields["prompt"]
+        await h.wait_for_files(thread, count=2)
+        # ... while one that does read as it runs the command.
+        await h.event(app_mention_event("style list", thread_ts=thread, bot_user_id=slack.bot_user_id))
+        [note] = await slack.wait_for(lambda: slack.ephemerals)
+        assert "style" in note["text"].lower()
+        await h.adapter.wait_idle(10)
+    assert len(fake_openai.requests) == 2

@@ -48,6 +48,17 @@ async def test_the_console_saves_lists_and_applies_a_style(tmp_path: Path) -> No
     assert "no style named 'wcc' here; closest: wc" in block_after(output, lines[6])
 
 
+async def test_a_console_line_that_does_not_read_as_the_style_command_is_an_edit(tmp_path: Path) -> None:
+    lines = ["/imagine a red fox in snow --n 1", "style it like Monet", "/style it like Monet"]
+    code, output = await run_script(
+        make_settings(tmp_path / "data"), "\n".join(lines) + "\n", tmp_path / "out"
+    )
+    assert code == 1, output  # the slashed line is the command, and refused
+    assert "Edited" in block_after(output, lines[1])
+    assert "“style it like Monet”" in block_after(output, lines[1])
+    assert "style 'it': use one of list, save" in block_after(output, lines[2])
+
+
 async def test_discord_saves_a_style_in_a_thread_and_applies_it(
     data_dir: Path, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:
