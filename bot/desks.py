@@ -41,7 +41,7 @@ class Desks:
     sessions: Sessions
     reports: Reports
     buttons: Buttons
-    settings: SettingsDesk
+    preferences: SettingsDesk  # the saved defaults: /settings
     outcomes: Outcomes
     describing: Describing
     deliveries: DeliveryLog
@@ -69,7 +69,7 @@ def wire_desks(
         sessions=sessions,
         reports=reports,
         buttons=Buttons(settings, store, runner, policy, chooser, submitter, sessions, reports),
-        settings=SettingsDesk(settings, store.preferences, chooser.resolve, styles.check_default),
+        preferences=SettingsDesk(settings, store.preferences, chooser.resolve, styles.check_default),
         outcomes=Outcomes(store, clock),
         describing=Describing(
             settings,

@@ -166,11 +166,11 @@ class ImageBot:
         return await self.desks.reports.usage(actor, where)
 
     async def settings_view(self, actor: UserRef, where: SessionKey) -> Outcome:
-        return Notice(await self.desks.settings.view(actor, where))
+        return Notice(await self.desks.preferences.view(actor, where))
 
     async def update_settings(self, actor: UserRef, where: SessionKey, scope: str, changes: str) -> Outcome:
         async def update() -> Outcome:
-            return Notice(await self.desks.settings.update(actor, where, scope, changes))
+            return Notice(await self.desks.preferences.update(actor, where, scope, changes))
 
         return await self._answer(where, update(), check_channel=False)
 
