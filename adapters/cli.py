@@ -16,7 +16,7 @@ from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.doctor import cmd_doctor, read_settings
+from adapters.doctor import cmd_doctor, read_settings, slack_start_problem
 from bot.config import Settings
 from storage.db import (
     DataDirLock,
@@ -76,6 +76,10 @@ def holding_data_dir(settings: Settings, command: str) -> Iterator[None]:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.slack_configured and not settings.discord_configured:
+        refused = _slack_refused(settings, None)  # with Discord too, Discord runs on while Slack explains
+        if refused is not None:
+            return refused
     with holding_data_dir(settings, "run"):
         if settings.discord_configured or settings.slack_configured:
             from adapters.platforms import run_platforms
@@ -115,6 +119,9 @@ def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.slack_configured:
         print('imagebot: SLACK_BOT_TOKEN is not set (README: "Set up on Slack").', file=sys.stderr)
         return 2
+    refused = _slack_refused(settings, args.http or None)
+    if refused is not None:
+        return refused
     with holding_data_dir(settings, "slack"):
         from adapters.platforms import run_platforms
 
@@ -123,6 +130,15 @@ def cmd_slack(settings: Settings, args: argparse.Namespace) -> int:
                 settings, discord=False, slack=True, slack_http=args.http or None, slack_port=args.port
             )
         )
+
+
+def _slack_refused(settings: Settings, http: bool | None) -> int | None:
+    """Exit status 2, said in one line, when the Slack app cannot start in that mode; None if it can."""
+    problem = slack_start_problem(settings, http)
+    if problem is None:
+        return None
+    print(f'imagebot: {problem} (README: "Set up on Slack").', file=sys.stderr)
+    return 2
 
 
 def _run_until_interrupted(main: Coroutine[Any, Any, int]) -> int:

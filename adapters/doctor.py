@@ -17,6 +17,28 @@ from storage.db import (
     quick_check,
 )
 
+SOCKET_MODE_NEEDS = (
+    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with"
+    " connections:write; or set SLACK_SIGNING_SECRET and run `imagebot slack --http`"
+)
+HTTP_MODE_NEEDS = "SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it"
+
+
+def slack_uses_http(settings: Settings, http: bool | None) -> bool:
+    """The mode the Slack app runs in: as asked, or (None) Socket Mode when SLACK_APP_TOKEN is
+    set, else HTTP when SLACK_SIGNING_SECRET is."""
+    if http is None:
+        return settings.slack_app_token is None and settings.slack_signing_secret is not None
+    return http
+
+
+def slack_start_problem(settings: Settings, http: bool | None) -> str | None:
+    """What keeps the Slack app from starting in that mode (a missing token or secret), or None;
+    asked before anything is set up, so a command that cannot run creates nothing."""
+    if slack_uses_http(settings, http):
+        return HTTP_MODE_NEEDS if settings.slack_signing_secret is None else None
+    return SOCKET_MODE_NEEDS if settings.slack_app_token is None else None
+
 
 def read_settings() -> tuple[Settings | None, list[str]]:
     """The Settings, or None and one line per invalid setting (never a traceback)."""
@@ -108,11 +130,9 @@ def cmd_doctor() -> int:
     if settings.slack_configured:
         print(f"  SLACK_APP_TOKEN: {_mask(settings.slack_app_token)}")
         print(f"  SLACK_SIGNING_SECRET: {_mask(settings.slack_signing_secret)}")
-        if settings.slack_app_token is None and settings.slack_signing_secret is None:
-            problems.append(
-                "SLACK_APP_TOKEN is missing (Socket Mode, the default); or set SLACK_SIGNING_SECRET and run"
-                " `imagebot slack --http`"
-            )
+        missing = slack_start_problem(settings, None)
+        if missing is not None:
+            problems.append(missing)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         if not token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN should start with xoxb- (the Bot User OAuth Token)")

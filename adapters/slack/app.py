@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.doctor import HTTP_MODE_NEEDS, SOCKET_MODE_NEEDS, slack_uses_http
 from adapters.slack.deliveries import REPLAY
 from adapters.slack.files import FileFetcher
 from adapters.slack.handlers import SlackHandlers
@@ -161,10 +162,7 @@ class SlackAdapter:
     async def start_socket_mode(self) -> None:
         """Connect to Slack over Socket Mode (SLACK_APP_TOKEN); returns once connected."""
         if self.settings.slack_app_token is None:
-            raise ValueError(
-                "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with"
-                " connections:write; or set SLACK_SIGNING_SECRET and run `imagebot slack --http`"
-            )
+            raise ValueError(SOCKET_MODE_NEEDS)
         await self._catch_up()
         self._socket = AsyncSocketModeHandler(
             self.app, self.settings.slack_app_token.get_secret_value(), web_client=self.client
@@ -212,7 +210,7 @@ class SlackAdapter:
         """Serve the Events API, slash commands and interactivity at /slack/events, with
         signature verification. Returns the port listened on (useful with port 0)."""
         if self.settings.slack_signing_secret is None:
-            raise ValueError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it")
+            raise ValueError(HTTP_MODE_NEEDS)
         await self._catch_up()
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
@@ -231,9 +229,7 @@ class SlackAdapter:
         `http=None` picks Socket Mode when SLACK_APP_TOKEN is set, else HTTP when
         SLACK_SIGNING_SECRET is; ValueError (with what to set) when neither is.
         """
-        if http is None:
-            http = self.settings.slack_app_token is None and self.settings.slack_signing_secret is not None
-        if http:
+        if slack_uses_http(self.settings, http):
             await self.start_http(port)
         else:
             await self.start_socket_mode()

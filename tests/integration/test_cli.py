@@ -104,7 +104,7 @@ def test_doctor_names_invalid_and_missing_settings(tmp_path: Path) -> None:
     assert "shut down" in bad_model.stdout
 
     assert slack.returncode == 1
-    assert "SLACK_APP_TOKEN is missing" in slack.stdout
+    assert "SLACK_APP_TOKEN is not set: Socket Mode needs" in slack.stdout
 
     assert not_a_number.returncode == 1
     assert "IMAGEBOT_DEFAULT_N" in not_a_number.stdout
@@ -166,3 +166,9 @@ def test_platform_commands_name_what_is_missing(tmp_path: Path) -> None:
     assert "SLACK_APP_TOKEN" in half.stderr
     assert http.returncode == 2
     assert "SLACK_SIGNING_SECRET" in http.stderr
+    for refused in (half, http):
+        assert "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    # Refused before anything was set up, like a missing token.
+    assert not (tmp_path / "run" / "data").exists()
+    assert not (tmp_path / "http" / "data").exists()
