@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import discord
 
@@ -36,7 +37,7 @@ def summary(name: str, latencies: list[float]) -> str:
     )
 
 
-def settings_for(data_dir: Path, openai: FakeOpenAI, *, queued: int = BURST, **extra: object) -> Settings:
+def settings_for(data_dir: Path, openai: FakeOpenAI, *, queued: int = BURST, **extra: Any) -> Settings:
     """Settings for a benchmark bot on the fake OpenAI (no partial previews, room for `queued`)."""
     return Settings(
         _env_file=None,

@@ -86,6 +86,9 @@ async def run(status: int, seconds: float, retry_after: float) -> tuple[dict[str
             recorded_refs = refs()
             for payload in payloads:
                 original = fake.original_message(payload["id"])
+                if original is None:  # never answered at all
+                    counts["lost"] += 1
+                    continue
                 n = len([m for m in fake.messages_in(original["id"]) if "Here you go" in m["content"]])
                 counts["posted once" if n == 1 else "lost" if n == 0 else "duplicated"] += 1
             for ref in recorded_refs.values():

@@ -38,7 +38,7 @@ from PIL import Image
 
 from bench.waiter import Waiter
 from bot import imaging
-from bot.answers import Queued
+from bot.answers import Images, Queued
 from bot.buttons import ButtonId, Verb
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
@@ -78,6 +78,8 @@ async def bench_core(rounds: int) -> None:
                 raise RuntimeError(reply.text)
             update = await waiter.wait(reply.job.id)
             imagine_times.append(time.perf_counter() - start)
+            if not isinstance(update.result, Images):
+                raise RuntimeError(f"job {reply.job.id} ended {update.stage.value}")
             first = update.result.images[0].image_id
             start = time.perf_counter()
             reply = await bot.press(USER, WHERE, ButtonId(Verb.UPSCALE, first))
@@ -118,7 +120,8 @@ def bench_grid() -> None:
     """CPU time of one grid of four 1024² images: offline renders, and noisy real-size PNGs."""
     from bot.domain import ImageOptions
     from bot.providers.base import ProviderRequest
-    from bot.providers.offline import Plan, _render
+    from bot.providers.offline import _render
+    from bot.providers.offline_pictures import Plan
 
     request = ProviderRequest("generate", "a grid", ImageOptions(model="gpt-image-2", size="1024x1024", n=4))
     offline = [_render(Plan(request, (1024, 1024), None, None, ()), i)[1].data for i in range(4)]

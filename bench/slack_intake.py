@@ -42,7 +42,7 @@ def percentile(values: list[float], p: float) -> float:
 
 async def send(http: aiohttp.ClientSession, url: str, body: str) -> tuple[float, int, str]:
     signed = signed_request(body, secret=SECRET)
-    headers = {k: v[0] if isinstance(v, list) else v for k, v in signed.headers.items()}
+    headers = {k: str(v[0] if isinstance(v, list) else v) for k, v in signed.headers.items()}
     started = time.perf_counter()
     async with http.post(url, data=body.encode(), headers=headers) as answer:
         text = await answer.text()

@@ -22,10 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.waiter import Waiter
-from bot.answers import Queued
+from bot.answers import Outcome, Queued
 from bot.config import Settings
 from bot.domain import SessionKey, UserRef
 from bot.providers.offline import OfflineProvider
@@ -40,7 +41,12 @@ WHERE = SessionKey("bench", "w", "c", "t")
 
 
 async def scenario(
-    data_dir: Path, fault_on, fault_off, fault_seconds: float, *, fault_first: bool = True
+    data_dir: Path,
+    fault_on: Callable[[], object],
+    fault_off: Callable[[], object],
+    fault_seconds: float,
+    *,
+    fault_first: bool = True,
 ) -> dict[str, int]:
     """A burst of requests with the fault in force from before they arrive (`fault_first`) or
     from right after they were accepted (so it hits the running jobs)."""
@@ -57,7 +63,7 @@ async def scenario(
         started = time.monotonic()
         answer_times: list[float] = []
 
-        async def ask(k: int, person: UserRef):
+        async def ask(k: int, person: UserRef) -> Outcome:
             asked = time.monotonic()
             reply = await bot.imagine(person, WHERE, f"a lighthouse {k} --n 4")
             answer_times.append(time.monotonic() - asked)
