@@ -109,7 +109,8 @@ class ImageBot:
     blend = PassThrough(lambda desks: desks.blending.blend)  # /blend
     show = PassThrough(lambda desks: desks.sessions.show)  # /show <id>
     edit_image = PassThrough(lambda desks: desks.sessions.edit_image)  # the Edit… form
-    # These answer in every channel, not only in those of IMAGEBOT_CHANNELS.
+    # IMAGEBOT_CHANNELS says where images are made: these make none (nor do queue, usage, history and
+    # settings), so they answer in every channel.
     cancel = PassThrough(lambda desks: desks.reports.cancel, check_channel=False)
     style = PassThrough(lambda desks: desks.styles.command, check_channel=False)  # style list|save|...
     template = PassThrough(lambda desks: desks.templates.command, check_channel=False)  # template save|...
