@@ -11,22 +11,13 @@ from typing import Any
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.slack import FakeSlack, app_mention_event
-from tests.helpers import make_settings, png
+from tests.helpers import png
 from tests.integration.test_console_flow import run_script
 from tests.integration.test_discord_adapter import channel_id, discord_bot, labels, settings_for
+from tests.integration.test_jobs_and_limits import openai_settings
 from tests.integration.test_slack_adapter import ALICE, CHANNEL, action_ids, running_slack, slack_settings
 
 RED, GREEN, BLUE, GREY = (200, 30, 30), (30, 160, 60), (20, 60, 200), (128, 128, 128)
-
-
-def openai_settings(data_dir: Path, fake_openai: FakeOpenAI) -> Any:
-    return make_settings(
-        data_dir,
-        imagebot_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=fake_openai.base_url,
-        imagebot_partial_images=0,
-    )
 
 
 def rows(db_path: Path, table: str) -> int:

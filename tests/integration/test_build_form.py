@@ -15,9 +15,9 @@ from bot import exact_text
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.slack import FakeSlack, view_submission_body
-from tests.helpers import make_settings
 from tests.integration.test_console_flow import run_script
 from tests.integration.test_discord_adapter import channel_id, discord_bot, settings_for
+from tests.integration.test_jobs_and_limits import openai_settings
 from tests.integration.test_slack_adapter import Harness, response_json, running_slack, slack_settings
 
 LAYERS = {
@@ -37,16 +37,6 @@ def job_count(database: Path) -> int:
 
 
 # --- console ---------------------------------------------------------------------------------
-
-
-def openai_settings(data_dir: Path, fake_openai: FakeOpenAI):
-    return make_settings(
-        data_dir,
-        imagebot_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=fake_openai.base_url,
-        imagebot_partial_images=0,
-    )
 
 
 async def test_console_build_asks_each_layer_and_runs_the_composed_prompt(

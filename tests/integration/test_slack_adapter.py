@@ -94,6 +94,13 @@ class Harness:
         )
         return await self.dispatch(body)
 
+    async def ask(self, text: str, user: str = ALICE) -> str:
+        """`/imagebot TEXT`, and the private answer it gets."""
+        count = len(self.slack.ephemerals)
+        await self.command("/imagebot", text, user=user)
+        await self.slack.wait_for(lambda: len(self.slack.ephemerals) > count)
+        return str(self.slack.ephemerals[-1]["text"])
+
     async def event(self, event: dict[str, Any], event_id: str | None = None, **headers: str) -> BoltResponse:
         body = event_body(event, event_id, fake=self.slack)
         return await self.dispatch(body, JSON, {k.replace("_", "-"): v for k, v in headers.items()})
@@ -551,11 +558,7 @@ async def test_other_threads_and_the_bots_own_messages_are_ignored(
 
 
 async def test_imagebot_subcommands(h: Harness, slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
-    async def ask(text: str, user: str = ALICE) -> str:
-        count = len(slack.ephemerals)
-        await h.command("/imagebot", text, user=user)
-        await slack.wait_for(lambda: len(slack.ephemerals) > count)
-        return slack.ephemerals[-1]["text"]
+    ask = h.ask
 
     assert "`/imagine &lt;prompt&gt; [--flags]`" in await ask("help")  # Slack shows &lt; as <
     assert "`/imagebot help tips`" in await ask("")
@@ -735,12 +738,7 @@ async def test_workspace_admins_are_recognised_through_users_info(
         slack.add_user(ROOT, "Root", is_owner=True)
         settings = slack_settings(data_dir, slack, fake_openai)
         async with running_slack(settings, slack, user_lookup=None) as h:
-
-            async def ask(text: str, user: str) -> str:
-                count = len(slack.ephemerals)
-                await h.command("/imagebot", text, user=user)
-                await slack.wait_for(lambda: len(slack.ephemerals) > count)
-                return slack.ephemerals[-1]["text"]
+            ask = h.ask
 
             assert "Only admins" in await ask("settings workspace --n 1", ALICE)
             assert "--n 1" in await ask("settings workspace --n 1", ROOT)

@@ -102,12 +102,7 @@ async def test_slack_saves_a_style_from_an_image_id_and_applies_it(
     data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     async with running_slack(slack_settings(data_dir, slack, fake_openai), slack) as h:
-
-        async def ask(text: str) -> str:
-            count = len(slack.ephemerals)
-            await h.command("/imagebot", text)
-            await slack.wait_for(lambda: len(slack.ephemerals) > count)
-            return str(slack.ephemerals[-1]["text"])
+        ask = h.ask
 
         await imagine_and_wait(h, "a paper boat, risograph, two inks --n 1")
         boat = fake_openai.returned[0][0]

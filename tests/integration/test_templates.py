@@ -257,12 +257,7 @@ async def test_slack_saves_lists_and_uses_a_template(
     data_dir: Path, slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     async with running_slack(slack_settings(data_dir, slack, fake_openai), slack) as h:
-
-        async def ask(text: str) -> str:
-            count = len(slack.ephemerals)
-            await h.command("/imagebot", text)
-            await slack.wait_for(lambda: len(slack.ephemerals) > count)
-            return str(slack.ephemerals[-1]["text"])
+        ask = h.ask
 
         assert "Saved template tote" in await ask(
             "template save tote a canvas tote bag with {brand:text} --ar 1:1"
